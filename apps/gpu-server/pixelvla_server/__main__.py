@@ -1,0 +1,74 @@
+"""`python -m pixelvla_server`: parse flags, check the environment, serve. Fails fast on bad configuration."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+import sys
+
+from .config import ConfigError, from_env
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="pixelvla_server",
+        description="PixelVLA Studio GPU server. Every flag also reads from PIXELVLA_<NAME> in the environment.",
+    )
+    p.add_argument("--host", help="bind address (default 127.0.0.1; other addresses need --api-token)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument("--model", help="model id to load at start (default: the demo bundle when present)")
+    p.add_argument("--data-dir", help="folder for the run registry, runs and datasets (default ./var)")
+    p.add_argument("--models-dir", help="folder of checkpoint bundles (default ./models)")
+    p.add_argument("--api-token", help="token every request must carry when binding beyond loopback")
+    p.add_argument("--operator-token", help="token needed to command robots and launch runs")
+    p.add_argument(
+        "--studio-origin", action="append", dest="studio_origins", help="allowed CORS origin (repeatable)"
+    )
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    return p.parse_args(argv)
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use; stop the other process "
+                    f"(`ss -ltnp 'sport = :{port}'` shows it) or pass --port N / set PIXELVLA_PORT"
+                ) from exc
+            raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    if "studio_origins" in overrides:
+        overrides["studio_origins"] = tuple(overrides["studio_origins"])
+    try:
+        settings = from_env(**overrides)
+        check_port_free(settings.host, settings.port)
+        from . import logs
+
+        logs.configure(settings.log_level)
+        from .app import create_app
+
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"pixelvla_server: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+    import uvicorn
+
+    print(f"pixelvla_server: serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, ws_max_size=settings.max_request_bytes
+    )
+
+
+if __name__ == "__main__":
+    main()

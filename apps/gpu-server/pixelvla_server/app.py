@@ -1,0 +1,114 @@
+"""The FastAPI application factory. Routes live in their own rooms and are mounted here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .config import Settings
+from .device import DeviceInfo, resolve
+from .errors import ApiError, ErrorBody, ErrorResponse
+from .health import router as health_router
+
+log = logging.getLogger("pixelvla_server")
+
+
+class AppState:
+    """Everything the routes share, hung on app.state.studio."""
+
+    def __init__(self, settings: Settings, device: DeviceInfo):
+        self.settings = settings
+        self.device = device
+        self.started_at = time.time()
+        self.model: dict[str, Any] | None = None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = (settings or Settings()).validate()
+    device = resolve(settings.device)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        log.info("server starting", extra={"device": device.name, "version": __version__})
+        yield
+        log.info("server stopped")
+
+    app = FastAPI(
+        title="PixelVLA Studio GPU server",
+        version=__version__,
+        lifespan=lifespan,
+        responses={422: {"model": ErrorResponse, "description": "Validation error"}},
+    )
+    app.state.studio = AppState(settings, device)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.studio_origins),
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+
+    @app.middleware("http")
+    async def limits_and_access_log(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_request_bytes:
+            err = ApiError(
+                f"request body of {length} bytes exceeds the limit of {settings.max_request_bytes}",
+                code="payload_too_large",
+                status=413,
+            )
+            return JSONResponse(err.body(), status_code=err.status)
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - t0) * 1000, 2),
+            },
+        )
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        body = ErrorResponse(
+            error=ErrorBody(code="validation_error", message="request failed validation", detail=detail)
+        )
+        return JSONResponse(body.model_dump(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        body = ErrorResponse(error=ErrorBody(code=code, message=str(exc.detail)))
+        return JSONResponse(
+            body.model_dump(), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        body = ErrorResponse(
+            error=ErrorBody(code="internal", message=f"internal error: {type(exc).__name__}")
+        )
+        return JSONResponse(body.model_dump(), status_code=500)
+
+    app.include_router(health_router)
+    return app

@@ -1,0 +1,86 @@
+"""Server settings: one typed dataclass, filled from defaults, then PIXELVLA_* environment, then CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message says which and what to do."""
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    model: str | None = None  # model id in the registry; None = the default demo bundle if present
+    data_dir: Path = field(default_factory=lambda: _repo_root() / "var")
+    models_dir: Path = field(default_factory=lambda: _repo_root() / "models")
+    api_token: str | None = None  # required for a non-loopback bind
+    operator_token: str | None = None  # required to command robots and launch runs
+    studio_origins: tuple[str, ...] = ("http://127.0.0.1:5173", "http://localhost:5173")
+    log_level: str = "info"
+    max_request_bytes: int = 16 * 1024 * 1024
+
+    def validate(self) -> Settings:
+        if not (1 <= self.port <= 65535):
+            raise ConfigError(f"port {self.port} is out of range 1..65535")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"device {self.device!r} is not one of auto, cpu, cuda, cuda:N")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
+        if not is_loopback(self.host) and not self.api_token:
+            raise ConfigError(
+                f"binding to {self.host} exposes the server beyond this machine; "
+                "set an API token with --api-token or PIXELVLA_API_TOKEN, or bind to 127.0.0.1"
+            )
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_ENV_PREFIX = "PIXELVLA_"
+
+
+def from_env(environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Defaults, then PIXELVLA_<FIELD> variables, then non-None keyword overrides (the CLI flags)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(Settings):
+        raw = env.get(_ENV_PREFIX + f.name.upper())
+        if raw is None or raw == "":
+            continue
+        values[f.name] = _coerce(f.name, f.type, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("data_dir", "models_dir"):
+        if key in values:
+            values[key] = Path(str(values[key])).expanduser().resolve()
+    return Settings(**values).validate()  # type: ignore[arg-type]
+
+
+def _coerce(name: str, annotation: object, raw: str) -> object:
+    text = str(annotation)
+    try:
+        if text.startswith("int"):
+            return int(raw)
+        if "tuple" in text:
+            return tuple(s.strip() for s in raw.split(",") if s.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{_ENV_PREFIX}{name.upper()}={raw!r} is not a valid {text}") from exc
+    return raw

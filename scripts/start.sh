@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs the GPU server (127.0.0.1:8000) and the studio (127.0.0.1:5173)
+# on the embedded defaults. Ctrl+C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-osmesa} PYOPENGL_PLATFORM=${PYOPENGL_PLATFORM:-osmesa}
+SERVER_PORT=${PIXELVLA_PORT:-8000}
+STUDIO_PORT=${PIXELVLA_STUDIO_PORT:-5173}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in "$SERVER_PORT" "$STUDIO_PORT"; do
+  if port_busy "$p"; then
+    echo "[start] error: port $p on 127.0.0.1 is already in use (is PixelVLA Studio already running?)." >&2
+    echo "[start] stop that process, or choose other ports: PIXELVLA_PORT=8001 PIXELVLA_STUDIO_PORT=5174 npm start" >&2
+    exit 1
+  fi
+done
+
+npm run gen --silent
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+python -m pixelvla_server --port "$SERVER_PORT" --studio-origin "http://127.0.0.1:$STUDIO_PORT" \
+  --studio-origin "http://localhost:$STUDIO_PORT" "$@" &
+pids+=($!)
+PIXELVLA_SERVER_URL="http://127.0.0.1:$SERVER_PORT" npx --workspace apps/web vite --port "$STUDIO_PORT" --strictPort --clearScreen false &
+pids+=($!)
+
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$SERVER_PORT/healthz" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+echo
+echo "  PixelVLA Studio:  http://127.0.0.1:$STUDIO_PORT"
+echo "  GPU server:       http://127.0.0.1:$SERVER_PORT  (API docs at /docs)"
+echo
+wait -n "${pids[@]}"
