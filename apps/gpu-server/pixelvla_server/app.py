@@ -18,6 +18,11 @@ from .config import Settings
 from .device import DeviceInfo, resolve
 from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
+from .runs.manager import RunManager
+from .runs.registry import RunRegistry
+from .runs.routes import router as runs_router
+from .runs.runner import Runner, SubprocessRunner
+from .security import OPEN_PATHS, api_token_ok
 
 log = logging.getLogger("pixelvla_server")
 
@@ -25,22 +30,36 @@ log = logging.getLogger("pixelvla_server")
 class AppState:
     """Everything the routes share, hung on app.state.studio."""
 
-    def __init__(self, settings: Settings, device: DeviceInfo):
+    def __init__(self, settings: Settings, device: DeviceInfo, runner: Runner):
         self.settings = settings
         self.device = device
         self.started_at = time.time()
         self.model: dict[str, Any] | None = None
+        slots = settings.run_slots or (device_count(device) if device.kind == "cuda" else 1)
+        self.runs = RunManager(settings, RunRegistry(settings.data_dir / "registry.sqlite"), runner, slots)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def device_count(device: DeviceInfo) -> int:
+    import torch
+
+    return max(1, torch.cuda.device_count()) if device.kind == "cuda" else 1
+
+
+def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
     settings = (settings or Settings()).validate()
     device = resolve(settings.device)
+    state = AppState(settings, device, runner or SubprocessRunner())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         log.info("server starting", extra={"device": device.name, "version": __version__})
-        yield
-        log.info("server stopped")
+        state.runs.start()
+        try:
+            yield
+        finally:
+            state.runs.stop()
+            state.runs.registry.close()
+            log.info("server stopped")
 
     app = FastAPI(
         title="PixelVLA Studio GPU server",
@@ -48,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse, "description": "Validation error"}},
     )
-    app.state.studio = AppState(settings, device)
+    app.state.studio = state
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.studio_origins),
@@ -66,6 +85,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 status=413,
             )
             return JSONResponse(err.body(), status_code=err.status)
+        if (
+            request.method != "OPTIONS"
+            and request.url.path not in OPEN_PATHS
+            and not api_token_ok(settings, request.headers, request.query_params)
+        ):
+            err = ApiError(
+                "missing or wrong API token: send `Authorization: Bearer <token>`",
+                code="unauthorized",
+                status=401,
+            )
+            return JSONResponse(err.body(), status_code=err.status, headers={"WWW-Authenticate": "Bearer"})
         t0 = time.perf_counter()
         response = await call_next(request)
         log.info(
@@ -111,4 +141,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=500)
 
     app.include_router(health_router)
+    app.include_router(runs_router)
     return app

@@ -30,6 +30,12 @@ class Settings:
     studio_origins: tuple[str, ...] = ("http://127.0.0.1:5173", "http://localhost:5173")
     log_level: str = "info"
     max_request_bytes: int = 16 * 1024 * 1024
+    # Training/eval run command. Placeholders: {python} {stage} {run_dir} {config} {dataset} {base} {resume}
+    # ({resume} expands to "--resume" or nothing). See README "Run command template".
+    run_command: str = "{python} -m pixelvla train {stage} --run-dir {run_dir} --config {config} {resume}"
+    run_slots: int = 0  # concurrent runs; 0 = one per GPU, or one on CPU
+    deadman_ms: int = 200  # a robot stops when its controller is silent this long (plus at most one tick)
+    predict_queue: int = 8  # pending predictions across all clients before new ones are refused (busy)
 
     def validate(self) -> Settings:
         if not (1 <= self.port <= 65535):
@@ -38,6 +44,12 @@ class Settings:
             raise ConfigError(f"device {self.device!r} is not one of auto, cpu, cuda, cuda:N")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
+        if self.run_slots < 0:
+            raise ConfigError(f"run slots {self.run_slots} must be >= 0 (0 = one per device)")
+        if not (20 <= self.deadman_ms <= 5000):
+            raise ConfigError(f"deadman_ms {self.deadman_ms} is out of range 20..5000")
+        if "{run_dir}" not in self.run_command:
+            raise ConfigError("run_command must contain {run_dir} so that the run writes into its folder")
         if not is_loopback(self.host) and not self.api_token:
             raise ConfigError(
                 f"binding to {self.host} exposes the server beyond this machine; "

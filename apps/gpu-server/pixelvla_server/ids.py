@@ -1,0 +1,82 @@
+"""Datasets, models and runs are addressed by id, never by a client-supplied path.
+
+An id is a short name of safe characters; it maps to a folder under a root the server owns, and the
+resolved path is checked to stay inside that root (no `..`, no symlink escapes).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .config import Settings
+from .errors import ApiError, NotFound
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+_ID = re.compile(ID_PATTERN)
+
+
+class InvalidId(ApiError):
+    code = "invalid_id"
+
+
+def check_id(value: str, kind: str) -> str:
+    if not _ID.match(value) or ".." in value:
+        raise InvalidId(
+            f"{kind} id {value!r} is not valid: use 1-128 letters, digits, '.', '_' or '-' (ids, not paths)"
+        )
+    return value
+
+
+def _inside(root: Path, child: Path) -> bool:
+    try:
+        child.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def datasets_root(settings: Settings) -> Path:
+    return settings.data_dir / "datasets"
+
+
+def runs_root(settings: Settings) -> Path:
+    return settings.data_dir / "runs"
+
+
+def model_roots(settings: Settings) -> list[Path]:
+    """Bundles live in --models-dir and in <data-dir>/models (where the server writes random-tiny)."""
+    return [settings.models_dir, settings.data_dir / "models"]
+
+
+def is_bundle(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def list_model_dirs(settings: Settings) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for root in model_roots(settings):
+        if not root.is_dir():
+            continue
+        for child in sorted(root.iterdir()):
+            if _ID.match(child.name) and child.name not in found and is_bundle(child):
+                found[child.name] = child
+    return found
+
+
+def model_dir(settings: Settings, model_id: str) -> Path:
+    check_id(model_id, "model")
+    for root in model_roots(settings):
+        path = root / model_id
+        if is_bundle(path) and _inside(root, path):
+            return path
+    raise NotFound(f"model {model_id!r} is not in the model registry", code="unknown_model")
+
+
+def dataset_dir(settings: Settings, dataset_id: str) -> Path:
+    check_id(dataset_id, "dataset")
+    root = datasets_root(settings)
+    path = root / dataset_id
+    if not path.is_dir() or not _inside(root, path):
+        raise NotFound(f"dataset {dataset_id!r} does not exist", code="unknown_dataset")
+    return path

@@ -1,0 +1,1 @@
+"""Training and evaluation runs: SQLite registry, a queue with one job per device slot, runners."""

@@ -1,0 +1,246 @@
+"""The run queue: one job per device slot, a scheduler thread, and recovery after a server restart.
+
+State lives in the registry; the manager only keeps handles of the runs it is watching. On start it
+looks at every run the registry says is running: a live process with the same start time is adopted,
+one that recorded an exit status is finished, anything else is marked failed ("lost"). Queued runs
+simply stay queued and start when a slot frees.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from ..errors import ApiError, Conflict, NotFound
+from ..ids import dataset_dir, model_dir, runs_root
+from .registry import STAGES, TERMINAL, RunRecord, RunRegistry
+from .runner import JobHandle, Runner, RunSpec
+
+log = logging.getLogger("pixelvla_server.runs")
+
+
+def build_argv(template: str, values: dict[str, str]) -> list[str]:
+    """Split the template first, then fill each word: values can never inject extra arguments."""
+    out: list[str] = []
+    for word in shlex.split(template):
+        try:
+            filled = word.format(**values)
+        except (KeyError, IndexError) as exc:
+            raise ApiError(
+                f"run command template uses an unknown placeholder {exc}", code="bad_run_command", status=500
+            ) from exc
+        if filled:
+            out.append(filled)
+    return out
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+class RunManager:
+    def __init__(self, settings: Settings, registry: RunRegistry, runner: Runner, slots: int):
+        self.settings = settings
+        self.registry = registry
+        self.runner = runner
+        self.slots = max(1, slots)
+        self._active: dict[str, tuple[JobHandle, int]] = {}  # run id -> (handle, slot index)
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def start(self, poll_s: float = 0.2) -> None:
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, args=(poll_s,), name="run-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop scheduling. Running jobs keep going; a restarted server adopts them."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def recover(self) -> None:
+        for rec in self.registry.find("running"):
+            handle = JobHandle(rec.pid, rec.pid_start, rec.backend_job)
+            state = self.runner.poll(handle, self.run_dir(rec.id))
+            if state.phase == "running":
+                log.info("adopted running run after restart", extra={"run": rec.id, "pid": rec.pid})
+                with self._lock:
+                    self._active[rec.id] = (handle, self._free_slot())
+            else:
+                self._finish(rec.id, state.exit_code, state.message or "the server restarted")
+
+    # ---- requests --------------------------------------------------------------------------------
+    def run_dir(self, run_id: str) -> Path:
+        return runs_root(self.settings) / run_id
+
+    def create(
+        self,
+        *,
+        stage: str,
+        name: str | None,
+        base_checkpoint: str | None,
+        dataset: str | None,
+        overrides: dict[str, Any],
+    ) -> RunRecord:
+        if stage not in STAGES:
+            raise ApiError(f"stage {stage!r} is not one of {', '.join(STAGES)}", code="invalid_stage")
+        if base_checkpoint is not None:
+            model_dir(self.settings, base_checkpoint)  # raises unknown_model
+        if dataset is not None:
+            dataset_dir(self.settings, dataset)  # raises unknown_dataset
+        rec = self.registry.create(
+            stage=stage, name=name, base_checkpoint=base_checkpoint, dataset=dataset, overrides=overrides
+        )
+        self.run_dir(rec.id).mkdir(parents=True, exist_ok=True)
+        self._wake.set()
+        return rec
+
+    def get(self, run_id: str) -> RunRecord:
+        rec = self.registry.get(run_id)
+        if rec is None:
+            raise NotFound(f"run {run_id!r} does not exist", code="unknown_run")
+        return rec
+
+    def cancel(self, run_id: str) -> RunRecord:
+        rec = self.get(run_id)
+        if rec.status in TERMINAL:
+            raise Conflict(f"run {run_id} already ended ({rec.status})", code="run_finished")
+        if self.registry.update(run_id, expect="queued", status="cancelled", finished_at=time.time()):
+            return self.get(run_id)
+        with self._lock:
+            entry = self._active.pop(run_id, None)
+        if entry is not None:
+            self.runner.cancel(entry[0])
+        self.registry.update(run_id, status="cancelled", finished_at=time.time(), error="cancelled by user")
+        self._wake.set()
+        return self.get(run_id)
+
+    def resume(self, run_id: str) -> RunRecord:
+        rec = self.get(run_id)
+        if rec.status not in ("failed", "cancelled"):
+            raise Conflict(
+                f"run {run_id} is {rec.status}; only failed or cancelled runs can be resumed",
+                code="run_not_resumable",
+            )
+        self.registry.update(
+            run_id, status="queued", resume=True, exit_code=None, error=None, finished_at=None, pid=None
+        )
+        self._wake.set()
+        return self.get(run_id)
+
+    def delete(self, run_id: str) -> None:
+        rec = self.get(run_id)
+        if rec.status in ("running", "queued"):
+            raise Conflict(f"run {run_id} is {rec.status}; cancel it before deleting", code="run_active")
+        self.registry.delete(run_id)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # ---- scheduling ------------------------------------------------------------------------------
+    def _loop(self, poll_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # the scheduler must outlive one bad run
+                log.exception("run scheduler tick failed")
+            self._wake.wait(poll_s)
+            self._wake.clear()
+
+    def _free_slot(self) -> int:
+        used = {slot for _, slot in self._active.values()}
+        return next(i for i in range(self.slots + len(used) + 1) if i not in used)
+
+    def tick(self) -> None:
+        with self._lock:
+            active = list(self._active.items())
+        for run_id, (handle, _slot) in active:
+            state = self.runner.poll(handle, self.run_dir(run_id))
+            if state.phase != "running":
+                with self._lock:
+                    self._active.pop(run_id, None)
+                self._finish(run_id, state.exit_code, state.message)
+        for rec in self.registry.queued():
+            with self._lock:
+                if len(self._active) >= self.slots:
+                    return
+                slot = self._free_slot()
+                self._launch(rec, slot)
+
+    def _launch(self, rec: RunRecord, slot: int) -> None:
+        run_dir = self.run_dir(rec.id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ds = str(dataset_dir(self.settings, rec.dataset)) if rec.dataset else ""
+        base = str(model_dir(self.settings, rec.base_checkpoint)) if rec.base_checkpoint else ""
+        config = {
+            "run_id": rec.id,
+            "stage": rec.stage,
+            "dataset": rec.dataset,
+            "dataset_dir": ds or None,
+            "base_checkpoint": rec.base_checkpoint,
+            "base_dir": base or None,
+            "resume": rec.resume,
+            "overrides": rec.overrides,
+        }
+        write_json_atomic(run_dir / "config.json", config)
+        argv = build_argv(
+            self.settings.run_command,
+            {
+                "python": sys.executable,
+                "stage": rec.stage,
+                "run_dir": str(run_dir),
+                "config": str(run_dir / "config.json"),
+                "dataset": ds,
+                "base": base,
+                "resume": "--resume" if rec.resume else "",
+            },
+        )
+        env = {"PIXELVLA_RUN_ID": rec.id, "PIXELVLA_RUN_DIR": str(run_dir)}
+        if self.settings.device != "cpu":
+            env["CUDA_VISIBLE_DEVICES"] = str(slot)
+        try:
+            handle = self.runner.start(RunSpec(rec.id, argv, run_dir, env))
+        except Exception as exc:
+            log.exception("run failed to start", extra={"run": rec.id})
+            self.registry.update(
+                rec.id, status="failed", error=f"failed to start: {exc}", finished_at=time.time()
+            )
+            return
+        if not self.registry.update(
+            rec.id,
+            expect="queued",
+            status="running",
+            started_at=time.time(),
+            pid=handle.pid,
+            pid_start=handle.pid_start,
+            backend_job=handle.backend_job,
+            attempts=rec.attempts + 1,
+        ):
+            self.runner.cancel(handle)  # cancelled or deleted between read and launch
+            return
+        self._active[rec.id] = (handle, slot)
+        log.info("run started", extra={"run": rec.id, "argv": argv, "slot": slot})
+
+    def _finish(self, run_id: str, exit_code: int | None, message: str | None) -> None:
+        status = "succeeded" if exit_code == 0 else "failed"
+        error = None
+        if status == "failed":
+            error = message or f"the run exited with status {exit_code}; see its log"
+        self.registry.update(
+            run_id, expect="running", status=status, exit_code=exit_code, error=error, finished_at=time.time()
+        )
+        log.info("run finished", extra={"run": run_id, "status": status, "exit_code": exit_code})

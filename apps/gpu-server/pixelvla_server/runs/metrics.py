@@ -1,0 +1,79 @@
+"""Reading what a run writes: metrics.jsonl (one JSON object per line), log.txt, checkpoints/.
+
+Only complete lines count: a writer may be halfway through the last one. A line that is not a JSON
+object is skipped (and counted) rather than failing the whole read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+MAX_LINE_BYTES = 64 * 1024
+
+
+def read_metrics(path: Path, offset: int = 0, limit: int = 1000) -> tuple[list[dict[str, Any]], int, int]:
+    """Records from byte `offset`: (records, next_offset, skipped_lines)."""
+    records: list[dict[str, Any]] = []
+    skipped = 0
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while len(records) < limit:
+                line = f.readline(MAX_LINE_BYTES + 1)
+                if not line or not line.endswith(b"\n"):
+                    break  # end of file, or a partial line still being written
+                offset += len(line)
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    skipped += 1
+                    continue
+                if isinstance(obj, dict):
+                    records.append(obj)
+                else:
+                    skipped += 1
+    except FileNotFoundError:
+        pass
+    return records, offset, skipped
+
+
+def last_progress(path: Path) -> dict[str, Any] | None:
+    """The newest record that has a step; reads only the file's tail."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 16 * 1024))
+            tail = f.read().split(b"\n")
+    except FileNotFoundError:
+        return None
+    for line in reversed(tail):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("step"), int):
+            return obj
+    return None
+
+
+def tail_log(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 256 * 1024))
+            data = f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    return data.splitlines()[-lines:]
+
+
+def list_checkpoints(run_dir: Path) -> list[str]:
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    # Only finished checkpoints: writers create them under a temporary name and rename when complete.
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))

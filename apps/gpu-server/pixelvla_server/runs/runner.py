@@ -1,0 +1,205 @@
+"""Backends that execute a run: a local subprocess (the embedded default) and Ray job submission.
+
+Both take the same RunSpec and report the same JobState, so the queue does not care where a run goes.
+The local runner launches `python -m pixelvla_server.runs.wrap -- <command>`: the wrapper runs the command
+in its own process group and writes exit.json atomically when it ends. That file, plus the pid and the
+process start time from /proc, lets a restarted server tell a still-running orphan from a finished run
+or a recycled pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+JobPhase = Literal["running", "exited", "lost"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    run_id: str
+    argv: list[str]
+    run_dir: Path
+    env: dict[str, str]
+    nproc: int = 1
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    pid: int | None = None
+    pid_start: str | None = None
+    backend_job: str | None = None
+
+
+@dataclass(frozen=True)
+class JobState:
+    phase: JobPhase
+    exit_code: int | None = None
+    message: str | None = None
+
+
+class Runner(Protocol):
+    name: str
+
+    def start(self, spec: RunSpec) -> JobHandle: ...
+    def poll(self, handle: JobHandle, run_dir: Path) -> JobState: ...
+    def cancel(self, handle: JobHandle) -> None: ...
+
+
+def process_start_time(pid: int) -> str | None:
+    """Kernel start time of `pid` in clock ticks since boot (field 22 of /proc/pid/stat), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state = fields[0]
+    if state == "Z":  # a zombie has exited; it only waits for its parent to reap it
+        return None
+    return fields[19]
+
+
+def read_exit(run_dir: Path) -> int | None:
+    try:
+        return int(json.loads((run_dir / "exit.json").read_text())["exit_code"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class SubprocessRunner:
+    name = "subprocess"
+
+    def __init__(self) -> None:
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    def start(self, spec: RunSpec) -> JobHandle:
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        (spec.run_dir / "exit.json").unlink(missing_ok=True)
+        argv = spec.argv
+        if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
+            argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
+        with open(spec.run_dir / "log.txt", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pixelvla_server.runs.wrap", str(spec.run_dir), "--", *argv],
+                cwd=spec.run_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **spec.env},
+                start_new_session=True,  # own process group: cancel reaches the whole tree
+            )
+        self._children[proc.pid] = proc
+        return JobHandle(pid=proc.pid, pid_start=process_start_time(proc.pid))
+
+    def poll(self, handle: JobHandle, run_dir: Path) -> JobState:
+        assert handle.pid is not None
+        child = self._children.get(handle.pid)
+        if child is not None:
+            code = child.poll()
+            if code is None:
+                return JobState("running")
+            del self._children[handle.pid]
+            recorded = read_exit(run_dir)
+            return JobState("exited", recorded if recorded is not None else code)
+        # Not our child: a run adopted after a server restart. Trust pid only with the same start time.
+        alive = process_start_time(handle.pid)
+        if alive is not None and alive == handle.pid_start:
+            return JobState("running")
+        code = read_exit(run_dir)
+        if code is not None:
+            return JobState("exited", code)
+        return JobState("lost", None, "the run's process vanished without recording an exit status")
+
+    def cancel(self, handle: JobHandle) -> None:
+        if handle.pid is None:
+            return
+        if handle.pid not in self._children and process_start_time(handle.pid) != handle.pid_start:
+            return  # the pid now belongs to someone else
+        try:
+            os.killpg(handle.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            child = self._children.get(handle.pid)
+            if child is not None and child.poll() is not None:
+                break
+            if child is None and process_start_time(handle.pid) is None:
+                break
+            time.sleep(0.05)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(handle.pid, signal.SIGKILL)
+
+
+class JobSubmissionClientLike(Protocol):
+    """The subset of ray.job_submission.JobSubmissionClient this backend uses."""
+
+    def submit_job(self, *, entrypoint: str, submission_id: str, runtime_env: dict[str, Any]) -> str: ...
+    def get_job_status(self, job_id: str) -> Any: ...
+    def stop_job(self, job_id: str) -> bool: ...
+
+
+class RayJobRunner:
+    """Submits runs to an existing Ray cluster. The run folder must be on storage the cluster shares.
+
+    `ray` is not a dependency of the server (it is large); pass a client built with
+    `ray.job_submission.JobSubmissionClient(address)` or use `RayJobRunner.connect(address)`.
+    """
+
+    name = "ray"
+    _PHASES: ClassVar[dict[str, JobPhase]] = {
+        "PENDING": "running",
+        "RUNNING": "running",
+        "SUCCEEDED": "exited",
+        "FAILED": "exited",
+        "STOPPED": "exited",
+    }
+
+    def __init__(self, client: JobSubmissionClientLike):
+        self.client = client
+
+    @classmethod
+    def connect(cls, address: str) -> RayJobRunner:
+        from ray.job_submission import JobSubmissionClient  # type: ignore[import-not-found]
+
+        return cls(JobSubmissionClient(address))
+
+    def start(self, spec: RunSpec) -> JobHandle:
+        import shlex
+
+        argv = spec.argv
+        if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
+            argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
+        job = self.client.submit_job(
+            entrypoint=shlex.join(argv),
+            submission_id=f"pixelvla-{spec.run_id}",
+            runtime_env={"env_vars": spec.env},
+        )
+        return JobHandle(backend_job=job)
+
+    def poll(self, handle: JobHandle, run_dir: Path) -> JobState:
+        assert handle.backend_job is not None
+        raw = self.client.get_job_status(handle.backend_job)  # a JobStatus enum (str subclass) in Ray
+        status = str(getattr(raw, "value", raw)).rsplit(".", 1)[-1].upper()
+        phase = self._PHASES.get(status)
+        if phase is None:
+            return JobState("lost", None, f"Ray reports unknown job status {status!r}")
+        if phase == "running":
+            return JobState("running")
+        recorded = read_exit(run_dir)
+        code = recorded if recorded is not None else (0 if status == "SUCCEEDED" else 1)
+        return JobState("exited", code, None if status != "STOPPED" else "stopped on the Ray cluster")
+
+    def cancel(self, handle: JobHandle) -> None:
+        if handle.backend_job is not None:
+            self.client.stop_job(handle.backend_job)
