@@ -1,0 +1,143 @@
+"""msgpack codec for messages carrying numpy arrays, in openpi's array layout, without pickle.
+
+An array travels as the map {"__ndarray__": True, "data": <bin>, "dtype": "<f4", "shape": [...]}
+(C order, little-endian). Only plain numeric/bool dtypes are allowed, so decoding never builds
+objects from client bytes. openpi's own packer writes these keys as msgpack *bin*; we write
+*str* keys (what JavaScript msgpack libraries can read) and accept both when decoding.
+NumPy scalars are sent as plain numbers. The TypeScript twin is ``packages/model/src/wire.ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+import msgpack
+import numpy as np
+
+from pixelvla.errors import WireError
+
+DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
+
+# dtype.str of every allowed array type (numpy spells bool/u1/i1 with "|", no byte order).
+ALLOWED_DTYPES: Final = frozenset(
+    {"|b1", "|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<i8", "<f2", "<f4", "<f8"}
+)
+_ALIASES: Final = {"bool": "|b1", "<b1": "|b1", "<u1": "|u1", "<i1": "|i1"}
+
+
+def _encode_default(obj: object) -> object:
+    if isinstance(obj, np.ndarray):
+        arr = obj
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        if arr.dtype.str not in ALLOWED_DTYPES:
+            raise WireError(f"arrays of dtype {obj.dtype} cannot be sent; allowed: {_allowed()}")
+        return {
+            "__ndarray__": True,
+            "data": np.ascontiguousarray(arr).tobytes(),
+            "dtype": arr.dtype.str,
+            "shape": list(arr.shape),
+        }
+    if isinstance(obj, np.generic):
+        value = obj.item()
+        if isinstance(value, bool | int | float | str | bytes):
+            return value
+    raise WireError(f"cannot serialise {type(obj).__name__}")
+
+
+def _allowed() -> str:
+    return ", ".join(sorted(ALLOWED_DTYPES))
+
+
+def packb(obj: object) -> bytes:
+    """Serialise ``obj`` (dicts, lists, str, bytes, numbers, bools, None, numpy arrays)."""
+    try:
+        out: bytes = msgpack.packb(obj, default=_encode_default, use_bin_type=True)
+    except WireError:
+        raise
+    except (TypeError, ValueError, OverflowError) as e:
+        raise WireError(f"cannot serialise message: {e}") from e
+    return out
+
+
+def _get(d: Mapping[Any, Any], key: str) -> Any:
+    if key in d:
+        return d[key]
+    return d.get(key.encode())
+
+
+def _decode_array(d: Mapping[Any, Any]) -> np.ndarray:
+    data, dtype_s, shape = _get(d, "data"), _get(d, "dtype"), _get(d, "shape")
+    if isinstance(dtype_s, bytes):
+        dtype_s = dtype_s.decode("ascii", "replace")
+    if not isinstance(dtype_s, str):
+        raise WireError("array 'dtype' must be a string")
+    dtype_s = _ALIASES.get(dtype_s, dtype_s)
+    if dtype_s not in ALLOWED_DTYPES:
+        raise WireError(f"array dtype {dtype_s!r} is not allowed; allowed: {_allowed()}")
+    if not isinstance(data, bytes):
+        raise WireError("array 'data' must be msgpack bin bytes")
+    if not isinstance(shape, list | tuple) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+    ):
+        raise WireError(f"array 'shape' must be a list of non-negative integers, got {shape!r}")
+    dtype = np.dtype(dtype_s)
+    n = 1
+    for s in shape:
+        n *= s
+    if n * dtype.itemsize != len(data):
+        raise WireError(
+            f"array data has {len(data)} bytes but shape {list(shape)} of {dtype_s} needs "
+            f"{n * dtype.itemsize}"
+        )
+    # Copy: frombuffer over the message bytes would be read-only (torch warns on those).
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def _object_hook(d: dict[Any, Any]) -> object:
+    marker = _get(d, "__ndarray__")
+    if marker is not None:
+        if marker is not True:
+            raise WireError("'__ndarray__' must be true")
+        return _decode_array(d)
+    generic = _get(d, "__npgeneric__")  # openpi's numpy-scalar form
+    if generic is not None:
+        dtype_s = _get(d, "dtype")
+        if isinstance(dtype_s, bytes):
+            dtype_s = dtype_s.decode("ascii", "replace")
+        if not isinstance(dtype_s, str) or _ALIASES.get(dtype_s, dtype_s) not in ALLOWED_DTYPES:
+            raise WireError(f"scalar dtype {dtype_s!r} is not allowed")
+        value = _get(d, "data")
+        if not isinstance(value, bool | int | float):
+            raise WireError("numpy scalar 'data' must be a number")
+        try:
+            return np.dtype(_ALIASES.get(dtype_s, dtype_s)).type(value)
+        except (OverflowError, ValueError) as e:
+            raise WireError(f"numpy scalar does not fit {dtype_s}: {e}") from e
+    return d
+
+
+def _reject_ext(code: int, data: bytes) -> object:
+    raise WireError(f"msgpack extension types are not accepted (got ext type {code})")
+
+
+def unpackb(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+    """Parse a message from :func:`packb` (or openpi's packer); arrays come back as numpy arrays."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise WireError(f"message must be bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise WireError(f"message is {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            object_hook=_object_hook,
+            ext_hook=_reject_ext,
+            strict_map_key=False,
+        )
+    except WireError:
+        raise
+    except (ValueError, TypeError, msgpack.StackError) as e:
+        # ExtraData, FormatError and UnicodeDecodeError are ValueErrors.
+        raise WireError(f"malformed msgpack message: {str(e) or type(e).__name__}") from e
