@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +18,10 @@ from .config import Settings
 from .device import DeviceInfo, resolve
 from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
+from .policy.routes import router as policy_router
+from .policy.service import PolicyService
+from .robots.routes import RobotManager
+from .robots.routes import router as robots_router
 from .runs.manager import RunManager
 from .runs.registry import RunRegistry
 from .runs.routes import router as runs_router
@@ -34,8 +38,9 @@ class AppState:
         self.settings = settings
         self.device = device
         self.started_at = time.time()
-        self.model: dict[str, Any] | None = None
         slots = settings.run_slots or (device_count(device) if device.kind == "cuda" else 1)
+        self.policy = PolicyService(settings, device.name)
+        self.robots = RobotManager(settings, self.policy)
         self.runs = RunManager(settings, RunRegistry(settings.data_dir / "registry.sqlite"), runner, slots)
 
 
@@ -54,9 +59,14 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         log.info("server starting", extra={"device": device.name, "version": __version__})
         state.runs.start()
+        if settings.load_model:
+            # Load in the background: the server answers /healthz and /v1/meta while the model warms up.
+            threading.Thread(target=state.policy.load_default, name="model-load", daemon=True).start()
         try:
             yield
         finally:
+            state.robots.close()
+            state.policy.close()
             state.runs.stop()
             state.runs.registry.close()
             log.info("server stopped")
@@ -142,4 +152,6 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
     app.include_router(health_router)
     app.include_router(runs_router)
+    app.include_router(policy_router)
+    app.include_router(robots_router)
     return app

@@ -35,6 +35,7 @@ class Settings:
     run_command: str = "{python} -m pixelvla train {stage} --run-dir {run_dir} --config {config} {resume}"
     run_slots: int = 0  # concurrent runs; 0 = one per GPU, or one on CPU
     deadman_ms: int = 200  # a robot stops when its controller is silent this long (plus at most one tick)
+    load_model: bool = True  # load the default model at start (tests of other rooms turn it off)
     predict_queue: int = 8  # pending predictions across all clients before new ones are refused (busy)
 
     def validate(self) -> Settings:
@@ -89,6 +90,10 @@ def from_env(environ: dict[str, str] | None = None, **overrides: object) -> Sett
 def _coerce(name: str, annotation: object, raw: str) -> object:
     text = str(annotation)
     try:
+        if text.startswith("bool"):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
         if text.startswith("int"):
             return int(raw)
         if "tuple" in text:

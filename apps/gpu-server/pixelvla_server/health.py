@@ -26,18 +26,22 @@ class DeviceModel(BaseModel):
 
 class LoadedModel(BaseModel):
     id: str
+    model_id: str
     name: str
     config: str
     chunk_size: int
     action_dim: int
     image_size: int
     encoder_hash: str | None = None
+    normalization_key: str | None = None
 
 
 class Meta(BaseModel):
     server_version: str
     device: DeviceModel
     model: LoadedModel | None
+    model_loading: str | None
+    model_error: str | None
     operator_token_required: bool
 
 
@@ -49,13 +53,18 @@ def healthz(request: Request) -> Health:
 
 @router.get("/v1/meta", response_model=Meta)
 def meta(request: Request) -> Meta:
+    from .policy.routes import metadata_of
+
     state = request.app.state.studio
+    current = state.policy.current
     d = state.device
     return Meta(
         server_version=__version__,
         device=DeviceModel(
             kind=d.kind, name=d.name, description=d.description, torch_version=d.torch_version
         ),
-        model=LoadedModel(**state.model) if state.model else None,
+        model=LoadedModel(**metadata_of(current).model_dump()) if current else None,
+        model_loading=state.policy.loading,
+        model_error=state.policy.load_error,
         operator_token_required=state.settings.operator_token is not None,
     )

@@ -11,7 +11,7 @@ from pixelvla_server.config import ConfigError, Settings, from_env
 
 @pytest.fixture()
 def client(tmp_path):
-    app = create_app(Settings(device="cpu", data_dir=tmp_path, max_request_bytes=1024))
+    app = create_app(Settings(device="cpu", data_dir=tmp_path, max_request_bytes=1024, load_model=False))
     with TestClient(app) as c:
         yield c
 

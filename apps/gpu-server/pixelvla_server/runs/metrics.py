@@ -75,5 +75,9 @@ def list_checkpoints(run_dir: Path) -> list[str]:
     root = run_dir / "checkpoints"
     if not root.is_dir():
         return []
-    # Only finished checkpoints: writers create them under a temporary name and rename when complete.
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith(".tmp"))
+    # Only finished checkpoints: writers stage them under a temporary name (".tmp-*" or "*.tmp") and rename.
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.endswith(".tmp") and not p.name.startswith(".")
+    )

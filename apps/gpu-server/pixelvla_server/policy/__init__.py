@@ -1,0 +1,1 @@
+"""Policy serving: model registry, device worker, HTTP predict and the WebSocket stream."""

@@ -1,0 +1,254 @@
+"""Robot sessions under /v1/robots and their WebSocket /v1/robots/{id}/stream.
+
+Stream protocol (binary msgpack frames):
+- server -> client, first: {"type": "session", ...RobotSessionInfo, "role": "controller"|"watcher"}
+- server -> client, at the control rate: {"type": "frame", "seq", "t", "images": {camera: JPEG bytes},
+  "state": f32 (8,), "action": f32 (7,) | None, "mode", "instruction"}; a slow client skips frames.
+- server -> client: {"type": "status", "mode", "reason"} on stops; {"type": "ack", "command", ...};
+  {"type": "error", "error": {"code", "message"}}.
+- client -> server (controller only): {"type": "heartbeat"} | {"type": "prompt", "instruction", "prompt_tokens",
+  "prompt_valid", "prompts", "pixel_masks"} | {"type": "go"} | {"type": "stop"} | {"type": "estop"} |
+  {"type": "reset_estop"} | {"type": "jog", "delta": [7 floats]} | {"type": "record", "on": bool}.
+  Every message counts as a heartbeat; send one at least every deadman_ms / 2.
+- close codes: 4403 operator token required for control, 4409 robot already has a controller,
+  4404 unknown session, 1008 bad API token, 1003 text frame, 1009 message too large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+
+from ..config import Settings
+from ..errors import ERROR_RESPONSES, ApiError, Conflict, ErrorResponse, NotFound
+from ..security import api_token_ok, operator_ok, require_operator
+from .session import RobotSession, loop_publisher
+
+log = logging.getLogger("pixelvla_server.robots")
+router = APIRouter(prefix="/v1/robots", tags=["robots"], responses=ERROR_RESPONSES)
+OPERATOR: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse, "description": "Operator token"}}
+MAX_SESSIONS = 4
+MAX_COMMAND_BYTES = 2 * 1024 * 1024
+_conn = itertools.count()
+
+
+Camera = Literal["front", "wrist"]
+
+
+class RobotCreate(BaseModel):
+    kind: Literal["sim"] = "sim"
+    task: str = Field(default="pick", max_length=64)
+    seed: int = Field(default=0, ge=0, le=2**62)
+    image_size: int = Field(default=224, ge=64, le=512)
+    control_hz: float = Field(default=10.0, ge=1.0, le=30.0)
+    cameras: list[Literal["front", "wrist"]] = Field(
+        default_factory=lambda: ["front"], min_length=1, max_length=2
+    )
+
+
+class StopInfo(BaseModel):
+    reason: str
+    silent_ms: float | None
+
+
+class RobotSessionInfo(BaseModel):
+    id: str
+    kind: str
+    task: str
+    seed: int
+    instruction: str
+    control_hz: float
+    cameras: list[str]
+    mode: Literal["idle", "go", "stopped", "estopped", "error"]
+    error: str | None
+    frames: int
+    controller_connected: bool
+    watchers: int
+    recording: bool
+    last_stop: StopInfo | None
+
+
+class RobotSessionList(BaseModel):
+    sessions: list[RobotSessionInfo]
+
+
+class RobotManager:
+    def __init__(self, settings: Settings, policy_service: Any):
+        self.settings = settings
+        self.policy_service = policy_service
+        self.sessions: dict[str, RobotSession] = {}
+        self._lock = threading.Lock()
+
+    def create(self, body: RobotCreate) -> RobotSession:
+        from pixelvla_sim.robot import SimRobot
+
+        with self._lock:
+            if len(self.sessions) >= MAX_SESSIONS:
+                raise Conflict(
+                    f"at most {MAX_SESSIONS} robot sessions; delete one first", code="too_many_sessions"
+                )
+        robot = SimRobot(image_size=body.image_size, control_hz=body.control_hz, cameras=tuple(body.cameras))
+        try:
+            robot.reset(body.seed, body.task)
+        except ValueError as exc:  # TaskError / SeedError are PixelVLAError-style ValueErrors
+            robot.close()
+            raise ApiError(str(exc), code=getattr(exc, "code", "invalid_task")) from exc
+        session: RobotSession | None = None
+
+        def policy(obs: dict[str, Any]) -> np.ndarray:
+            assert session is not None
+            return self.policy_service.predict_blocking(("robot", session.id), obs).actions  # type: ignore[no-any-return]
+
+        session = RobotSession(
+            robot,
+            kind=body.kind,
+            task=body.task,
+            seed=body.seed,
+            control_hz=body.control_hz,
+            deadman_ms=self.settings.deadman_ms,
+            policy=policy,
+            cameras=tuple(body.cameras),
+        )
+        with self._lock:
+            self.sessions[session.id] = session
+        session.start()
+        return session
+
+    def get(self, session_id: str) -> RobotSession:
+        s = self.sessions.get(session_id)
+        if s is None:
+            raise NotFound(f"robot session {session_id!r} does not exist", code="unknown_session")
+        return s
+
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            s = self.sessions.pop(session_id, None)
+        if s is None:
+            raise NotFound(f"robot session {session_id!r} does not exist", code="unknown_session")
+        s.close()
+
+    def close(self) -> None:
+        for sid in list(self.sessions):
+            with contextlib.suppress(NotFound):
+                self.delete(sid)
+
+
+def robots(request: Request) -> RobotManager:
+    return request.app.state.studio.robots  # type: ignore[no-any-return]
+
+
+Robots = Annotated[RobotManager, Depends(robots)]
+
+
+@router.post(
+    "",
+    response_model=RobotSessionInfo,
+    status_code=201,
+    responses=OPERATOR,
+    dependencies=[Depends(require_operator)],
+)
+async def create_session(body: RobotCreate, m: Robots) -> RobotSessionInfo:
+    session = await asyncio.to_thread(m.create, body)  # building the MuJoCo scene takes a moment
+    return RobotSessionInfo(**session.info())
+
+
+@router.get("", response_model=RobotSessionList)
+def list_sessions(m: Robots) -> RobotSessionList:
+    return RobotSessionList(sessions=[RobotSessionInfo(**s.info()) for s in list(m.sessions.values())])
+
+
+@router.get("/{session_id}", response_model=RobotSessionInfo)
+def get_session(session_id: str, m: Robots) -> RobotSessionInfo:
+    return RobotSessionInfo(**m.get(session_id).info())
+
+
+@router.delete("/{session_id}", status_code=204, responses=OPERATOR, dependencies=[Depends(require_operator)])
+async def delete_session(session_id: str, m: Robots) -> None:
+    await asyncio.to_thread(m.delete, session_id)
+
+
+@router.websocket("/{session_id}/stream")
+async def session_stream(ws: WebSocket, session_id: str) -> None:
+    from pixelvla.errors import PixelVLAError
+    from pixelvla.wire import packb, unpackb
+
+    state = ws.app.state.studio
+    settings: Settings = state.settings
+    m: RobotManager = state.robots
+    await ws.accept()
+    if not api_token_ok(settings, ws.headers, ws.query_params):
+        await ws.close(1008, "missing or wrong API token")
+        return
+    session = m.sessions.get(session_id)
+    if session is None:
+        await ws.close(4404, f"robot session {session_id} does not exist")
+        return
+    role = ws.query_params.get("role", "watcher")
+    token = ("conn", next(_conn))
+    if role == "controller":
+        if not operator_ok(settings, ws.headers, ws.query_params):
+            await ws.close(4403, "controlling a robot needs the operator token (?operator_token=)")
+            return
+        if not session.claim_control(token):
+            await ws.close(4409, "this robot already has a controller; connect with role=watcher")
+            return
+    else:
+        role = "watcher"
+        session.watchers += 1
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
+    send_lock = asyncio.Lock()
+
+    async def send(obj: dict[str, Any]) -> None:
+        async with send_lock:
+            await ws.send_bytes(packb(obj))
+
+    await send({"type": "session", "role": role, **session.info()})
+    session.subscribe(token, loop_publisher(asyncio.get_running_loop(), queue))
+
+    async def pump() -> None:
+        while True:
+            await send(await queue.get())
+
+    pump_task = asyncio.create_task(pump())
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                break
+            data = msg.get("bytes")
+            if data is None:
+                await ws.close(1003, "text frames are not supported; send binary msgpack")
+                break
+            if len(data) > MAX_COMMAND_BYTES:
+                await ws.close(1009, f"command of {len(data)} bytes exceeds {MAX_COMMAND_BYTES}")
+                break
+            session.heard(token)
+            try:
+                cmd = unpackb(data, max_bytes=MAX_COMMAND_BYTES)
+                if not isinstance(cmd, dict):
+                    raise ApiError("a command is a map with a 'type'", code="invalid_command")
+                result = session.command(token, cmd)
+                episode = result.pop("_episode", None)
+                if episode is not None:
+                    result["dataset"] = None  # recording to a dataset lands with pixelvla.data
+                if cmd.get("type") != "heartbeat":
+                    await send({"type": "ack", "command": cmd.get("type"), **result})
+            except (ApiError, PixelVLAError) as exc:
+                await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        session.unsubscribe(token)  # a controller leaving stops the robot at once
+        if role == "watcher":
+            session.watchers -= 1
+        pump_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump_task
