@@ -43,15 +43,16 @@ _conn = itertools.count()
 Camera = Literal["front", "wrist"]
 
 
+Camera = Literal["front", "wrist"]
+
+
 class RobotCreate(BaseModel):
     kind: Literal["sim"] = "sim"
     task: str = Field(default="pick", max_length=64)
     seed: int = Field(default=0, ge=0, le=2**62)
     image_size: int = Field(default=224, ge=64, le=512)
     control_hz: float = Field(default=10.0, ge=1.0, le=30.0)
-    cameras: list[Literal["front", "wrist"]] = Field(
-        default_factory=lambda: ["front"], min_length=1, max_length=2
-    )
+    cameras: list[Camera] = Field(default=["front"], min_length=1, max_length=2)
 
 
 class StopInfo(BaseModel):
