@@ -43,9 +43,6 @@ _conn = itertools.count()
 Camera = Literal["front", "wrist"]
 
 
-Camera = Literal["front", "wrist"]
-
-
 class RobotCreate(BaseModel):
     kind: Literal["sim"] = "sim"
     task: str = Field(default="pick", max_length=64)
