@@ -1,0 +1,322 @@
+// The drawing surface: react-konva layers for the frame, masks, committed prompts, an overlay
+// supplied by the page (e.g. the predicted action path) and the interactive layer (handles,
+// previews, brush cursor). Pointer and keyboard input go straight to the editor's tool machines;
+// this component only converts DOM events and renders the store.
+import { type ReactNode, useEffect, useRef } from 'react';
+import { Circle, Group, Image as KImage, Layer, Line, Rect as KRect, Stage } from 'react-konva';
+import type { Editor } from '../editor';
+import { type Vec, normToScreen } from '../geometry';
+import { handlesOf } from '../shapes';
+import { MaskLayer } from './MaskLayer';
+import { useEditorState } from './useEditor';
+import { BOX, LINE, NEGATIVE, POSITIVE, SELECTION } from './colors';
+
+export type FrameSource = HTMLImageElement | HTMLCanvasElement | ImageBitmap;
+
+interface Props {
+  editor: Editor;
+  frame: FrameSource | null;
+  /** Page-specific drawing over the frame, given a normalised -> screen mapping. */
+  overlay?: (toScreen: (p: Vec) => Vec) => ReactNode;
+  /** Whether this canvas owns the keyboard (only one canvas on screen should). */
+  keyboard?: boolean;
+}
+
+export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
+  const box = useRef<HTMLDivElement>(null);
+  const s = useEditorState(editor, (st) => st);
+  const toScreen = (p: Vec): Vec => normToScreen(s.viewport, s.imageSize, p);
+
+  // Track the container size; refit when the frame's pixel size or the container changes.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => {
+      editor.setContainerSize({ width: el.clientWidth, height: el.clientHeight });
+      editor.fitView();
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [editor]);
+  const fw = frame?.width ?? 0;
+  const fh = frame?.height ?? 0;
+  useEffect(() => {
+    if (fw > 0 && fh > 0) {
+      editor.setImageSize({ width: fw, height: fh });
+      editor.fitView();
+    }
+  }, [editor, fw, fh]);
+
+  // DOM pointer events -> editor. Native listeners: wheel must be non-passive to stop page zoom.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const pos = (e: MouseEvent): Vec => {
+      const r = el.getBoundingClientRect();
+      return { x: e.clientX - r.left, y: e.clientY - r.top };
+    };
+    const mods = (e: MouseEvent) => ({
+      button: e.button,
+      alt: e.altKey,
+      shift: e.shiftKey,
+      ctrl: e.ctrlKey || e.metaKey,
+    });
+    const down = (e: PointerEvent): void => {
+      if (e.pointerType === 'mouse' && e.button > 2) return;
+      el.setPointerCapture(e.pointerId);
+      el.focus();
+      e.preventDefault();
+      editor.pointerDown({ screen: pos(e), ...mods(e) });
+    };
+    const move = (e: PointerEvent): void => {
+      // Coalesced events keep fast brush strokes smooth on high-rate pointers.
+      const evs = e.getCoalescedEvents?.() ?? [];
+      for (const c of evs.length > 0 ? evs : [e]) editor.pointerMove({ screen: pos(c), ...mods(e) });
+    };
+    const up = (e: PointerEvent): void => {
+      if (el.hasPointerCapture(e.pointerId)) el.releasePointerCapture(e.pointerId);
+      editor.pointerUp({ screen: pos(e), ...mods(e) });
+    };
+    const cancel = (): void => editor.cancel();
+    const dbl = (e: MouseEvent): void => void editor.doubleClick({ screen: pos(e), ...mods(e) });
+    const wheel = (e: WheelEvent): void => {
+      e.preventDefault();
+      if (e.ctrlKey || !e.shiftKey) editor.wheel(pos(e), e.deltaY * (e.deltaMode === 1 ? 16 : 1));
+      else editor.panScreen(-e.deltaY, 0);
+    };
+    const leave = (): void => editor.pointerLeave();
+    const menu = (e: Event): void => e.preventDefault();
+    el.addEventListener('pointerdown', down);
+    el.addEventListener('pointermove', move);
+    el.addEventListener('pointerup', up);
+    el.addEventListener('pointercancel', cancel);
+    el.addEventListener('dblclick', dbl);
+    el.addEventListener('wheel', wheel, { passive: false });
+    el.addEventListener('pointerleave', leave);
+    el.addEventListener('contextmenu', menu);
+    return () => {
+      el.removeEventListener('pointerdown', down);
+      el.removeEventListener('pointermove', move);
+      el.removeEventListener('pointerup', up);
+      el.removeEventListener('pointercancel', cancel);
+      el.removeEventListener('dblclick', dbl);
+      el.removeEventListener('wheel', wheel);
+      el.removeEventListener('pointerleave', leave);
+      el.removeEventListener('contextmenu', menu);
+    };
+  }, [editor]);
+
+  useEffect(() => {
+    if (!keyboard) return;
+    const typing = (t: EventTarget | null): boolean =>
+      t instanceof HTMLElement &&
+      (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+    const info = (e: KeyboardEvent) => ({
+      key: e.key,
+      alt: e.altKey,
+      shift: e.shiftKey,
+      ctrl: e.ctrlKey || e.metaKey,
+    });
+    const down = (e: KeyboardEvent): void => {
+      if (typing(e.target)) return;
+      if (editor.keyDown(info(e))) e.preventDefault();
+    };
+    const up = (e: KeyboardEvent): void => editor.keyUp(info(e));
+    window.addEventListener('keydown', down);
+    window.addEventListener('keyup', up);
+    return () => {
+      window.removeEventListener('keydown', down);
+      window.removeEventListener('keyup', up);
+    };
+  }, [editor, keyboard]);
+
+  const { viewport: v, containerSize: size, preview, cursor, selected } = s;
+  const drawing = ['point', 'negative', 'line', 'box', 'polygon'].includes(s.tool);
+  const cursorCss =
+    s.panning || s.tool === 'hand'
+      ? 'grab'
+      : s.tool === 'brush' || s.tool === 'eraser'
+        ? 'none'
+        : drawing
+          ? 'crosshair'
+          : 'default';
+  const shapes = s.order.map((id) => s.shapes[id]!);
+
+  return (
+    <div
+      ref={box}
+      className="canvas-box"
+      data-testid="canvas"
+      data-tool-path={s.path}
+      data-shapes={shapes.length}
+      tabIndex={0}
+      style={{ cursor: cursorCss }}
+    >
+      <Stage width={size.width} height={size.height} listening={false}>
+        <Layer listening={false}>
+          {frame && (
+            <KImage
+              image={frame}
+              x={v.x}
+              y={v.y}
+              scaleX={v.scale}
+              scaleY={v.scale}
+              // Past 2x the pixels themselves matter more than smoothness.
+              imageSmoothingEnabled={v.scale < 2}
+            />
+          )}
+        </Layer>
+        <MaskLayer editor={editor} />
+        <Layer listening={false}>
+          {shapes.map((sh) => {
+            const sel = selected.includes(sh.id);
+            if (sh.kind === 'point') {
+              const p = toScreen(sh);
+              const c = sh.positive ? POSITIVE : NEGATIVE;
+              return (
+                <Group key={sh.id} x={p.x} y={p.y}>
+                  <Circle
+                    radius={sel ? 8 : 6.5}
+                    fill={c}
+                    stroke={sel ? SELECTION : '#0b0d10'}
+                    strokeWidth={2}
+                  />
+                  <Line
+                    points={sh.positive ? [-3, 0, 3, 0, 0, 0, 0, -3, 0, 3] : [-3, 0, 3, 0]}
+                    stroke="#0b0d10"
+                    strokeWidth={1.6}
+                  />
+                </Group>
+              );
+            }
+            if (sh.kind === 'box') {
+              const a = toScreen({ x: sh.x0, y: sh.y0 });
+              const b = toScreen({ x: sh.x1, y: sh.y1 });
+              return (
+                <KRect
+                  key={sh.id}
+                  x={a.x}
+                  y={a.y}
+                  width={b.x - a.x}
+                  height={b.y - a.y}
+                  stroke={BOX}
+                  strokeWidth={sel ? 2.5 : 2}
+                  fill="rgba(90,169,255,0.08)"
+                  shadowColor="#000"
+                  shadowBlur={2}
+                  shadowOpacity={0.8}
+                />
+              );
+            }
+            if (sh.kind === 'line') {
+              const pts = sh.points.flatMap((p) => {
+                const q = toScreen(p);
+                return [q.x, q.y];
+              });
+              return (
+                <Group key={sh.id}>
+                  <Line
+                    points={pts}
+                    stroke="#0b0d10"
+                    strokeWidth={5}
+                    lineCap="round"
+                    lineJoin="round"
+                    opacity={0.6}
+                  />
+                  <Line
+                    points={pts}
+                    stroke={LINE}
+                    strokeWidth={sel ? 3 : 2.5}
+                    lineCap="round"
+                    lineJoin="round"
+                  />
+                  <Circle x={pts[0]} y={pts[1]} radius={3} fill={LINE} />
+                </Group>
+              );
+            }
+            return null;
+          })}
+        </Layer>
+        {overlay && <Layer listening={false}>{overlay(toScreen)}</Layer>}
+        <Layer listening={false}>
+          {selected.flatMap((id) => {
+            const sh = s.shapes[id];
+            return sh
+              ? handlesOf(sh).map((h, i) => {
+                  const p = toScreen(h);
+                  return (
+                    <KRect
+                      key={`${id}-${i}`}
+                      x={p.x - 4}
+                      y={p.y - 4}
+                      width={8}
+                      height={8}
+                      fill="#fff"
+                      stroke="#1d6fd8"
+                      strokeWidth={1.5}
+                    />
+                  );
+                })
+              : [];
+          })}
+          {preview?.kind === 'polyline' && (
+            <Line
+              points={preview.points.flatMap((p) => {
+                const q = toScreen(p);
+                return [q.x, q.y];
+              })}
+              closed={preview.closed}
+              stroke={preview.closed ? '#ff4fa3' : LINE}
+              strokeWidth={2}
+              dash={[6, 4]}
+              fill={preview.closed ? 'rgba(255,79,163,0.15)' : undefined}
+            />
+          )}
+          {preview?.kind === 'polyline' &&
+            preview.points.map((p, i) => {
+              const q = toScreen(p);
+              return (
+                <Circle
+                  key={i}
+                  x={q.x}
+                  y={q.y}
+                  radius={i === 0 ? 5 : 3}
+                  fill="#fff"
+                  stroke="#000"
+                  strokeWidth={1}
+                />
+              );
+            })}
+          {preview?.kind === 'marquee' &&
+            (() => {
+              const a = toScreen(preview.from);
+              const b = toScreen(preview.to);
+              return (
+                <KRect
+                  x={Math.min(a.x, b.x)}
+                  y={Math.min(a.y, b.y)}
+                  width={Math.abs(b.x - a.x)}
+                  height={Math.abs(b.y - a.y)}
+                  stroke="#fff"
+                  dash={[4, 4]}
+                  strokeWidth={1}
+                  fill="rgba(255,255,255,0.06)"
+                />
+              );
+            })()}
+          {cursor && (s.tool === 'brush' || s.tool === 'eraser') && !s.panning && (
+            <Group x={cursor.x * v.scale + v.x} y={cursor.y * v.scale + v.y}>
+              <Circle radius={s.brushRadius * v.scale} stroke="#000" strokeWidth={3} opacity={0.5} />
+              <Circle
+                radius={s.brushRadius * v.scale}
+                stroke={s.tool === 'eraser' ? '#fff' : '#ff4fa3'}
+                strokeWidth={1.5}
+                dash={s.tool === 'eraser' ? [4, 3] : undefined}
+              />
+            </Group>
+          )}
+        </Layer>
+      </Stage>
+    </div>
+  );
+}
