@@ -6,7 +6,8 @@ Python is the reference: the TypeScript tests (``src/*.test.ts``) must reproduce
 featurised arrays bit for bit, the RLE strings exactly, the msgpack bytes exactly, and the
 encoder tokens (run through onnxruntime-node on ``prompt_encoder.onnx``) within 1e-4.
 Arrays are stored as {"dtype", "shape", "b64"} (little-endian, C order) so floats stay exact.
-Everything is deterministic; ``tests/test_vectors.py`` checks the committed files are current.
+Everything is deterministic; ``tests/test_vectors.py`` checks the committed files are current
+(JSON compared as parsed values, since prettier reformats the files after they are written).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import base64
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Final
@@ -266,11 +268,23 @@ def write(out_dir: Path) -> list[Path]:
     return written
 
 
+def prettier(paths: list[Path]) -> None:
+    """Format the JSON the way the repository's prettier check wants it (content is unchanged)."""
+    root = Path(__file__).resolve().parents[3]
+    files = [str(p) for p in paths if p.suffix == ".json"]
+    try:
+        subprocess.run(["npx", "prettier", "--write", "--log-level", "warn", *files], cwd=root, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"warning: prettier did not run ({e}); run `npx prettier --write` on the JSON files")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
-    for p in write(args.out):
+    written = write(args.out)
+    prettier(written)
+    for p in written:
         print(f"{p} {p.stat().st_size} bytes")
 
 
