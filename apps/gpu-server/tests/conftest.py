@@ -1,61 +1,18 @@
-"""Shared fixtures: a real uvicorn server on 127.0.0.1 with a free port, in a background thread."""
+"""Shared fixtures: real uvicorn servers on free ports (pixelvla_server.live) and tiny model bundles."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from pixelvla_server.app import create_app
 from pixelvla_server.config import Settings
-
-
-@dataclass
-class LiveServer:
-    url: str
-    ws_url: str
-    settings: Settings
-    app: object
-
-
-def serve(settings: Settings) -> Iterator[LiveServer]:
-    app = create_app(settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, ws_max_size=settings.max_request_bytes * 2, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", settings, app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-
-
-def wait_model(app: object, timeout: float = 120.0) -> None:
-    svc = app.state.studio.policy  # type: ignore[attr-defined]
-    deadline = time.monotonic() + timeout
-    while svc.current is None:
-        assert svc.load_error is None, svc.load_error
-        assert time.monotonic() < deadline, "model did not load"
-        time.sleep(0.05)
+from pixelvla_server.live import LiveServer, serve, wait_model
 
 
 @pytest.fixture(scope="session")
 def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One random tiny bundle for the whole session (writing it costs seconds)."""
+    """Two random tiny bundles for the whole session (writing one costs seconds)."""
     from pixelvla.checkpoint import make_random_tiny_bundle
 
     root = tmp_path_factory.mktemp("models")
@@ -66,7 +23,7 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> Iterator[LiveServer]:
-    """A server with the tiny model loaded, an operator token and a small message limit."""
+    """A server with the tiny model loaded, an operator token and a 1 MiB message limit."""
     data = tmp_path_factory.mktemp("data")
     settings = Settings(
         device="cpu",
@@ -76,6 +33,6 @@ def live(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> Iterato
         operator_token="op",
         max_request_bytes=1024 * 1024,
     )
-    for server in serve(settings):
+    with serve(settings) as server:
         wait_model(server.app)
         yield server

@@ -114,6 +114,7 @@ class RobotManager:
             deadman_ms=self.settings.deadman_ms,
             policy=policy,
             cameras=tuple(body.cameras),
+            policy_ready=lambda: self.policy_service.current is not None,
         )
         with self._lock:
             self.sessions[session.id] = session

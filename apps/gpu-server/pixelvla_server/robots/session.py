@@ -71,6 +71,7 @@ class RobotSession:
         deadman_ms: int,
         policy: PolicyCall | None,
         cameras: tuple[str, ...],
+        policy_ready: Callable[[], bool] = lambda: True,
     ):
         self.id = uuid.uuid4().hex[:12]
         self.robot = robot
@@ -81,6 +82,7 @@ class RobotSession:
         self.deadman_s = deadman_ms / 1000.0
         self.cameras = cameras
         self.policy = policy
+        self.policy_ready = policy_ready
         self.created_at = time.time()
         self.mode: Mode = "idle"
         self.last_stop: StopEvent | None = None
@@ -160,7 +162,7 @@ class RobotSession:
                 self._chunk.clear()  # a new prompt invalidates the planned chunk
                 return {"instruction": self.prompt.instruction}
             if kind == "go":
-                if self.policy is None:
+                if self.policy is None or not self.policy_ready():
                     raise ApiError(
                         "no policy is available for this session", code="model_not_loaded", status=503
                     )
