@@ -17,8 +17,10 @@ State: float32 (8,) = [x, y, z, roll, pitch, yaw, gripper command, gripper width
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
+import weakref
 from typing import Any, NamedTuple, Protocol, TypedDict
 
 import mujoco
@@ -27,6 +29,7 @@ import numpy as np
 from pixelvla_sim import scene as sc
 from pixelvla_sim.cameras import CameraModel, camera_model
 from pixelvla_sim.errors import ActionError, RobotStateError
+from pixelvla_sim.render import OffscreenRenderer
 from pixelvla_sim.tasks import SceneSpec, TaskSpec, is_success, sample_episode
 
 ACTION_DIM = 7
@@ -90,6 +93,17 @@ def validate_action(action: object) -> np.ndarray:
     return arr
 
 
+# GL contexts must be freed before the interpreter tears down PyOpenGL, or exit prints noise.
+_LIVE: weakref.WeakSet[SimRobot] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for robot in list(_LIVE):
+        with contextlib.suppress(Exception):
+            robot.close()
+
+
 class SimRobot:
     """The MuJoCo tabletop robot. Not thread-safe: one owner drives it."""
 
@@ -114,7 +128,9 @@ class SimRobot:
         self.max_step_angular = sc.MAX_ANGULAR_SPEED / self.control_hz
         self._model: mujoco.MjModel | None = None
         self._data: mujoco.MjData | None = None
-        self._renderer: mujoco.Renderer | None = None
+        self._renderer = OffscreenRenderer(image_size, image_size)
+        self._bound = False
+        _LIVE.add(self)
         self._scene: SceneSpec | None = None
         self._task: TaskSpec | None = None
         self._target_pos = np.array(sc.HAND_HOME, dtype=np.float64)
@@ -127,7 +143,7 @@ class SimRobot:
     def reset(self, seed: int, task: str) -> Observation:
         """Build the scene for ``(seed, task)`` and return the first observation."""
         scene, task_spec = sample_episode(seed, task)  # validates both (SeedError / TaskError)
-        self.close()
+        self._bound = False
         model = mujoco.MjModel.from_xml_string(sc.build_mjcf(scene, self.image_size))
         data = mujoco.MjData(model)
         self._model, self._data, self._scene, self._task = model, data, scene, task_spec
@@ -153,9 +169,9 @@ class SimRobot:
         return self.observe()
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        """Free the GL resources; a later reset re-creates them."""
+        self._renderer.close()
+        self._bound = False
 
     def __enter__(self) -> SimRobot:
         return self
@@ -294,24 +310,13 @@ class SimRobot:
 
     def render(self, camera: str = "front") -> np.ndarray:
         """RGB uint8 (H, W, 3) of the current state."""
-        renderer = self._get_renderer()
         _, data = self._ready()
-        renderer.update_scene(data, camera=camera)
-        return renderer.render().copy()
+        return self._get_renderer().rgb(data, self._camera_id(camera))
 
     def segmentation(self, camera: str = "front", data: mujoco.MjData | None = None) -> np.ndarray:
         """int32 (H, W) geom id per pixel, -1 for background."""
-        renderer = self._get_renderer()
         _, own = self._ready()
-        renderer.enable_segmentation_rendering()
-        try:
-            renderer.update_scene(own if data is None else data, camera=camera)
-            seg = renderer.render()
-        finally:
-            renderer.disable_segmentation_rendering()
-        ids = seg[..., 0].astype(np.int32)
-        ids[seg[..., 1] != int(mujoco.mjtObj.mjOBJ_GEOM)] = -1
-        return ids
+        return self._get_renderer().geom_ids(own if data is None else data, self._camera_id(camera))
 
     def snapshot(self) -> Snapshot:
         """The configuration needed to re-render this instant later (same scene only)."""
@@ -356,11 +361,18 @@ class SimRobot:
             raise RobotStateError("call reset(seed, task) before using the robot")
         return self._model, self._data
 
-    def _get_renderer(self) -> mujoco.Renderer:
+    def _get_renderer(self) -> OffscreenRenderer:
         model, _ = self._ready()
-        if self._renderer is None:
-            self._renderer = mujoco.Renderer(model, self.image_size, self.image_size)
+        if not self._bound:
+            self._renderer.bind(model)
+            self._bound = True
         return self._renderer
+
+    def _camera_id(self, name: str) -> int:
+        model, _ = self._ready()
+        if name not in CAMERAS:
+            raise RobotStateError(f"unknown camera {name!r}; available: {CAMERAS}")
+        return int(model.camera(name).id)
 
     def _set_mocap(self, pos: np.ndarray, rpy: np.ndarray) -> None:
         _, data = self._ready()

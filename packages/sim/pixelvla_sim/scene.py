@@ -204,6 +204,7 @@ def build_mjcf(spec: SceneSpec, image_size: int = 224) -> str:
     <headlight ambient="0.45 0.45 0.45" diffuse="0.5 0.5 0.5" specular="0.1 0.1 0.1"/>
   </visual>
   <asset>
+    <texture name="sky" type="skybox" builtin="gradient" rgb1="0.75 0.80 0.86" rgb2="0.35 0.38 0.42" width="32" height="32"/>
     <texture name="grid" type="2d" builtin="checker" rgb1="0.62 0.58 0.52" rgb2="0.58 0.54 0.48" width="64" height="64"/>
     <material name="table" texture="grid" texrepeat="8 8" reflectance="0"/>
   </asset>

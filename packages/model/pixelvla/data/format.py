@@ -1,0 +1,182 @@
+"""The LeRobotDataset v3.0 layout as this project writes and reads it, plus shared helpers.
+
+On disk (``root/``)::
+
+    meta/info.json                                  schema, fps, robot type, path templates, totals
+    meta/stats.json                                 per-feature min/max/mean/std/count and q01..q99
+    meta/tasks.parquet                              task string (pandas index "task") -> task_index
+    meta/episodes/chunk-000/file-000.parquet        one row per episode: length, tasks, data file, stats
+    meta/pixel_annotations.jsonl                    the Pixel sidecar: one JSON line per episode
+    data/chunk-{c:03d}/file-{f:03d}.parquet         frames: action, state, indices, camera images
+
+Camera frames use the v3 ``image`` feature dtype: PNG bytes in a ``struct<bytes, path>`` column of
+the data parquet (what Hugging Face ``datasets.Image`` stores), not ``video`` mp4 files. Reasons:
+no video encoder (PyAV/ffmpeg) is available here, PNG is lossless so segmentation masks stay exact
+on every frame, and a frame decodes on its own (random access without seeking a codec).
+Each episode is one parquet row group, so a reader fetches one episode's frames without the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixelvla.errors import PixelVLAError
+
+CODEBASE_VERSION = "v3.0"
+CHUNKS_SIZE = 1000
+DATA_FILES_SIZE_IN_MB = 100
+VIDEO_FILES_SIZE_IN_MB = 500
+DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+INFO_PATH = "meta/info.json"
+STATS_PATH = "meta/stats.json"
+TASKS_PATH = "meta/tasks.parquet"
+ANNOTATIONS_PATH = "meta/pixel_annotations.jsonl"
+STAGING_DIR = ".staging"
+
+IMAGE_KEY_PREFIX = "observation.images."
+STATE_KEY = "observation.state"
+ACTION_KEY = "action"
+INDEX_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+
+
+class DatasetError(PixelVLAError):
+    """A dataset on disk is missing, corrupt, or not what the caller asked for."""
+
+    default_code = "invalid_dataset"
+
+
+# --------------------------------------------------------------------------- features
+
+
+def image_key(camera: str) -> str:
+    return IMAGE_KEY_PREFIX + camera
+
+
+def make_features(
+    cameras: Mapping[str, tuple[int, int]], state_names: Sequence[str], action_names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The ``features`` block of info.json (camera name -> (height, width))."""
+    features: dict[str, dict[str, Any]] = {}
+    for name, (h, w) in cameras.items():
+        features[image_key(name)] = {
+            "dtype": "image",
+            "shape": [h, w, 3],
+            "names": ["height", "width", "channels"],
+        }
+    features[STATE_KEY] = {"dtype": "float32", "shape": [len(state_names)], "names": list(state_names)}
+    features[ACTION_KEY] = {"dtype": "float32", "shape": [len(action_names)], "names": list(action_names)}
+    features["timestamp"] = {"dtype": "float32", "shape": [1], "names": None}
+    for key in ("frame_index", "episode_index", "index", "task_index"):
+        features[key] = {"dtype": "int64", "shape": [1], "names": None}
+    return features
+
+
+def cameras_of(features: Mapping[str, Any]) -> list[str]:
+    return [k[len(IMAGE_KEY_PREFIX) :] for k, v in features.items() if k.startswith(IMAGE_KEY_PREFIX)]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def numeric_stats(values: np.ndarray) -> dict[str, list[float] | list[int]]:
+    """min/max/mean/std/count and the q01..q99 quantiles of (N, D) values, per dimension."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    out: dict[str, list[float] | list[int]] = {
+        "min": v.min(axis=0).tolist(),
+        "max": v.max(axis=0).tolist(),
+        "mean": v.mean(axis=0).tolist(),
+        "std": v.std(axis=0).tolist(),
+        "count": [int(v.shape[0])],
+    }
+    qs = np.quantile(v, QUANTILES, axis=0)
+    for q, row in zip(QUANTILES, qs, strict=True):
+        out[f"q{round(q * 100):02d}"] = row.tolist()
+    return out
+
+
+def image_stats(frames: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Per-channel stats of uint8 frames scaled to [0, 1], shaped (3, 1, 1) like LeRobot's."""
+    pixels = np.concatenate([np.asarray(f, dtype=np.float64).reshape(-1, 3) / 255.0 for f in frames])
+
+    def c(x: np.ndarray) -> list[list[list[float]]]:
+        return [[[float(v)]] for v in x]
+
+    return {
+        "min": c(pixels.min(axis=0)),
+        "max": c(pixels.max(axis=0)),
+        "mean": c(pixels.mean(axis=0)),
+        "std": c(pixels.std(axis=0)),
+        "count": [len(frames)],
+    }
+
+
+def merge_image_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Combine per-episode image stats (count-weighted mean and pooled variance)."""
+    counts = np.array([p["count"][0] for p in parts], dtype=np.float64)
+    means = np.array([np.asarray(p["mean"], dtype=np.float64).reshape(3) for p in parts])
+    stds = np.array([np.asarray(p["std"], dtype=np.float64).reshape(3) for p in parts])
+    total = counts.sum()
+    mean = (means * counts[:, None]).sum(axis=0) / total
+    var = ((stds**2 + (means - mean) ** 2) * counts[:, None]).sum(axis=0) / total
+    mins = np.min([np.asarray(p["min"]).reshape(3) for p in parts], axis=0)
+    maxs = np.max([np.asarray(p["max"]).reshape(3) for p in parts], axis=0)
+
+    def c(x: np.ndarray) -> list[list[list[float]]]:
+        return [[[float(v)]] for v in x]
+
+    return {"min": c(mins), "max": c(maxs), "mean": c(mean), "std": c(np.sqrt(var)), "count": [int(total)]}
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of ``path``; on success it replaces ``path`` in one rename.
+
+    A crash leaves either the old file or the new one, never half of either.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise DatasetError(f"missing dataset file {path}", code="dataset_not_found") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"corrupt dataset file {path}: {exc}") from exc

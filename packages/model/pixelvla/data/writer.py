@@ -1,0 +1,442 @@
+"""Write LeRobotDataset v3.0 datasets, one durable episode at a time.
+
+Writing has two phases so that a killed process never leaves half an episode and never loses a
+finished one:
+
+1. :meth:`LeRobotWriter.write_episode` stages one episode as ``.staging/episode-NNNNNN/`` (its
+   frames as parquet plus a small JSON), built in a temporary folder and renamed into place, so a
+   staged episode either exists completely or not at all. Workers may stage in parallel.
+2. :meth:`LeRobotWriter.finalize` packs the staged episodes that continue the dataset's episode
+   numbering into *new* data files, rewrites the (small) metadata files atomically, and only then
+   deletes what it packed. Existing data files are never rewritten. Running it again after a
+   crash repairs the metadata; it is idempotent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from pixelvla.data import format as fmt
+from pixelvla.data.format import DatasetError
+
+_IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+_STAT_KEYS = ("min", "max", "mean", "std", "count")
+
+
+@dataclass
+class EpisodeRecord:
+    """One episode to write. Frame t is what the robot saw before taking action t."""
+
+    frames: Mapping[str, Sequence[np.ndarray] | np.ndarray]  # camera -> T x uint8 (H, W, 3)
+    actions: np.ndarray  # (T, A) float32
+    states: np.ndarray  # (T, S) float32
+    task: str
+    annotation: Mapping[str, Any] | None = None  # the Pixel sidecar record (see README)
+    source: Mapping[str, Any] = field(default_factory=dict)  # provenance, e.g. seed and task name
+
+
+def data_schema(cameras: Sequence[str]) -> pa.Schema:
+    fields = [pa.field(fmt.image_key(c), _IMAGE_TYPE) for c in cameras]
+    fields += [
+        pa.field(fmt.STATE_KEY, pa.list_(pa.float32())),
+        pa.field(fmt.ACTION_KEY, pa.list_(pa.float32())),
+        pa.field("timestamp", pa.float32()),
+        pa.field("frame_index", pa.int64()),
+        pa.field("episode_index", pa.int64()),
+        pa.field("index", pa.int64()),
+        pa.field("task_index", pa.int64()),
+    ]
+    return pa.schema(fields)
+
+
+def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _fixed_list(values: np.ndarray) -> pa.ListArray:
+    v = np.ascontiguousarray(values, dtype=np.float32)
+    offsets = np.arange(0, v.size + 1, v.shape[1], dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(v.reshape(-1)))
+
+
+def _tasks_table(tasks: Sequence[str]) -> pa.Table:
+    """meta/tasks.parquet as pandas would write it: the task string is the (named) index.
+
+    LeRobot reads this file with ``pandas.read_parquet`` and looks tasks up by index, so the pandas
+    metadata that marks ``task`` as the index is part of the format, not decoration.
+    """
+    table = pa.table(
+        {"task_index": pa.array(range(len(tasks)), pa.int64()), "task": pa.array(list(tasks), pa.string())}
+    )
+    pandas_meta = {
+        "index_columns": ["task"],
+        "column_indexes": [
+            {
+                "name": None,
+                "field_name": None,
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": {"encoding": "UTF-8"},
+            }
+        ],
+        "columns": [
+            {
+                "name": "task_index",
+                "field_name": "task_index",
+                "pandas_type": "int64",
+                "numpy_type": "int64",
+                "metadata": None,
+            },
+            {
+                "name": "task",
+                "field_name": "task",
+                "pandas_type": "unicode",
+                "numpy_type": "object",
+                "metadata": None,
+            },
+        ],
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": "2.2.3",
+    }
+    return table.replace_schema_metadata({b"pandas": json.dumps(pandas_meta).encode()})
+
+
+def _stat_list(name: str, values: Any) -> list[Any]:
+    # LeRobot stores counts as integers and every other statistic as floats.
+    return [int(v) for v in values] if name == "count" else [float(v) for v in values]
+
+
+class LeRobotWriter:
+    """Create (or resume) a dataset at ``root``.
+
+    Resuming checks that the schema on disk matches the one requested and raises DatasetError
+    otherwise, rather than mixing incompatible episodes.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        cameras: Mapping[str, tuple[int, int]],
+        state_names: Sequence[str],
+        action_names: Sequence[str],
+        fps: int = 10,
+        robot_type: str = "pixelvla_sim_gripper",
+        png_compress_level: int = 1,
+        data_files_size_in_mb: int = fmt.DATA_FILES_SIZE_IN_MB,
+    ) -> None:
+        self.root = Path(root)
+        self.cameras = list(cameras)
+        self.image_sizes = dict(cameras)
+        self.state_dim = len(state_names)
+        self.action_dim = len(action_names)
+        self.fps = int(fps)
+        self.robot_type = robot_type
+        self.png_compress_level = png_compress_level
+        self.data_files_size_in_mb = data_files_size_in_mb
+        self.features = fmt.make_features(cameras, state_names, action_names)
+        self.schema = data_schema(self.cameras)
+        info_path = self.root / fmt.INFO_PATH
+        if info_path.exists():
+            info = fmt.read_json(info_path)
+            if info.get("features") != self.features or info.get("fps") != self.fps:
+                raise DatasetError(
+                    f"{self.root} already holds a dataset with a different schema or fps; "
+                    "choose another folder (nothing was changed)",
+                    code="dataset_schema_mismatch",
+                )
+        (self.root / fmt.STAGING_DIR).mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ staging
+
+    def _staged_dir(self, index: int) -> Path:
+        return self.root / fmt.STAGING_DIR / f"episode-{index:06d}"
+
+    def staged_indices(self) -> list[int]:
+        out = []
+        for p in (self.root / fmt.STAGING_DIR).glob("episode-*"):
+            if p.is_dir() and p.name[8:].isdigit():
+                out.append(int(p.name[8:]))
+        return sorted(out)
+
+    def finalized_count(self) -> int:
+        info_path = self.root / fmt.INFO_PATH
+        return int(fmt.read_json(info_path)["total_episodes"]) if info_path.exists() else 0
+
+    def has_episode(self, index: int) -> bool:
+        return index < self.finalized_count() or self._staged_dir(index).is_dir()
+
+    def write_episode(self, index: int, episode: EpisodeRecord) -> None:
+        """Stage episode ``index`` atomically (it appears whole or not at all)."""
+        if index < 0:
+            raise DatasetError(f"episode index must be >= 0, got {index}")
+        if self.has_episode(index):
+            raise DatasetError(f"episode {index} is already written in {self.root}", code="episode_exists")
+        table, image_stats = self._episode_table(episode)
+        staging = self.root / fmt.STAGING_DIR
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{index:06d}-", dir=staging))
+        try:
+            pq.write_table(table, tmp / "data.parquet")
+            meta = {
+                "task": episode.task,
+                "length": table.num_rows,
+                "image_stats": image_stats,
+                "annotation": dict(episode.annotation) if episode.annotation is not None else None,
+                "source": dict(episode.source),
+            }
+            (tmp / "episode.json").write_text(json.dumps(meta), encoding="utf-8")
+            for f in tmp.iterdir():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+            os.rename(tmp, self._staged_dir(index))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _episode_table(self, ep: EpisodeRecord) -> tuple[pa.Table, dict[str, Any]]:
+        actions = np.asarray(ep.actions, dtype=np.float32)
+        states = np.asarray(ep.states, dtype=np.float32)
+        if actions.ndim != 2 or actions.shape[1] != self.action_dim or len(actions) == 0:
+            raise DatasetError(f"actions must have shape (T>0, {self.action_dim}), got {actions.shape}")
+        n = len(actions)
+        if states.shape != (n, self.state_dim):
+            raise DatasetError(f"states must have shape ({n}, {self.state_dim}), got {states.shape}")
+        if not (np.isfinite(actions).all() and np.isfinite(states).all()):
+            raise DatasetError("actions and states must be finite")
+        if not isinstance(ep.task, str) or not ep.task.strip():
+            raise DatasetError("task must be a non-empty string")
+        if set(ep.frames) != set(self.cameras):
+            raise DatasetError(f"frames must hold cameras {self.cameras}, got {sorted(ep.frames)}")
+        columns: dict[str, pa.Array] = {}
+        image_stats: dict[str, Any] = {}
+        for cam in self.cameras:
+            frames = ep.frames[cam]
+            h, w = self.image_sizes[cam]
+            if len(frames) != n:
+                raise DatasetError(f"camera {cam} has {len(frames)} frames for {n} actions")
+            for f in frames:
+                if f.dtype != np.uint8 or f.shape != (h, w, 3):
+                    raise DatasetError(
+                        f"camera {cam} frames must be uint8 ({h}, {w}, 3), got {f.dtype} {f.shape}"
+                    )
+            pngs = [encode_png(f, self.png_compress_level) for f in frames]
+            columns[fmt.image_key(cam)] = pa.StructArray.from_arrays(
+                [pa.array(pngs, pa.binary()), pa.array([None] * n, pa.string())], fields=list(_IMAGE_TYPE)
+            )
+            # Every 4th frame at every 4th pixel is plenty for normalisation statistics.
+            image_stats[fmt.image_key(cam)] = fmt.image_stats([f[::4, ::4] for f in frames[::4]])
+        columns[fmt.STATE_KEY] = _fixed_list(states)
+        columns[fmt.ACTION_KEY] = _fixed_list(actions)
+        columns["timestamp"] = pa.array(np.arange(n, dtype=np.float32) / np.float32(self.fps), pa.float32())
+        columns["frame_index"] = pa.array(np.arange(n), pa.int64())
+        # Filled in when the episode is packed (they depend on what precedes it).
+        for key in ("episode_index", "index", "task_index"):
+            columns[key] = pa.array(np.zeros(n, dtype=np.int64), pa.int64())
+        return pa.table(columns, schema=self.schema), image_stats
+
+    # ------------------------------------------------------------------ packing
+
+    def finalize(self) -> int:
+        """Pack staged episodes into the v3 layout; returns the dataset's episode count."""
+        from pixelvla.data.reader import load_episode_rows, load_tasks, read_annotation_lines
+
+        root = self.root
+        rows = load_episode_rows(root) if (root / fmt.INFO_PATH).exists() else []
+        tasks = load_tasks(root) if (root / fmt.TASKS_PATH).exists() else []
+        annotations = read_annotation_lines(root) if (root / fmt.ANNOTATIONS_PATH).exists() else {}
+        total = len(rows)
+        staged = set(self.staged_indices())
+        todo: list[int] = []
+        while total + len(todo) in staged:
+            todo.append(total + len(todo))
+        # Episodes already packed (a crash after packing, before clean-up) are simply dropped.
+        for stale in sorted(i for i in staged if i < total):
+            shutil.rmtree(self._staged_dir(stale), ignore_errors=True)
+
+        if todo:
+            next_file = 1 + max(
+                (r["data/chunk_index"] * fmt.CHUNKS_SIZE + r["data/file_index"] for r in rows), default=-1
+            )
+            frame_cursor = rows[-1]["dataset_to_index"] if rows else 0
+            task_ids = {t: i for i, t in enumerate(tasks)}
+            writer: pq.ParquetWriter | None = None
+            tmp_ctx = None
+            written = 0
+            try:
+                for ep_index in todo:
+                    d = self._staged_dir(ep_index)
+                    try:
+                        meta = json.loads((d / "episode.json").read_text(encoding="utf-8"))
+                        table = pq.read_table(d / "data.parquet", schema=self.schema)
+                    except (OSError, ValueError, pa.ArrowException) as exc:
+                        raise DatasetError(f"corrupt staged episode {d}: {exc}") from exc
+                    task = meta["task"]
+                    if task not in task_ids:
+                        task_ids[task] = len(tasks)
+                        tasks.append(task)
+                    n = table.num_rows
+                    if writer is None:
+                        chunk, file = divmod(next_file, fmt.CHUNKS_SIZE)
+                        path = root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
+                        tmp_ctx = fmt.atomic_path(path)
+                        tmp_path = tmp_ctx.__enter__()
+                        writer = pq.ParquetWriter(tmp_path, self.schema)
+                        written = 0
+                    table = table.set_column(
+                        table.schema.get_field_index("episode_index"),
+                        "episode_index",
+                        pa.array(np.full(n, ep_index), pa.int64()),
+                    )
+                    table = table.set_column(
+                        table.schema.get_field_index("index"),
+                        "index",
+                        pa.array(np.arange(frame_cursor, frame_cursor + n), pa.int64()),
+                    )
+                    table = table.set_column(
+                        table.schema.get_field_index("task_index"),
+                        "task_index",
+                        pa.array(np.full(n, task_ids[task]), pa.int64()),
+                    )
+                    writer.write_table(table, row_group_size=max(n, 1))  # one row group per episode
+                    written += table.nbytes
+                    rows.append(self._episode_row(ep_index, task, n, next_file, frame_cursor, table, meta))
+                    if meta.get("annotation") is not None or meta.get("source"):
+                        annotations[ep_index] = {
+                            "episode_index": ep_index,
+                            "task": task,
+                            **(meta.get("annotation") or {}),
+                            "source": meta.get("source", {}),
+                        }
+                    frame_cursor += n
+                    if written >= self.data_files_size_in_mb * 1024 * 1024:
+                        writer.close()
+                        writer = None
+                        assert tmp_ctx is not None
+                        tmp_ctx.__exit__(None, None, None)
+                        tmp_ctx = None
+                        next_file += 1
+                if writer is not None:
+                    writer.close()
+                    writer = None
+                    assert tmp_ctx is not None
+                    tmp_ctx.__exit__(None, None, None)
+                    tmp_ctx = None
+            except BaseException as exc:
+                if writer is not None:
+                    writer.close()
+                if tmp_ctx is not None:
+                    tmp_ctx.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+
+        if todo or not (root / fmt.INFO_PATH).exists():
+            self._write_meta(rows, tasks, annotations)
+        for ep_index in todo:
+            shutil.rmtree(self._staged_dir(ep_index), ignore_errors=True)
+        return len(rows)
+
+    def _episode_row(
+        self,
+        ep_index: int,
+        task: str,
+        n: int,
+        file_no: int,
+        start: int,
+        table: pa.Table,
+        meta: dict[str, Any],
+    ) -> dict[str, Any]:
+        chunk, file = divmod(file_no, fmt.CHUNKS_SIZE)
+        row: dict[str, Any] = {
+            "episode_index": ep_index,
+            "tasks": [task],
+            "length": n,
+            "data/chunk_index": chunk,
+            "data/file_index": file,
+            "dataset_from_index": start,
+            "dataset_to_index": start + n,
+            "meta/episodes/chunk_index": 0,
+            "meta/episodes/file_index": 0,
+        }
+        for key in (fmt.STATE_KEY, fmt.ACTION_KEY):
+            values = table.column(key).combine_chunks().flatten().to_numpy().reshape(n, -1)
+            stats = fmt.numeric_stats(values)
+            for s in _STAT_KEYS:
+                row[f"stats/{key}/{s}"] = _stat_list(s, stats[s])
+        for key, stats in meta["image_stats"].items():
+            for s in _STAT_KEYS:
+                row[f"stats/{key}/{s}"] = _stat_list(s, np.asarray(stats[s]).reshape(-1))
+        return row
+
+    def _write_meta(
+        self, rows: list[dict[str, Any]], tasks: list[str], annotations: dict[int, dict[str, Any]]
+    ) -> None:
+        root = self.root
+        if rows:
+            table = pa.Table.from_pylist(rows)
+            with fmt.atomic_path(root / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)) as tmp:
+                pq.write_table(table, tmp)
+        with fmt.atomic_path(root / fmt.TASKS_PATH) as tmp:
+            pq.write_table(_tasks_table(tasks), tmp)
+        lines = "".join(json.dumps(annotations[i]) + "\n" for i in sorted(annotations))
+        fmt.write_text_atomic(root / fmt.ANNOTATIONS_PATH, lines)
+        fmt.write_json_atomic(root / fmt.STATS_PATH, self._stats(rows))
+        total_frames = rows[-1]["dataset_to_index"] if rows else 0
+        info = {
+            "codebase_version": fmt.CODEBASE_VERSION,
+            "robot_type": self.robot_type,
+            "total_episodes": len(rows),
+            "total_frames": total_frames,
+            "total_tasks": len(tasks),
+            "chunks_size": fmt.CHUNKS_SIZE,
+            "data_files_size_in_mb": self.data_files_size_in_mb,
+            "video_files_size_in_mb": fmt.VIDEO_FILES_SIZE_IN_MB,
+            "fps": self.fps,
+            "splits": {"train": f"0:{len(rows)}"},
+            "data_path": fmt.DATA_PATH,
+            "video_path": None,
+            "features": self.features,
+        }
+        # info.json goes last: it is what makes the new episodes count.
+        fmt.write_json_atomic(root / fmt.INFO_PATH, info)
+
+    def _stats(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        if not rows:
+            return {}
+        files = sorted({(r["data/chunk_index"], r["data/file_index"]) for r in rows})
+        numeric: dict[str, list[np.ndarray]] = {fmt.STATE_KEY: [], fmt.ACTION_KEY: [], "timestamp": []}
+        for chunk, file in files:
+            path = self.root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
+            try:
+                t = pq.read_table(path, columns=list(numeric))
+            except (OSError, pa.ArrowException) as exc:
+                raise DatasetError(f"corrupt data file {path}: {exc}") from exc
+            for key in (fmt.STATE_KEY, fmt.ACTION_KEY):
+                col = t.column(key).combine_chunks()
+                numeric[key].append(col.flatten().to_numpy().reshape(len(col), -1))
+            numeric["timestamp"].append(t.column("timestamp").to_numpy()[:, None])
+        stats: dict[str, Any] = {k: fmt.numeric_stats(np.concatenate(v)) for k, v in numeric.items()}
+        for cam in self.cameras:
+            key = fmt.image_key(cam)
+            parts = [
+                {
+                    s: np.asarray(r[f"stats/{key}/{s}"]).reshape(-1 if s == "count" else 3).tolist()
+                    for s in _STAT_KEYS
+                }
+                for r in rows
+            ]
+            stats[key] = fmt.merge_image_stats(parts)
+        return stats
