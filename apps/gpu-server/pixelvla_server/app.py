@@ -11,10 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pixelvla.errors import PixelVLAError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .config import Settings
+from .datasets.catalog import Catalog
+from .datasets.routes import router as datasets_router
 from .device import DeviceInfo, resolve
 from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
@@ -39,7 +42,9 @@ class AppState:
         self.device = device
         self.started_at = time.time()
         slots = settings.run_slots or (device_count(device) if device.kind == "cuda" else 1)
+        self.datasets = Catalog(settings)
         self.policy = PolicyService(settings, device.name)
+        self.policy.frame_loader = self.datasets.load_frame_ref
         self.robots = RobotManager(settings, self.policy)
         self.runs = RunManager(settings, RunRegistry(settings.data_dir / "registry.sqlite"), runner, slots)
 
@@ -123,6 +128,12 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status)
 
+    @app.exception_handler(PixelVLAError)
+    async def pixelvla_error(_request: Request, exc: PixelVLAError) -> JSONResponse:
+        # Errors of the model/data packages carry a stable code; they are the client's fault (400).
+        body = ErrorResponse(error=ErrorBody(code=exc.code, message=exc.message))
+        return JSONResponse(body.model_dump(), status_code=400)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = [
@@ -154,4 +165,5 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app.include_router(runs_router)
     app.include_router(policy_router)
     app.include_router(robots_router)
+    app.include_router(datasets_router)
     return app

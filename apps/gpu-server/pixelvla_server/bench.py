@@ -1,0 +1,179 @@
+"""`python -m pixelvla_server.bench`: serving benchmarks on a real uvicorn server, printed as JSON.
+
+- predict round trip over the WebSocket (tiny random model, this machine's device): p50/p99 of the
+  round trip, of the model forward, and of the server overhead = round trip - forward (goal <= 3 ms p50);
+- /healthz latency p99 while 4 clients stream predictions (goal < 20 ms);
+- frames per second a robot-session watcher receives at the highest control rate (30 Hz).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(xs), q)), 3)
+
+
+def _summary(xs: list[float]) -> dict[str, float]:
+    return {"p50": _pct(xs, 50), "p99": _pct(xs, 99), "mean": round(float(np.mean(xs)), 3), "n": len(xs)}
+
+
+def _jpeg(size: int) -> bytes:
+    from PIL import Image
+
+    img = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def bench_predict(ws_url: str, n: int, image: bytes) -> dict[str, Any]:
+    from pixelvla.wire import packb, unpackb
+    from websockets.sync.client import connect
+
+    rtt, fwd, over = [], [], []
+    with connect(f"{ws_url}/v1/policy/stream", max_size=None) as ws:
+        unpackb(ws.recv(timeout=30))
+        obs = {"image": image, "instruction": "pick up the red cube", "state": np.zeros(8, np.float32)}
+        for i in range(n + 5):
+            t0 = time.perf_counter()
+            ws.send(packb(obs))
+            reply = unpackb(ws.recv(timeout=60))
+            ms = (time.perf_counter() - t0) * 1000.0
+            if reply.get("type") != "actions":
+                raise RuntimeError(f"bench predict failed: {reply}")
+            if i < 5:
+                continue  # warm-up
+            rtt.append(ms)
+            fwd.append(reply["timing_ms"]["forward"])
+            over.append(ms - reply["timing_ms"]["forward"])
+    return {"round_trip_ms": _summary(rtt), "forward_ms": _summary(fwd), "server_overhead_ms": _summary(over)}
+
+
+def bench_healthz_under_load(url: str, ws_url: str, image: bytes, n: int, clients: int = 4) -> dict[str, Any]:
+    import httpx
+    from pixelvla.wire import packb, unpackb
+    from websockets.sync.client import connect
+
+    stop = threading.Event()
+    served = [0] * clients
+
+    def stream(i: int) -> None:
+        with connect(f"{ws_url}/v1/policy/stream", max_size=None) as ws:
+            unpackb(ws.recv(timeout=30))
+            while not stop.is_set():
+                ws.send(packb({"image": image, "instruction": f"client {i}"}))
+                unpackb(ws.recv(timeout=60))
+                served[i] += 1
+
+    threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    lat: list[float] = []
+    t_start = time.perf_counter()
+    with httpx.Client() as c:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            r = c.get(f"{url}/healthz")
+            lat.append((time.perf_counter() - t0) * 1000.0)
+            r.raise_for_status()
+            time.sleep(0.01)
+    elapsed = time.perf_counter() - t_start
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    return {
+        "healthz_ms": _summary(lat),
+        "clients": clients,
+        "predictions_per_s": round(sum(served) / elapsed, 2),
+    }
+
+
+def bench_robot_stream(url: str, ws_url: str, seconds: float, control_hz: float = 30.0) -> dict[str, Any]:
+    import httpx
+    from pixelvla.wire import unpackb
+    from websockets.sync.client import connect
+
+    r = httpx.post(f"{url}/v1/robots", json={"control_hz": control_hz}, timeout=120)
+    r.raise_for_status()
+    sid = r.json()["id"]
+    frames = 0
+    nbytes = 0
+    with connect(f"{ws_url}/v1/robots/{sid}/stream?role=watcher", max_size=None) as ws:
+        unpackb(ws.recv(timeout=30))
+        for _ in range(5):
+            ws.recv(timeout=30)
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            msg = unpackb(ws.recv(timeout=30))
+            if msg.get("type") == "frame":
+                frames += 1
+                nbytes += len(msg["images"]["front"])
+        elapsed = time.perf_counter() - t0
+    httpx.delete(f"{url}/v1/robots/{sid}", timeout=30)
+    return {
+        "control_hz": control_hz,
+        "frames_per_s": round(frames / elapsed, 2),
+        "jpeg_kb_mean": round(nbytes / max(frames, 1) / 1024, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="pixelvla_server.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--n", type=int, default=200, help="predictions for the round-trip measurement")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--robot-seconds", type=float, default=5.0)
+    args = p.parse_args(argv)
+
+    import logging
+
+    from pixelvla.checkpoint import make_random_tiny_bundle
+
+    from .config import Settings
+    from .live import serve, wait_model
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        models = Path(tmp) / "models"
+        make_random_tiny_bundle(models / "tiny", seed=0)
+        settings = Settings(
+            device=args.device,
+            data_dir=Path(tmp) / "data",
+            models_dir=models,
+            model="tiny",
+            log_level="warning",
+        )
+        with serve(settings) as server:
+            wait_model(server.app)
+            image = _jpeg(args.image_size)
+            out: dict[str, Any] = {
+                "device": server.app.state.studio.device.description,
+                "model": "random tiny bundle",
+                "image": f"JPEG {args.image_size}x{args.image_size}",
+            }
+            out["predict_ws"] = bench_predict(server.ws_url, args.n, image)
+            out["healthz_under_load"] = bench_healthz_under_load(server.url, server.ws_url, image, n=200)
+            out["robot_stream"] = bench_robot_stream(server.url, server.ws_url, args.robot_seconds)
+            out["goals"] = {
+                "server_overhead_p50_le_3ms": out["predict_ws"]["server_overhead_ms"]["p50"] <= 3.0,
+                "healthz_p99_under_load_lt_20ms": out["healthz_under_load"]["healthz_ms"]["p99"] < 20.0,
+            }
+    json.dump(out, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Datasets by id (LeRobot v3 via pixelvla.data) and the studio's versioned annotations."""

@@ -1,0 +1,194 @@
+"""Datasets by id: <data-dir>/datasets/<id> in the LeRobot v3 layout (pixelvla.data), plus studio annotations.
+
+Datasets on disk are treated as immutable. Annotations drawn in the studio are stored beside them, in
+<data-dir>/annotations/<dataset>/episode-<index>/v<NNNN>.json, one file per version, written atomically
+and never overwritten (a version is created with an exclusive link, so two writers cannot both win).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import ApiError, Conflict, NotFound
+from ..ids import check_id, dataset_dir, datasets_root
+
+
+class DatasetUnavailable(ApiError):
+    status = 422
+    code = "invalid_dataset"
+
+
+class Catalog:
+    def __init__(self, settings: Settings, max_episodes: int = 16):
+        self.settings = settings
+        self._open: dict[str, tuple[float, Any]] = {}
+        self._episodes: OrderedDict[tuple[str, float, int], Any] = OrderedDict()
+        self._frames: OrderedDict[tuple[str, float, int, str], Any] = OrderedDict()
+        self._max = max_episodes
+        self._lock = threading.Lock()
+
+    def ids(self) -> list[str]:
+        root = datasets_root(self.settings)
+        if not root.is_dir():
+            return []
+        out = []
+        for p in sorted(root.iterdir()):
+            try:
+                check_id(p.name, "dataset")
+            except ApiError:
+                continue
+            if (p / "meta" / "info.json").is_file():
+                out.append(p.name)
+        return out
+
+    def open(self, dataset_id: str) -> Any:
+        """The pixelvla.data LocalDataset, reopened when its info.json changes."""
+        from pixelvla.data import DatasetError, open_dataset
+
+        path = dataset_dir(self.settings, dataset_id)
+        try:
+            mtime = (path / "meta" / "info.json").stat().st_mtime
+        except OSError as exc:
+            raise NotFound(f"dataset {dataset_id!r} has no meta/info.json", code="unknown_dataset") from exc
+        with self._lock:
+            hit = self._open.get(dataset_id)
+            if hit is not None and hit[0] == mtime:
+                return hit[1]
+        try:
+            ds = open_dataset(path)
+        except DatasetError as exc:
+            raise DatasetUnavailable(
+                f"dataset {dataset_id!r} cannot be read: {exc.message}", code=exc.code
+            ) from exc
+        with self._lock:
+            self._open[dataset_id] = (mtime, ds)
+        return ds
+
+    def _mtime(self, dataset_id: str) -> float:
+        return self._open[dataset_id][0]
+
+    def episode(self, dataset_id: str, index: int) -> Any:
+        from pixelvla.data import DatasetError
+
+        ds = self.open(dataset_id)
+        if not 0 <= index < ds.num_episodes:
+            raise NotFound(
+                f"episode {index} is not in dataset {dataset_id!r} ({ds.num_episodes} episodes)",
+                code="unknown_episode",
+            )
+        key = (dataset_id, self._mtime(dataset_id), index)
+        with self._lock:
+            if key in self._episodes:
+                self._episodes.move_to_end(key)
+                return self._episodes[key]
+        try:
+            ep = ds.episode(index)
+        except DatasetError as exc:
+            raise DatasetUnavailable(exc.message, code=exc.code) from exc
+        with self._lock:
+            self._episodes[key] = ep
+            while len(self._episodes) > self._max:
+                self._episodes.popitem(last=False)
+        return ep
+
+    def frame(self, dataset_id: str, index: int, t: int, camera: str) -> np.ndarray:
+        from pixelvla.data import DatasetError
+
+        ep = self.episode(dataset_id, index)
+        if not 0 <= t < ep.length:
+            raise NotFound(f"frame {t} is not in episode {index} (length {ep.length})", code="unknown_frame")
+        ds = self.open(dataset_id)
+        if camera not in ds.cameras:
+            raise NotFound(
+                f"camera {camera!r} is not in dataset {dataset_id!r} ({ds.cameras})", code="unknown_camera"
+            )
+        key = (dataset_id, self._mtime(dataset_id), index, camera)
+        with self._lock:
+            frames = self._frames.get(key)
+            if frames is not None:
+                self._frames.move_to_end(key)
+        if frames is None:
+            try:
+                frames = ep.frames(camera)
+            except DatasetError as exc:
+                raise DatasetUnavailable(exc.message, code=exc.code) from exc
+            with self._lock:
+                self._frames[key] = frames
+                while len(self._frames) > 4:
+                    self._frames.popitem(last=False)
+        try:
+            return np.asarray(frames[t])
+        except DatasetError as exc:
+            raise DatasetUnavailable(exc.message, code=exc.code) from exc
+
+    def load_frame_ref(self, ref: Mapping[str, Any]) -> np.ndarray:
+        """For the policy's frame_ref: {dataset, episode, frame, camera}."""
+        from ..policy.codec import InvalidObservation
+
+        dataset, episode, frame = ref.get("dataset"), ref.get("episode"), ref.get("frame")
+        camera = ref.get("camera", "front")
+        if not isinstance(dataset, str) or not isinstance(camera, str):
+            raise InvalidObservation("frame_ref needs dataset (id) and camera strings")
+        for name, v in (("episode", episode), ("frame", frame)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidObservation(f"frame_ref {name} must be an integer")
+        return self.frame(dataset, int(episode), int(frame), camera)  # type: ignore[arg-type]
+
+    # ---- studio annotations ------------------------------------------------------------------------
+    def _ann_dir(self, dataset_id: str, index: int) -> Path:
+        return self.settings.data_dir / "annotations" / dataset_id / f"episode-{index:06d}"
+
+    def annotation_versions(self, dataset_id: str, index: int) -> list[dict[str, Any]]:
+        self.episode(dataset_id, index)  # validates ids
+        folder = self._ann_dir(dataset_id, index)
+        if not folder.is_dir():
+            return []
+        out = []
+        for p in sorted(folder.glob("v*.json")):
+            try:
+                out.append(json.loads(p.read_text()))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def add_annotation(
+        self, dataset_id: str, index: int, record: dict[str, Any], base_version: int | None
+    ) -> dict[str, Any]:
+        versions = self.annotation_versions(dataset_id, index)
+        latest = versions[-1]["version"] if versions else 0
+        if base_version is not None and base_version != latest:
+            raise Conflict(
+                f"annotation changed since version {base_version} (latest is {latest}); reload and retry",
+                code="annotation_conflict",
+            )
+        folder = self._ann_dir(dataset_id, index)
+        folder.mkdir(parents=True, exist_ok=True)
+        version = latest + 1
+        record = {
+            **record,
+            "version": version,
+            "created_at": time.time(),
+            "dataset": dataset_id,
+            "episode": index,
+        }
+        tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}-{version}.json"
+        tmp.write_text(json.dumps(record))
+        try:
+            os.link(tmp, folder / f"v{version:04d}.json")  # fails if another writer took this version
+        except FileExistsError as exc:
+            raise Conflict(
+                f"another client saved version {version} first; reload and retry", code="annotation_conflict"
+            ) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        return record

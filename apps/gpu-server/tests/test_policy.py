@@ -1,0 +1,295 @@
+"""Policy serving over a real uvicorn server: HTTP predict, the WebSocket stream, hot-swap, concurrency."""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from typing import Any
+
+import httpx
+import msgpack
+import numpy as np
+import pytest
+from PIL import Image
+from pixelvla.wire import packb, unpackb
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+OP = {"X-Operator-Token": "op"}
+
+
+class OpenpiStyleClient:
+    """Written from the protocol description the way openpi's WebsocketClientPolicy works:
+    connect, read one metadata message, then send a msgpack observation and read back {"actions": ...}.
+    Arrays use openpi's layout with *bin* keys, exactly what openpi's msgpack_numpy packer writes."""
+
+    def __init__(self, url: str):
+        self.ws = connect(url, max_size=None, open_timeout=10)
+        self.metadata = self._unpack(self.ws.recv(timeout=10))
+
+    @staticmethod
+    def _pack_array(obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            return {
+                b"__ndarray__": True,
+                b"data": obj.tobytes(),
+                b"dtype": obj.dtype.str,
+                b"shape": obj.shape,
+            }
+        return obj
+
+    @staticmethod
+    def _unpack(data: bytes) -> dict[str, Any]:
+        def hook(d: dict[Any, Any]) -> Any:
+            if b"__ndarray__" in d or "__ndarray__" in d:
+                g = {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
+                return np.frombuffer(g["data"], dtype=np.dtype(g["dtype"])).reshape(g["shape"])
+            return d
+
+        out = msgpack.unpackb(data, object_hook=hook, strict_map_key=False)
+        assert isinstance(out, dict)
+        return out
+
+    def infer(self, obs: dict[str, Any]) -> dict[str, Any]:
+        self.ws.send(msgpack.packb(obs, default=self._pack_array))
+        response = self.ws.recv(timeout=30)
+        if isinstance(response, str):
+            raise RuntimeError(f"error in inference server:\n{response}")
+        return self._unpack(response)
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def frame(size: int = 96, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+
+
+def jpeg(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def stream(live: Any, query: str = "") -> ClientConnection:
+    return connect(f"{live.ws_url}/v1/policy/stream{query}", max_size=None, open_timeout=10)
+
+
+def test_openpi_style_client_works_unchanged(live):
+    client = OpenpiStyleClient(f"{live.ws_url}/v1/policy/stream")
+    meta = client.metadata
+    assert meta["type"] == "metadata" and meta["id"] == "tiny-a"
+    assert meta["action_dim"] == 7 and meta["chunk_size"] >= 1 and meta["image_size"] > 0
+    assert meta["model_id"] and meta["encoder_hash"] and "normalization_key" in meta
+    out = client.infer(
+        {
+            "observation/image": frame(),
+            "observation/state": np.zeros(8, np.float32),
+            "prompt": "pick the red cube",
+        }
+    )
+    assert out["actions"].shape == (meta["chunk_size"], 7) and out["actions"].dtype == np.float32
+    assert np.isfinite(out["actions"]).all()
+    client.close()
+
+
+def test_stream_reply_timing_seq_and_deterministic_actions(live):
+    with stream(live) as ws:
+        meta = unpackb(ws.recv(timeout=10))
+        obs = {
+            "image": jpeg(frame(128)),
+            "instruction": "put the cube in the bowl",
+            "seq": 7,
+            "prompt_tokens": np.zeros((16, 256), np.float16),
+            "prompt_valid": np.eye(16, dtype=bool)[0],
+            "state": np.zeros(8, np.float32),
+        }
+        ws.send(packb(obs))
+        a = unpackb(ws.recv(timeout=30))
+        ws.send(packb(obs))
+        b = unpackb(ws.recv(timeout=30))
+    assert a["type"] == "actions" and a["seq"] == 7 and a["model_id"] == meta["id"]
+    np.testing.assert_array_equal(a["actions"], b["actions"])
+    t = a["timing_ms"]
+    for key in (
+        "decode",
+        "vision",
+        "llm",
+        "decoder",
+        "total",
+        "queue",
+        "server_decode",
+        "forward",
+        "server_total",
+    ):
+        assert key in t and t[key] >= 0, key
+    assert t["server_total"] >= t["forward"]
+
+
+def test_stream_bad_messages_get_typed_error_frames_and_the_socket_stays_open(live):
+    with stream(live) as ws:
+        unpackb(ws.recv(timeout=10))
+
+        def ask(payload: bytes) -> dict[str, Any]:
+            ws.send(payload)
+            msg = unpackb(ws.recv(timeout=30))
+            assert msg["type"] == "error", msg
+            return msg["error"]  # type: ignore[no-any-return]
+
+        assert ask(b"\xc1\x00garbage")["code"] == "invalid_message"
+        assert ask(packb([1, 2, 3]))["code"] == "invalid_observation"
+        assert ask(packb({"instruction": "no image"}))["code"] == "invalid_observation"
+        bad_dtype = {"__ndarray__": True, "data": b"\0" * 8, "dtype": "|O", "shape": [1]}
+        assert ask(msgpack.packb({"image": bad_dtype}))["code"] == "invalid_message"
+        assert "uint8" in ask(packb({"image": frame().astype(np.float32)}))["message"]
+        assert ask(packb({"image": frame()[:, :, :2]}))["code"] == "invalid_observation"
+        wrong = {
+            "image": frame(),
+            "prompt_tokens": np.zeros((16, 128), np.float32),
+            "prompt_valid": np.ones(16, bool),
+        }
+        assert "prompt_tokens" in ask(packb(wrong))["message"]
+        assert ask(packb({"image": b"not a jpeg"}))["code"] == "invalid_observation"
+        assert (
+            ask(packb({"image": frame(), "pixel_masks": [{"size": [4, 4], "counts": "zz"}]}))["code"]
+            == "invalid_rle"
+        )
+        assert (
+            ask(packb({"image": frame(), "prompts": [{"type": "point", "x": 3}]}))["code"] == "invalid_prompt"
+        )
+        ws.send(packb({"image": frame()}))
+        assert unpackb(ws.recv(timeout=30))["type"] == "actions"  # still serving
+
+
+def test_stream_close_codes(live):
+    with stream(live) as ws:
+        ws.recv(timeout=10)
+        ws.send("a text frame")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=10)
+        assert ws.close_code == 1003
+    with stream(live) as ws:
+        ws.recv(timeout=10)
+        ws.send(b"\0" * (live.settings.max_request_bytes + 1))
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=10)
+        assert ws.close_code == 1009
+
+
+def test_http_predict_and_bad_input(live):
+    body = {"image_b64": base64.b64encode(jpeg(frame())).decode(), "instruction": "pick", "state": [0.0] * 8}
+    r = httpx.post(f"{live.url}/v1/policy/predict", json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["model_id"] == "tiny-a" and len(out["actions"][0]) == 7 and out["timing_ms"]["forward"] > 0
+    assert (
+        httpx.post(f"{live.url}/v1/policy/predict", json={"instruction": "x"}).json()["error"]["code"]
+        == "invalid_observation"
+    )
+    r = httpx.post(f"{live.url}/v1/policy/predict", json={"image_b64": "@@@"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_observation"
+    r = httpx.post(f"{live.url}/v1/policy/predict", json={"image_b64": "", "state": [0.0] * 65})
+    assert r.status_code == 422
+    r = httpx.post(
+        f"{live.url}/v1/policy/predict", json={"frame_ref": {"dataset": "nope", "episode": 0, "frame": 0}}
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_dataset"
+    big = httpx.post(
+        f"{live.url}/v1/policy/predict",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413
+
+
+def test_concurrent_clients_and_hot_swap_without_dropping_connections(live):
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+    swapped = threading.Event()
+
+    def client(i: int) -> None:
+        try:
+            with stream(live) as ws:
+                unpackb(ws.recv(timeout=10))
+                ids: list[str] = []
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not (swapped.is_set() and ids and ids[-1] == "tiny-b"):
+                    ws.send(packb({"image": frame(64, i), "instruction": f"client {i}", "seq": len(ids)}))
+                    reply = unpackb(ws.recv(timeout=30))
+                    assert reply["type"] == "actions", reply
+                    if reply["model_id"] != (ids[-1] if ids else reply["model_id"]):
+                        assert reply["metadata"]["id"] == reply["model_id"]  # new metadata rides along
+                    ids.append(reply["model_id"])
+                results[i] = ids
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert httpx.post(f"{live.url}/v1/models/tiny-b/load", timeout=60).status_code == 403
+    r = httpx.post(f"{live.url}/v1/models/tiny-b/load", headers=OP, timeout=120)
+    assert r.status_code == 200 and r.json()["id"] == "tiny-b"
+    swapped.set()
+    for t in threads:
+        t.join(timeout=90)
+    assert not errors, errors
+    for ids in results.values():
+        assert ids[0] == "tiny-a" and ids[-1] == "tiny-b"  # same connection, both models
+    models = httpx.get(f"{live.url}/v1/models").json()
+    assert models["loaded"] == "tiny-b" and {m["id"] for m in models["models"]} >= {"tiny-a", "tiny-b"}
+    assert httpx.get(f"{live.url}/v1/meta").json()["model"]["id"] == "tiny-b"
+    assert (
+        httpx.post(f"{live.url}/v1/models/nope/load", headers=OP).json()["error"]["code"] == "unknown_model"
+    )
+    assert httpx.post(f"{live.url}/v1/models/..%2Fetc/load", headers=OP).status_code in (400, 404)
+    r = httpx.post(f"{live.url}/v1/models/tiny-a/load", headers=OP, timeout=120)
+    assert r.status_code == 200
+
+
+def test_stale_observations_are_dropped_not_queued(live):
+    with stream(live) as ws:
+        unpackb(ws.recv(timeout=10))
+        for seq in range(20):  # pipeline: far faster than the model answers
+            ws.send(packb({"image": frame(64), "seq": seq}))
+        replies = []
+        while not replies or replies[-1].get("seq") != 19:
+            replies.append(unpackb(ws.recv(timeout=30)))
+    kinds = {r["type"] for r in replies}
+    served = [r["seq"] for r in replies if r["type"] == "actions"]
+    assert "dropped" in kinds and len(served) < 20 and served[-1] == 19
+    assert len(replies) == 20  # every observation gets exactly one answer
+
+
+def test_api_token_on_the_stream(tmp_path, models_root):
+    from pixelvla_server.config import Settings
+    from pixelvla_server.live import serve
+
+    s = Settings(
+        device="cpu",
+        data_dir=tmp_path,
+        models_dir=models_root,
+        model="tiny-a",
+        api_token="tok",
+        load_model=False,
+    )
+    with serve(s) as server:
+        with connect(f"{server.ws_url}/v1/policy/stream", open_timeout=10) as ws:
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+            assert ws.close_code == 1008
+        with connect(f"{server.ws_url}/v1/policy/stream?token=tok", open_timeout=10) as ws:
+            msg = unpackb(ws.recv(timeout=10))
+            assert msg["error"]["code"] == "model_not_loaded"  # authenticated, but no model in this server
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+            assert ws.close_code == 1013
+        assert httpx.get(f"{server.url}/v1/models").status_code == 401
+        assert (
+            httpx.get(f"{server.url}/v1/models", headers={"Authorization": "Bearer tok"}).status_code == 200
+        )
