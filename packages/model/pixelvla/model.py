@@ -1,0 +1,276 @@
+"""PixelVLA: the whole model, one forward pass that reads top to bottom.
+
+    image ──vision──projector──> E_v (256 tokens for `full`)
+    SigLIP block outputs + pixel masks ──pixel-aware encoder──> E_p (<= 4 tokens)
+    visual prompts ──prompt encoder (browser half) ──prompt projector (server half)──> E_s (<= 16)
+    [BOS] [E_v] [E_p] [E_s] [text] [N_c x 7 action slots] ──Llama──> slot states
+    slot states ──action decoder──> (N_c, 7) normalised actions, L1 loss
+
+The base stage (`head == "tokens"`) swaps the slots for OpenVLA-style discrete action tokens and a
+next-token loss. Padding (invalid prompt tokens, absent masks, shorter texts) is squeezed out per
+example before the LLM, so every example is one contiguous sequence with right padding only and
+the same positions in training as at inference with batch 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pixelvla import prompts as P
+from pixelvla.action_decoder import ActionDecoder, l1_loss
+from pixelvla.action_tokenizer import ActionTokenizer
+from pixelvla.config import PixelVLAConfig
+from pixelvla.llm import build_llm
+from pixelvla.pixel_encoder import PixelAwareEncoder
+from pixelvla.projector import Projector
+from pixelvla.prompt_aware_encoder import PromptProjector
+from pixelvla.prompt_encoder import PromptEncoder, PromptEncoderConfig
+from pixelvla.vision import VisionBackbone
+
+# Role of every part of the LLM sequence (documentation and debugging; order is the paper's).
+ROLE_BOS, ROLE_VISION, ROLE_PIXEL, ROLE_PROMPT, ROLE_TEXT, ROLE_SLOT, ROLE_ACTION = range(7)
+
+Timer = Callable[[str], contextlib.AbstractContextManager[None]]
+
+
+@contextlib.contextmanager
+def _no_timer(_: str) -> Iterator[None]:
+    yield
+
+
+@dataclass
+class ModelInputs:
+    pixel_values: torch.Tensor  # (B, 3, H, W) float in [0, 1]
+    input_ids: torch.Tensor  # (B, T) text ids without BOS, right padded
+    text_mask: torch.Tensor  # (B, T) bool
+    pixel_mask: torch.Tensor | None = None  # (B, M, g, g) area coverage on the patch grid
+    pixel_mask_valid: torch.Tensor | None = None  # (B, M) bool
+    # Visual prompts: either the browser half's tokens, or the featurised arrays to encode here.
+    prompt_tokens: torch.Tensor | None = None  # (B, 16, 256)
+    prompt_valid: torch.Tensor | None = None  # (B, 16) bool
+    prompt_features: dict[str, torch.Tensor] | None = None  # batched prompts.featurize() arrays
+    actions: torch.Tensor | None = None  # (B, N_c, 7) normalised targets
+    # Base stage only: action token ids fed back during greedy decoding, (B, K).
+    action_token_ids: torch.Tensor | None = None
+
+    def to(self, device: torch.device | str) -> ModelInputs:
+        def mv(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.to(device)
+
+        feats = (
+            None
+            if self.prompt_features is None
+            else {k: v.to(device) for k, v in self.prompt_features.items()}
+        )
+        return ModelInputs(
+            pixel_values=self.pixel_values.to(device),
+            input_ids=self.input_ids.to(device),
+            text_mask=self.text_mask.to(device),
+            pixel_mask=mv(self.pixel_mask),
+            pixel_mask_valid=mv(self.pixel_mask_valid),
+            prompt_tokens=mv(self.prompt_tokens),
+            prompt_valid=mv(self.prompt_valid),
+            prompt_features=feats,
+            actions=mv(self.actions),
+            action_token_ids=mv(self.action_token_ids),
+        )
+
+
+@dataclass
+class ModelOutput:
+    actions: torch.Tensor  # (B, N_c, 7) normalised; tokens head: decoded argmax, (B, base_steps, 7)
+    loss: torch.Tensor | None
+    logits: torch.Tensor | None = None  # tokens head: (B, K, vocab) at the action positions
+
+
+class PixelVLA(nn.Module):
+    def __init__(self, config: PixelVLAConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.llm.hidden_size
+        act = config.action
+        self.vision = VisionBackbone(config.vision)
+        self.projector = Projector(self.vision.embed_dim, d)
+        self.llm = build_llm(config.llm)
+        self.pixel_encoder = PixelAwareEncoder(self.vision.pixel_dim, len(config.vision.pixel_levels), d)
+        self.prompt_encoder = PromptEncoder(
+            PromptEncoderConfig(dim=config.prompt.dim, max_tokens=config.prompt.max_tokens)
+        )
+        self.prompt_projector = PromptProjector(config.prompt.dim, d)
+        # (ours, after OpenVLA-OFT) one learned slot embedding plus a learned embedding per position.
+        self.action_slot = nn.Parameter(torch.randn(d) * 0.02)
+        self.action_slot_pos = nn.Parameter(torch.randn(act.chunk_size * act.action_dim, d) * 0.02)
+        self.action_decoder = ActionDecoder(d, act.decoder_hidden or d, act.action_dim, act.decoder_blocks)
+        self.action_tokenizer = ActionTokenizer(config.tokenizer.vocab_size, act.bins)
+
+    # ---------------------------------------------------------------- forward
+
+    def forward(self, inputs: ModelInputs, timer: Timer | None = None) -> ModelOutput:
+        cfg, t = self.config, timer or _no_timer
+        b, device = inputs.pixel_values.shape[0], inputs.pixel_values.device
+        embed = self.llm.get_input_embeddings()
+        dtype = embed.weight.dtype
+        parts: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (embeddings, valid, role)
+
+        def add(x: torch.Tensor, valid: torch.Tensor | None, role: int) -> None:
+            if valid is None:
+                valid = torch.ones(x.shape[:2], dtype=torch.bool, device=device)
+            parts.append((x.to(dtype), valid, role))
+
+        bos = torch.full((b, 1), cfg.tokenizer.bos_token_id, dtype=torch.long, device=device)
+        add(embed(bos), None, ROLE_BOS)
+
+        with t("vision"):
+            features = self.vision(inputs.pixel_values.to(self.projector.fc1.weight.dtype))
+            add(self.projector(features.patches), None, ROLE_VISION)  # E_v
+
+        with t("pixel_encoder"):
+            if cfg.use_pixel_encoder:
+                mask, mask_valid = self._pixel_masks(inputs, b, device)
+                e_p, p_valid = self.pixel_encoder(features.levels, mask, mask_valid)
+                add(e_p, p_valid, ROLE_PIXEL)  # E_p
+
+        with t("prompt_encoder"):
+            if cfg.use_prompt_encoder:
+                tokens, s_valid = self._prompt_tokens(inputs, b, device)
+                add(
+                    self.prompt_projector(tokens.to(self.prompt_projector.fc1.weight.dtype)),
+                    s_valid,
+                    ROLE_PROMPT,
+                )
+
+        add(embed(inputs.input_ids), inputs.text_mask.bool(), ROLE_TEXT)
+
+        n_slots = cfg.action.chunk_size * cfg.action.action_dim
+        if cfg.head == "continuous":
+            slots = (self.action_slot + self.action_slot_pos).unsqueeze(0).expand(b, n_slots, -1)
+            add(slots, None, ROLE_SLOT)
+            action_ids = None
+        else:
+            action_ids = self._action_ids(inputs, b, device)
+            add(embed(action_ids), None, ROLE_ACTION)
+
+        x, attention_mask = _squeeze_padding(parts)
+
+        with t("llm"):
+            hidden = self.llm.model(inputs_embeds=x, attention_mask=attention_mask.long()).last_hidden_state
+
+        with t("decoder"):
+            # The action part is always the last valid stretch of each row.
+            n_valid = attention_mask.sum(1, keepdim=True)
+            if cfg.head == "continuous":
+                slot_states = _take(hidden, n_valid - n_slots + torch.arange(n_slots, device=device))
+                actions = self.action_decoder(slot_states).float()
+                loss = None if inputs.actions is None else l1_loss(actions, inputs.actions)
+                return ModelOutput(actions=actions, loss=loss)
+
+            # Position p predicts the action token at p + 1 (next-token loss on the action tokens only).
+            assert action_ids is not None
+            k = action_ids.shape[1]
+            before_action = n_valid - k - 1 + torch.arange(k, device=device)
+            logits = self.llm.lm_head(_take(hidden, before_action)).float()
+            tok = self.action_tokenizer
+            best = logits[..., tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+            actions = tok.decode(best).view(b, -1, cfg.action.action_dim)
+            loss = None
+            if inputs.actions is not None:
+                loss = F.cross_entropy(logits.reshape(b * k, -1), action_ids.reshape(-1))
+            return ModelOutput(actions=actions, loss=loss, logits=logits)
+
+    # ---------------------------------------------------------------- inference
+
+    @torch.inference_mode()
+    def predict(self, inputs: ModelInputs, timer: Timer | None = None) -> torch.Tensor:
+        """Normalised actions (B, N_c, 7) (tokens head: greedy decoding, (B, base_steps, 7))."""
+        if self.config.head == "continuous":
+            return self.forward(inputs, timer).actions
+        act = self.config.action
+        k = act.base_steps * act.action_dim
+        b = inputs.pixel_values.shape[0]
+        ids = torch.full(
+            (b, k), self.action_tokenizer.first_id, dtype=torch.long, device=inputs.pixel_values.device
+        )
+        # Causal attention: the logit for token i sees only tokens < i, so the placeholders after
+        # position i never leak; one forward per token keeps the sequence layout of training.
+        for i in range(k):
+            step = ModelInputs(**{**inputs.__dict__, "actions": None, "action_token_ids": ids})
+            out = self.forward(step, timer)
+            assert out.logits is not None
+            tok = self.action_tokenizer
+            ids[:, i] = out.logits[:, i, tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+        return self.action_tokenizer.decode(ids).view(b, act.base_steps, act.action_dim)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _pixel_masks(
+        self, inputs: ModelInputs, b: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        m, g = self.config.pixel.max_masks, self.config.vision.grid
+        if inputs.pixel_mask is None:
+            return torch.zeros(b, m, g, g, device=device), torch.zeros(b, m, dtype=torch.bool, device=device)
+        valid = inputs.pixel_mask_valid
+        if valid is None:
+            valid = inputs.pixel_mask.flatten(2).sum(-1) > 0
+        return inputs.pixel_mask, valid.bool()
+
+    def _prompt_tokens(
+        self, inputs: ModelInputs, b: int, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if inputs.prompt_tokens is not None:
+            valid = inputs.prompt_valid
+            if valid is None:
+                valid = inputs.prompt_tokens.abs().sum(-1) > 0
+            return inputs.prompt_tokens, valid.bool()
+        feats = inputs.prompt_features
+        if feats is None:
+            # No prompts: the single learned "none" token, exactly what featurize([]) produces.
+            feats = _batched_features(P.featurize([]), b, device)
+        return self.prompt_encoder(**{k: feats[k] for k in P.FEATURE_SPEC}), feats["valid"].bool()
+
+    def _action_ids(self, inputs: ModelInputs, b: int, device: torch.device) -> torch.Tensor:
+        act = self.config.action
+        if inputs.action_token_ids is not None:
+            return inputs.action_token_ids.long()
+        if inputs.actions is None:
+            raise ValueError("the tokens head needs target actions or action_token_ids")
+        steps = inputs.actions[:, : act.base_steps]
+        return self.action_tokenizer.encode(steps.float()).reshape(b, -1)
+
+
+def _batched_features(features: dict[str, object], b: int, device: torch.device) -> dict[str, torch.Tensor]:
+    import numpy as np
+
+    out = {}
+    for k, v in features.items():
+        arr = torch.from_numpy(np.ascontiguousarray(v)).to(device)
+        out[k] = arr.unsqueeze(0).expand(b, *arr.shape)
+    return out
+
+
+def _take(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """hidden (B, L, D), index (B, K) -> (B, K, D)."""
+    return torch.gather(hidden, 1, index.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
+
+
+def _squeeze_padding(
+    parts: list[tuple[torch.Tensor, torch.Tensor, int]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Concatenate the parts and move every invalid position to the end of its row (stable sort),
+    so each example is one contiguous sequence: embeddings (B, L, D) and attention mask (B, L)."""
+    x = torch.cat([p[0] for p in parts], dim=1)
+    valid = torch.cat([p[1] for p in parts], dim=1)
+    order = torch.sort((~valid).to(torch.int8), dim=1, stable=True).indices
+    x = torch.gather(x, 1, order.unsqueeze(-1).expand_as(x))
+    valid = torch.gather(valid, 1, order)
+    if x.device.type != "meta" and not torch.compiler.is_compiling():
+        # Drop the columns that are padding in every row (at batch 1: all of them); compiled
+        # graphs keep the static length instead.
+        keep = int(valid.sum(1).max())
+        x, valid = x[:, :keep], valid[:, :keep]
+    return x, valid
