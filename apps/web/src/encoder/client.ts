@@ -1,0 +1,148 @@
+// The studio side of the encoder worker: at most one encode in flight, latest wins. A request
+// made while one is running replaces any request still waiting (its promise resolves null),
+// so dragging a point never queues a backlog of stale encodes.
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { PromptJson } from '../canvas/io/prompts';
+import type { Backend, FromWorker, ToWorker } from './protocol';
+import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
+import mjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
+
+export interface EncoderStatus {
+  readonly state: 'loading' | 'ready' | 'error';
+  readonly backend: Backend | null;
+  readonly fallbackReason: string | null;
+  readonly createMs: number | null;
+  readonly lastRunMs: number | null;
+  readonly lastFeaturizeMs: number | null;
+  readonly encodes: number;
+  readonly error: string | null;
+  /** From public/models/prompt_encoder.json: what the browser encoder was exported from. */
+  readonly encoderHash: string | null;
+  /** sha256 of the .onnx bytes as fetched, checked against the metadata file. */
+  readonly fileOk: boolean | null;
+}
+
+export interface Encoded {
+  readonly tokens: Float32Array;
+  readonly valid: Uint8Array;
+  readonly runMs: number;
+}
+
+interface Request {
+  id: number;
+  prompts: readonly PromptJson[];
+  resolve: (r: Encoded | null) => void;
+  reject: (e: Error) => void;
+}
+
+export interface EncoderMeta {
+  readonly sha256: string;
+  readonly encoder_hash: string;
+}
+
+export class EncoderClient {
+  readonly status: StoreApi<EncoderStatus> = createStore<EncoderStatus>(() => ({
+    state: 'loading',
+    backend: null,
+    fallbackReason: null,
+    createMs: null,
+    lastRunMs: null,
+    lastFeaturizeMs: null,
+    encodes: 0,
+    error: null,
+    encoderHash: null,
+    fileOk: null,
+  }));
+  private readonly worker: Worker;
+  private inFlight: Request | null = null;
+  private waiting: Request | null = null;
+  private nextId = 1;
+  private ready: Promise<void>;
+
+  constructor(opts: { modelUrl?: string; metaUrl?: string; prefer?: 'auto' | Backend } = {}) {
+    const modelUrl = opts.modelUrl ?? `${import.meta.env.BASE_URL}models/prompt_encoder.onnx`;
+    const metaUrl = opts.metaUrl ?? `${import.meta.env.BASE_URL}models/prompt_encoder.json`;
+    this.worker = new Worker(new URL('./encoder.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'prompt-encoder',
+    });
+    const abs = (u: string): string => new URL(u, window.location.href).href;
+    let markReady: () => void = () => {};
+    let markFailed: (e: Error) => void = () => {};
+    this.ready = new Promise<void>((res, rej) => {
+      markReady = res;
+      markFailed = rej;
+    });
+    this.ready.catch(() => {});
+    const meta = fetch(metaUrl).then(async (r) => (r.ok ? ((await r.json()) as EncoderMeta) : null));
+    this.worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+      const m = ev.data;
+      if (m.type === 'ready') {
+        void meta.then((md) =>
+          this.status.setState({
+            state: 'ready',
+            backend: m.backend,
+            createMs: m.createMs,
+            fallbackReason: m.fallbackReason ?? null,
+            encoderHash: md?.encoder_hash ?? null,
+            fileOk: md ? md.sha256 === m.sha256 : null,
+          }),
+        );
+        markReady();
+      } else if (m.type === 'encoded') {
+        this.status.setState((s) => ({
+          lastRunMs: m.runMs,
+          lastFeaturizeMs: m.featurizeMs,
+          encodes: s.encodes + 1,
+          error: null,
+        }));
+        this.settle(m.id, (r) => r.resolve({ tokens: m.tokens, valid: m.valid, runMs: m.runMs }));
+      } else {
+        this.status.setState({ error: m.message, ...(m.id === null ? { state: 'error' as const } : {}) });
+        if (m.id === null) markFailed(new Error(m.message));
+        else this.settle(m.id, (r) => r.reject(new Error(m.message)));
+      }
+    };
+    this.worker.onerror = (ev) => {
+      this.status.setState({ state: 'error', error: ev.message || 'encoder worker failed to start' });
+      markFailed(new Error(ev.message));
+    };
+    const init: ToWorker = {
+      type: 'init',
+      modelUrl: abs(modelUrl),
+      wasm: { mjs: abs(mjsUrl), wasm: abs(wasmUrl) },
+      prefer: opts.prefer ?? 'auto',
+    };
+    this.worker.postMessage(init);
+  }
+
+  /** Encodes the prompts, or resolves null when a newer request superseded this one. */
+  encode(prompts: readonly PromptJson[]): Promise<Encoded | null> {
+    return new Promise((resolve, reject) => {
+      const req: Request = { id: this.nextId++, prompts, resolve, reject };
+      if (this.waiting) this.waiting.resolve(null);
+      this.waiting = req;
+      void this.ready.then(() => this.pump(), reject);
+    });
+  }
+
+  private pump(): void {
+    if (this.inFlight || !this.waiting) return;
+    this.inFlight = this.waiting;
+    this.waiting = null;
+    const msg: ToWorker = { type: 'encode', id: this.inFlight.id, prompts: this.inFlight.prompts };
+    this.worker.postMessage(msg);
+  }
+
+  private settle(id: number, fn: (r: Request) => void): void {
+    if (this.inFlight?.id === id) {
+      fn(this.inFlight);
+      this.inFlight = null;
+    }
+    this.pump();
+  }
+
+  dispose(): void {
+    this.worker.terminate();
+  }
+}
