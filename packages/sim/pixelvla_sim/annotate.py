@@ -183,12 +183,16 @@ def sample_prompts(mask: np.ndarray, rng: np.random.Generator) -> list[Prompt]:
     rel = np.stack([mc - c0, mr - r0], axis=1)
     along = rel @ d
     across = np.abs(rel @ np.array([-d[1], d[0]]))
-    on_line = across <= 0.75
-    lo, hi = float(along[on_line].min()), float(along[on_line].max())
-    if hi - lo < 1.0:  # a sliver: fall back to the longest axis of the box
-        lo, hi = -0.5, 0.5
-    a = _norm(c0 + lo * d[0], r0 + lo * d[1], w, h)
-    b = _norm(c0 + hi * d[0], r0 + hi * d[1], w, h)
+    on_line = np.nonzero(across <= 0.75)[0]
+    # Endpoints are the object's own pixels farthest apart along the line, so both lie on it.
+    lo, hi = on_line[np.argmin(along[on_line])], on_line[np.argmax(along[on_line])]
+    a = _norm(float(mc[lo]), float(mr[lo]), w, h)
+    b = _norm(float(mc[hi]), float(mr[hi]), w, h)
+    if lo == hi:  # a one-pixel sliver: span the pixel itself
+        a, b = (
+            _norm(float(mc[lo]) - 0.5, float(mr[lo]), w, h),
+            _norm(float(mc[lo]) + 0.5, float(mr[lo]), w, h),
+        )
     prompts.append(Line((a, b)))
 
     prompts.append(Box(mc.min() / w, mr.min() / h, (mc.max() + 1) / w, (mr.max() + 1) / h))

@@ -332,13 +332,16 @@ class SimRobot:
         scratch.mocap_quat[:] = snap.mocap_quat
         return scratch
 
-    def object_mask(self, name: str, camera: str = "front", snap: Snapshot | None = None) -> np.ndarray:
-        """Visible pixels of object ``name`` (bool (H, W)), occlusion included."""
-        if snap is None:
-            return self.segmentation(camera) == self.object_geom_id(name)
+    def segmentation_at(self, snap: Snapshot, camera: str = "front") -> np.ndarray:
+        """Like :meth:`segmentation`, for an earlier instant of this episode (see :meth:`snapshot`)."""
         scratch = self._scratch(snap)
         mujoco.mj_forward(self._ready()[0], scratch)
-        return self.segmentation(camera, scratch) == self.object_geom_id(name)
+        return self.segmentation(camera, scratch)
+
+    def object_mask(self, name: str, camera: str = "front", snap: Snapshot | None = None) -> np.ndarray:
+        """Visible pixels of object ``name`` (bool (H, W)), occlusion included."""
+        seg = self.segmentation(camera) if snap is None else self.segmentation_at(snap, camera)
+        return seg == self.object_geom_id(name)
 
     def object_mask_alone(self, name: str, camera: str = "front", snap: Snapshot | None = None) -> np.ndarray:
         """The object's silhouette with every other object and the hand moved out of view.
