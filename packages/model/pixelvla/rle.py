@@ -20,6 +20,9 @@ from pixelvla.errors import RleError
 
 # A mask side beyond this is not a camera frame we serve; refusing it bounds decode memory.
 MAX_SIDE = 16384
+# 7 groups of 5 bits carry any count (or delta) of a mask within MAX_SIDE**2 = 2**28 pixels, and
+# keep every intermediate exact in a JavaScript double, so both languages reject the same strings.
+MAX_GROUPS = 7
 
 
 class Rle(TypedDict):
@@ -100,7 +103,7 @@ def string_to_counts(s: str) -> list[int]:
             more = bool(c & 0x20)
             p += 1
             k += 1
-            if k > 13:  # 65 bits: no valid count needs this many groups
+            if k > MAX_GROUPS:
                 raise RleError("RLE counts string encodes a number that is too large")
             if not more and (c & 0x10):
                 x -= 1 << (5 * k)  # sign-extend the last group

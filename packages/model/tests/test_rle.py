@@ -77,3 +77,8 @@ def test_encode_rejects_bad_arrays() -> None:
         rle.encode(np.zeros((2, 2, 2), bool))
     with pytest.raises(RleError, match="dtype"):
         rle.encode(np.zeros((2, 2), np.float32))
+
+
+def test_overlong_number_rejected() -> None:
+    with pytest.raises(RleError, match="too large"):
+        rle.string_to_counts("0" + "o" * 8 + "0")
