@@ -252,7 +252,10 @@ class LeRobotWriter:
     # ------------------------------------------------------------------ packing
 
     def finalize(self) -> int:
-        """Pack staged episodes into the v3 layout; returns the dataset's episode count."""
+        """Pack staged episodes into the v3 layout; returns the dataset's episode count.
+
+        Call it only while no other writer is staging into this folder.
+        """
         from pixelvla.data.reader import load_episode_rows, load_tasks, read_annotation_lines
 
         root = self.root
@@ -264,6 +267,9 @@ class LeRobotWriter:
         todo: list[int] = []
         while total + len(todo) in staged:
             todo.append(total + len(todo))
+        # Leftovers of writers killed mid-episode. finalize runs when no writer is active.
+        for junk in (root / fmt.STAGING_DIR).glob(".tmp-*"):
+            shutil.rmtree(junk, ignore_errors=True)
         # Episodes already packed (a crash after packing, before clean-up) are simply dropped.
         for stale in sorted(i for i in staged if i < total):
             shutil.rmtree(self._staged_dir(stale), ignore_errors=True)
