@@ -26,7 +26,7 @@ class OpenpiStyleClient:
     Arrays use openpi's layout with *bin* keys, exactly what openpi's msgpack_numpy packer writes."""
 
     def __init__(self, url: str):
-        self.ws = connect(url, max_size=None, open_timeout=10)
+        self.ws = connect(url, max_size=None, open_timeout=10).__enter__()
         self.metadata = self._unpack(self.ws.recv(timeout=10))
 
     @staticmethod
@@ -159,7 +159,7 @@ def test_stream_bad_messages_get_typed_error_frames_and_the_socket_stays_open(li
         assert (
             ask(packb({"image": frame(), "prompts": [{"type": "point", "x": 3}]}))["code"] == "invalid_prompt"
         )
-        ws.send(packb({"image": frame()}))
+        ws.send(packb({"image": frame(), "instruction": "pick"}))
         assert unpackb(ws.recv(timeout=30))["type"] == "actions"  # still serving
 
 
@@ -256,7 +256,7 @@ def test_stale_observations_are_dropped_not_queued(live):
     with stream(live) as ws:
         unpackb(ws.recv(timeout=10))
         for seq in range(20):  # pipeline: far faster than the model answers
-            ws.send(packb({"image": frame(64), "seq": seq}))
+            ws.send(packb({"image": frame(64), "instruction": "pick", "seq": seq}))
         replies = []
         while not replies or replies[-1].get("seq") != 19:
             replies.append(unpackb(ws.recv(timeout=30)))

@@ -53,7 +53,7 @@ def decode_image_bytes(data: bytes) -> np.ndarray:
             w, h = im.size
             if w > MAX_SIDE or h > MAX_SIDE:
                 raise InvalidObservation(f"image is {w}x{h}; the limit is {MAX_SIDE} per side")
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            return np.array(im.convert("RGB"), dtype=np.uint8)  # a writable copy: torch wants one
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise InvalidObservation(f"image bytes are not a readable JPEG/PNG: {exc}") from exc
 
