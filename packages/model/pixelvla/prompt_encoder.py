@@ -94,7 +94,8 @@ class PromptEncoder(nn.Module):
 
     def grid_pe(self, n: int) -> torch.Tensor:
         """(dim, n, n) PE of the cell centres of an n x n grid over the image (half-pixel rule)."""
-        centres = (torch.arange(n, dtype=torch.float32, device=self.pe.gaussian.device) + 0.5) / n
+        g = self.pe.gaussian
+        centres = (torch.arange(n, dtype=g.dtype, device=g.device) + 0.5) / n
         ys, xs = torch.meshgrid(centres, centres, indexing="ij")
         return self.pe(torch.stack([xs, ys], dim=-1)).permute(2, 0, 1)
 

@@ -117,3 +117,17 @@ def test_config_and_bad_features() -> None:
     f = featurize([Point(0.5, 0.5)])
     with pytest.raises(PromptError, match="dtype"):
         features_to_tensors(dict(f, types=f["types"].astype(np.int64)))
+
+
+def test_runs_in_bfloat16() -> None:
+    # The full model casts the encoder to bf16 on GPU; every internal constant must follow.
+    enc = make_prompt_encoder(seed=0).to(torch.bfloat16)
+    f = features_to_tensors(featurize([Point(0.2, 0.3), _mask(8, 8, slice(0, 4), slice(0, 4))]))
+    f = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in f.items()}
+    with torch.no_grad():
+        out = enc(**f)
+    ref, _ = encode_prompts(
+        make_prompt_encoder(seed=0), [Point(0.2, 0.3), _mask(8, 8, slice(0, 4), slice(0, 4))]
+    )
+    assert out.dtype == torch.bfloat16
+    np.testing.assert_allclose(out[0].float().numpy(), ref, atol=0.1)
