@@ -43,7 +43,7 @@ describe('featurize matches Python (testdata/featurize.json)', () => {
     expectBitsEqual(f.coords, float32Of(c.features.coords), 'coords');
     expect(f.types).toEqual(int32Of(c.features.types));
     expect(f.index).toEqual(int32Of(c.features.index));
-    expect(f.maskSlot).toEqual(int32Of(c.features.mask_slot));
+    expect(f.mask_slot).toEqual(int32Of(c.features.mask_slot));
     expect(f.valid).toEqual(bytesOf(c.features.valid));
     const masks = float32Of(c.features.masks);
     expectBitsEqual(f.masks.subarray(0, masks.length), masks, 'masks');

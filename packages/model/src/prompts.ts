@@ -68,7 +68,7 @@ export interface PromptFeatures {
   /** (16,) line sample index 0..7, else 0 */
   index: Int32Array;
   /** (16,) which mask raster feeds a mask token, else 0 */
-  maskSlot: Int32Array;
+  mask_slot: Int32Array;
   /** (2, 64, 64) area coverage */
   masks: Float32Array;
   /** (16,) 0/1 */
@@ -79,7 +79,7 @@ export const FEATURE_LENGTHS: Readonly<Record<keyof PromptFeatures, number>> = {
   coords: MAX_TOKENS * 2,
   types: MAX_TOKENS,
   index: MAX_TOKENS,
-  maskSlot: MAX_TOKENS,
+  mask_slot: MAX_TOKENS,
   masks: MAX_MASKS * MASK_SIZE * MASK_SIZE,
   valid: MAX_TOKENS,
 };
@@ -299,7 +299,7 @@ export function featurize(prompts: readonly Prompt[]): PromptFeatures {
     coords: new Float32Array(FEATURE_LENGTHS.coords),
     types: new Int32Array(MAX_TOKENS),
     index: new Int32Array(MAX_TOKENS),
-    maskSlot: new Int32Array(MAX_TOKENS),
+    mask_slot: new Int32Array(MAX_TOKENS),
     masks: new Float32Array(FEATURE_LENGTHS.masks),
     valid: new Uint8Array(MAX_TOKENS),
   };
@@ -338,7 +338,7 @@ export function featurize(prompts: readonly Prompt[]): PromptFeatures {
       case 'mask':
         areaResample(decodeRle(p.rle), MASK_SIZE, f.masks, slot * MASK_SIZE * MASK_SIZE);
         put(0, 0, TokenType.mask);
-        f.maskSlot[t] = slot;
+        f.mask_slot[t] = slot;
         slot++;
         t++;
         break;
@@ -354,7 +354,7 @@ export function checkFeatures(f: unknown): asserts f is PromptFeatures {
     coords: Float32Array,
     types: Int32Array,
     index: Int32Array,
-    maskSlot: Int32Array,
+    mask_slot: Int32Array,
     masks: Float32Array,
     valid: Uint8Array,
   };
@@ -372,7 +372,7 @@ export function checkFeatures(f: unknown): asserts f is PromptFeatures {
   const inRange = (a: Int32Array, hi: number): boolean => a.every((v) => v >= 0 && v < hi);
   if (!inRange(g.types, NUM_TYPES)) throw new PromptError(`feature 'types' must be in [0, ${NUM_TYPES})`);
   if (!inRange(g.index, LINE_POINTS)) throw new PromptError(`feature 'index' must be in [0, ${LINE_POINTS})`);
-  if (!inRange(g.maskSlot, MAX_MASKS))
-    throw new PromptError(`feature 'maskSlot' must be in [0, ${MAX_MASKS})`);
+  if (!inRange(g.mask_slot, MAX_MASKS))
+    throw new PromptError(`feature 'mask_slot' must be in [0, ${MAX_MASKS})`);
   if (!g.valid.every((v) => v === 0 || v === 1)) throw new PromptError("feature 'valid' must hold 0 or 1");
 }

@@ -47,7 +47,7 @@ export function makeFeeds(ort: OrtModule, f: PromptFeatures): Record<string, Ten
     coords: new ort.Tensor('float32', f.coords, [1, MAX_TOKENS, 2]),
     types: new ort.Tensor('int32', f.types, [1, MAX_TOKENS]),
     index: new ort.Tensor('int32', f.index, [1, MAX_TOKENS]),
-    mask_slot: new ort.Tensor('int32', f.maskSlot, [1, MAX_TOKENS]),
+    mask_slot: new ort.Tensor('int32', f.mask_slot, [1, MAX_TOKENS]),
     masks: new ort.Tensor('float32', f.masks, [1, MAX_MASKS, MASK_SIZE, MASK_SIZE]),
     valid: new ort.Tensor('bool', f.valid, [1, MAX_TOKENS]),
   };
