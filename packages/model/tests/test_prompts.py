@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pixelvla import rle
 from pixelvla.errors import PromptError, RleError
 from pixelvla.prompts import (
@@ -13,6 +19,7 @@ from pixelvla.prompts import (
     Line,
     Mask,
     Point,
+    Prompt,
     area_resample,
     check_features,
     featurize,
@@ -184,3 +191,56 @@ def test_pixel_mask_grid() -> None:
         pixel_mask_grid([a] * 5)
     with pytest.raises(PromptError, match="2-D"):
         pixel_mask_grid([np.zeros((2, 2, 2), bool)])
+
+
+_unit = st.floats(0.0, 1.0, allow_nan=False)
+
+
+@st.composite
+def _prompt_lists(draw: st.DrawFn) -> list[Prompt]:
+    out: list[Prompt] = []
+    budget, masks = 16, 0
+    for _ in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["point", "box", "line", "mask"]))
+        if kind == "point" and budget >= 1:
+            out.append(Point(draw(_unit), draw(_unit), draw(st.booleans())))
+            budget -= 1
+        elif kind == "box" and budget >= 2:
+            x0, y0 = draw(st.floats(0, 0.5)), draw(st.floats(0, 0.5))
+            out.append(Box(x0, y0, x0 + draw(st.floats(0.01, 0.5)), y0 + draw(st.floats(0.01, 0.5))))
+            budget -= 2
+        elif kind == "line" and budget >= 8:
+            pts = draw(st.lists(st.tuples(_unit, _unit), min_size=2, max_size=12))
+            if math.fsum(math.dist(a, b) for a, b in itertools.pairwise(pts)) >= 1e-3:
+                out.append(Line(pts))
+                budget -= 8
+        elif kind == "mask" and budget >= 1 and masks < 2:
+            h, w = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+            m = np.zeros((h, w), bool)
+            m[draw(st.integers(0, h - 1)), draw(st.integers(0, w - 1))] = True
+            out.append(Mask(dict(rle.encode(m))))
+            budget -= 1
+            masks += 1
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(_prompt_lists())
+def test_featurize_invariants(prompts: list[Prompt]) -> None:
+    f = featurize(prompts)
+    check_features(f)
+    n = sum({"Point": 1, "Box": 2, "Line": 8, "Mask": 1}[type(p).__name__] for p in prompts)
+    assert int(f["valid"].sum()) == max(n, 1)
+    assert f["valid"][: max(n, 1)].all()  # valid tokens come first, padding after
+    assert ((f["coords"] >= 0) & (f["coords"] <= 1)).all()
+    assert not f["types"][~f["valid"]].any() and not f["coords"][~f["valid"]].any()
+    n_masks = sum(isinstance(p, Mask) for p in prompts)
+    for slot in range(2):
+        # Each used raster holds exactly the mask's area fraction; unused ones are empty.
+        total = f["masks"][slot].sum()
+        assert (total > 0) == (slot < n_masks)
+    assert json_round_trip(prompts) == prompts
+
+
+def json_round_trip(prompts: list[Prompt]) -> list[Prompt]:
+    return prompts_from_json(json.loads(json.dumps(prompts_to_json(prompts))))
