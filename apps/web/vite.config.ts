@@ -24,6 +24,12 @@ export default defineConfig({
   preview: { host: '127.0.0.1', port: 4173, strictPort: true, proxy, headers: isolation },
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   assetsInclude: ['**/*.onnx'],
-  build: { target: 'es2022', sourcemap: true },
+  build: {
+    target: 'es2022',
+    sourcemap: true,
+    // bench.html hosts the in-browser benchmarks (scripts/bench.mjs); it ships nothing to users.
+    rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } },
+  },
+  worker: { format: 'es' },
   test: { name: 'web', environment: 'node', include: ['src/**/*.test.{ts,tsx}'] },
 });

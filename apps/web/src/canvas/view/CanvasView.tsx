@@ -4,7 +4,8 @@
 // this component only converts DOM events and renders the store.
 import { type ReactNode, useEffect, useRef } from 'react';
 import { Circle, Group, Image as KImage, Layer, Line, Rect as KRect, Stage } from 'react-konva';
-import type { Editor } from '../editor';
+import type Konva from 'konva';
+import type { CanvasState, Editor } from '../editor';
 import { type Vec, normToScreen } from '../geometry';
 import { handlesOf } from '../shapes';
 import { MaskLayer } from './MaskLayer';
@@ -24,8 +25,11 @@ interface Props {
 
 export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
   const box = useRef<HTMLDivElement>(null);
-  const s = useEditorState(editor, (st) => st);
-  const toScreen = (p: Vec): Vec => normToScreen(s.viewport, s.imageSize, p);
+  const size = useEditorState(editor, (st) => st.containerSize);
+  const tool = useEditorState(editor, (st) => st.tool);
+  const panning = useEditorState(editor, (st) => st.panning);
+  const path = useEditorState(editor, (st) => st.path);
+  const count = useEditorState(editor, (st) => st.order.length);
 
   // Track the container size; refit when the frame's pixel size or the container changes.
   useEffect(() => {
@@ -63,7 +67,11 @@ export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
     });
     const down = (e: PointerEvent): void => {
       if (e.pointerType === 'mouse' && e.button > 2) return;
-      el.setPointerCapture(e.pointerId);
+      try {
+        el.setPointerCapture(e.pointerId);
+      } catch {
+        // Synthetic events (benchmarks, tests) have no active pointer to capture.
+      }
       el.focus();
       e.preventDefault();
       editor.pointerDown({ screen: pos(e), ...mods(e) });
@@ -130,193 +138,262 @@ export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
     };
   }, [editor, keyboard]);
 
-  const { viewport: v, containerSize: size, preview, cursor, selected } = s;
-  const drawing = ['point', 'negative', 'line', 'box', 'polygon'].includes(s.tool);
+  const drawing = ['point', 'negative', 'line', 'box', 'polygon'].includes(tool);
   const cursorCss =
-    s.panning || s.tool === 'hand'
+    panning || tool === 'hand'
       ? 'grab'
-      : s.tool === 'brush' || s.tool === 'eraser'
+      : tool === 'brush' || tool === 'eraser'
         ? 'none'
         : drawing
           ? 'crosshair'
           : 'default';
-  const shapes = s.order.map((id) => s.shapes[id]!);
 
   return (
     <div
       ref={box}
       className="canvas-box"
       data-testid="canvas"
-      data-tool-path={s.path}
-      data-shapes={shapes.length}
+      data-tool-path={path}
+      data-shapes={count}
       tabIndex={0}
       style={{ cursor: cursorCss }}
     >
       <Stage width={size.width} height={size.height} listening={false}>
-        <Layer listening={false}>
-          {frame && (
-            <KImage
-              image={frame}
-              x={v.x}
-              y={v.y}
-              scaleX={v.scale}
-              scaleY={v.scale}
-              // Past 2x the pixels themselves matter more than smoothness.
-              imageSmoothingEnabled={v.scale < 2}
-            />
-          )}
-        </Layer>
+        <FrameLayer editor={editor} frame={frame} />
         <MaskLayer editor={editor} />
-        <Layer listening={false}>
-          {shapes.map((sh) => {
-            const sel = selected.includes(sh.id);
-            if (sh.kind === 'point') {
-              const p = toScreen(sh);
-              const c = sh.positive ? POSITIVE : NEGATIVE;
-              return (
-                <Group key={sh.id} x={p.x} y={p.y}>
-                  <Circle
-                    radius={sel ? 8 : 6.5}
-                    fill={c}
-                    stroke={sel ? SELECTION : '#0b0d10'}
-                    strokeWidth={2}
-                  />
-                  <Line
-                    points={sh.positive ? [-3, 0, 3, 0, 0, 0, 0, -3, 0, 3] : [-3, 0, 3, 0]}
-                    stroke="#0b0d10"
-                    strokeWidth={1.6}
-                  />
-                </Group>
-              );
-            }
-            if (sh.kind === 'box') {
-              const a = toScreen({ x: sh.x0, y: sh.y0 });
-              const b = toScreen({ x: sh.x1, y: sh.y1 });
-              return (
-                <KRect
-                  key={sh.id}
-                  x={a.x}
-                  y={a.y}
-                  width={b.x - a.x}
-                  height={b.y - a.y}
-                  stroke={BOX}
-                  strokeWidth={sel ? 2.5 : 2}
-                  fill="rgba(90,169,255,0.08)"
-                  shadowColor="#000"
-                  shadowBlur={2}
-                  shadowOpacity={0.8}
-                />
-              );
-            }
-            if (sh.kind === 'line') {
-              const pts = sh.points.flatMap((p) => {
-                const q = toScreen(p);
-                return [q.x, q.y];
-              });
-              return (
-                <Group key={sh.id}>
-                  <Line
-                    points={pts}
-                    stroke="#0b0d10"
-                    strokeWidth={5}
-                    lineCap="round"
-                    lineJoin="round"
-                    opacity={0.6}
-                  />
-                  <Line
-                    points={pts}
-                    stroke={LINE}
-                    strokeWidth={sel ? 3 : 2.5}
-                    lineCap="round"
-                    lineJoin="round"
-                  />
-                  <Circle x={pts[0]} y={pts[1]} radius={3} fill={LINE} />
-                </Group>
-              );
-            }
-            return null;
-          })}
-        </Layer>
-        {overlay && <Layer listening={false}>{overlay(toScreen)}</Layer>}
-        <Layer listening={false}>
-          {selected.flatMap((id) => {
-            const sh = s.shapes[id];
-            return sh
-              ? handlesOf(sh).map((h, i) => {
-                  const p = toScreen(h);
-                  return (
-                    <KRect
-                      key={`${id}-${i}`}
-                      x={p.x - 4}
-                      y={p.y - 4}
-                      width={8}
-                      height={8}
-                      fill="#fff"
-                      stroke="#1d6fd8"
-                      strokeWidth={1.5}
-                    />
-                  );
-                })
-              : [];
-          })}
-          {preview?.kind === 'polyline' && (
-            <Line
-              points={preview.points.flatMap((p) => {
-                const q = toScreen(p);
-                return [q.x, q.y];
-              })}
-              closed={preview.closed}
-              stroke={preview.closed ? '#ff4fa3' : LINE}
-              strokeWidth={2}
-              dash={[6, 4]}
-              fill={preview.closed ? 'rgba(255,79,163,0.15)' : undefined}
-            />
-          )}
-          {preview?.kind === 'polyline' &&
-            preview.points.map((p, i) => {
-              const q = toScreen(p);
-              return (
-                <Circle
-                  key={i}
-                  x={q.x}
-                  y={q.y}
-                  radius={i === 0 ? 5 : 3}
-                  fill="#fff"
-                  stroke="#000"
-                  strokeWidth={1}
-                />
-              );
-            })}
-          {preview?.kind === 'marquee' &&
-            (() => {
-              const a = toScreen(preview.from);
-              const b = toScreen(preview.to);
-              return (
-                <KRect
-                  x={Math.min(a.x, b.x)}
-                  y={Math.min(a.y, b.y)}
-                  width={Math.abs(b.x - a.x)}
-                  height={Math.abs(b.y - a.y)}
-                  stroke="#fff"
-                  dash={[4, 4]}
-                  strokeWidth={1}
-                  fill="rgba(255,255,255,0.06)"
-                />
-              );
-            })()}
-          {cursor && (s.tool === 'brush' || s.tool === 'eraser') && !s.panning && (
-            <Group x={cursor.x * v.scale + v.x} y={cursor.y * v.scale + v.y}>
-              <Circle radius={s.brushRadius * v.scale} stroke="#000" strokeWidth={3} opacity={0.5} />
-              <Circle
-                radius={s.brushRadius * v.scale}
-                stroke={s.tool === 'eraser' ? '#fff' : '#ff4fa3'}
-                strokeWidth={1.5}
-                dash={s.tool === 'eraser' ? [4, 3] : undefined}
-              />
-            </Group>
-          )}
-        </Layer>
+        <PromptsLayer editor={editor} />
+        {overlay && <OverlayLayer editor={editor} overlay={overlay} />}
+        <InteractiveLayer editor={editor} />
+        <CursorLayer editor={editor} />
       </Stage>
     </div>
+  );
+}
+
+/** Normalised -> screen mapping for the current view; components re-render when the view moves. */
+function useToScreen(editor: Editor): (p: Vec) => Vec {
+  const v = useEditorState(editor, (st) => st.viewport);
+  const size = useEditorState(editor, (st) => st.imageSize);
+  return (p: Vec): Vec => normToScreen(v, size, p);
+}
+
+function FrameLayer({ editor, frame }: { editor: Editor; frame: FrameSource | null }) {
+  const v = useEditorState(editor, (st) => st.viewport);
+  return (
+    <Layer listening={false}>
+      {frame && (
+        <KImage
+          image={frame}
+          x={v.x}
+          y={v.y}
+          scaleX={v.scale}
+          scaleY={v.scale}
+          // Past 2x the pixels themselves matter more than smoothness.
+          imageSmoothingEnabled={v.scale < 2}
+        />
+      )}
+    </Layer>
+  );
+}
+
+function OverlayLayer({
+  editor,
+  overlay,
+}: {
+  editor: Editor;
+  overlay: (toScreen: (p: Vec) => Vec) => ReactNode;
+}) {
+  const toScreen = useToScreen(editor);
+  return <Layer listening={false}>{overlay(toScreen)}</Layer>;
+}
+
+function PromptsLayer({ editor }: { editor: Editor }) {
+  const toScreen = useToScreen(editor);
+  const order = useEditorState(editor, (st) => st.order);
+  const all = useEditorState(editor, (st) => st.shapes);
+  const selected = useEditorState(editor, (st) => st.selected);
+  const shapes = order.map((id) => all[id]!);
+  return (
+    <Layer listening={false}>
+      {shapes.map((sh) => {
+        const sel = selected.includes(sh.id);
+        if (sh.kind === 'point') {
+          const p = toScreen(sh);
+          const c = sh.positive ? POSITIVE : NEGATIVE;
+          return (
+            <Group key={sh.id} x={p.x} y={p.y}>
+              <Circle radius={sel ? 8 : 6.5} fill={c} stroke={sel ? SELECTION : '#0b0d10'} strokeWidth={2} />
+              <Line
+                points={sh.positive ? [-3, 0, 3, 0, 0, 0, 0, -3, 0, 3] : [-3, 0, 3, 0]}
+                stroke="#0b0d10"
+                strokeWidth={1.6}
+              />
+            </Group>
+          );
+        }
+        if (sh.kind === 'box') {
+          const a = toScreen({ x: sh.x0, y: sh.y0 });
+          const b = toScreen({ x: sh.x1, y: sh.y1 });
+          return (
+            <KRect
+              key={sh.id}
+              x={a.x}
+              y={a.y}
+              width={b.x - a.x}
+              height={b.y - a.y}
+              stroke={BOX}
+              strokeWidth={sel ? 2.5 : 2}
+              fill="rgba(90,169,255,0.08)"
+              shadowColor="#000"
+              shadowBlur={2}
+              shadowOpacity={0.8}
+            />
+          );
+        }
+        if (sh.kind === 'line') {
+          const pts = sh.points.flatMap((p) => {
+            const q = toScreen(p);
+            return [q.x, q.y];
+          });
+          return (
+            <Group key={sh.id}>
+              <Line
+                points={pts}
+                stroke="#0b0d10"
+                strokeWidth={5}
+                lineCap="round"
+                lineJoin="round"
+                opacity={0.6}
+              />
+              <Line points={pts} stroke={LINE} strokeWidth={sel ? 3 : 2.5} lineCap="round" lineJoin="round" />
+              <Circle x={pts[0]} y={pts[1]} radius={3} fill={LINE} />
+            </Group>
+          );
+        }
+        return null;
+      })}
+    </Layer>
+  );
+}
+
+function InteractiveLayer({ editor }: { editor: Editor }) {
+  const toScreen = useToScreen(editor);
+  const selected = useEditorState(editor, (st) => st.selected);
+  const all = useEditorState(editor, (st) => st.shapes);
+  const preview = useEditorState(editor, (st) => st.preview);
+  return (
+    <Layer listening={false}>
+      {selected.flatMap((id) => {
+        const sh = all[id];
+        return sh
+          ? handlesOf(sh).map((h, i) => {
+              const p = toScreen(h);
+              return (
+                <KRect
+                  key={`${id}-${i}`}
+                  x={p.x - 4}
+                  y={p.y - 4}
+                  width={8}
+                  height={8}
+                  fill="#fff"
+                  stroke="#1d6fd8"
+                  strokeWidth={1.5}
+                />
+              );
+            })
+          : [];
+      })}
+      {preview?.kind === 'polyline' && (
+        <Line
+          points={preview.points.flatMap((p) => {
+            const q = toScreen(p);
+            return [q.x, q.y];
+          })}
+          closed={preview.closed}
+          stroke={preview.closed ? '#ff4fa3' : LINE}
+          strokeWidth={2}
+          dash={[6, 4]}
+          fill={preview.closed ? 'rgba(255,79,163,0.15)' : undefined}
+        />
+      )}
+      {preview?.kind === 'polyline' &&
+        preview.points.map((p, i) => {
+          const q = toScreen(p);
+          return (
+            <Circle
+              key={i}
+              x={q.x}
+              y={q.y}
+              radius={i === 0 ? 5 : 3}
+              fill="#fff"
+              stroke="#000"
+              strokeWidth={1}
+            />
+          );
+        })}
+      {preview?.kind === 'marquee' &&
+        (() => {
+          const a = toScreen(preview.from);
+          const b = toScreen(preview.to);
+          return (
+            <KRect
+              x={Math.min(a.x, b.x)}
+              y={Math.min(a.y, b.y)}
+              width={Math.abs(b.x - a.x)}
+              height={Math.abs(b.y - a.y)}
+              stroke="#fff"
+              dash={[4, 4]}
+              strokeWidth={1}
+              fill="rgba(255,255,255,0.06)"
+            />
+          );
+        })()}
+    </Layer>
+  );
+}
+
+/**
+ * The brush outline follows the pointer on every move: it is moved through Konva refs from a
+ * direct store subscription, so pointer moves never re-render React components.
+ */
+function CursorLayer({ editor }: { editor: Editor }) {
+  const layer = useRef<Konva.Layer>(null);
+  const group = useRef<Konva.Group>(null);
+  const tool = useEditorState(editor, (st) => st.tool);
+  const radius = useEditorState(editor, (st) => st.brushRadius);
+  const panning = useEditorState(editor, (st) => st.panning);
+  const scale = useEditorState(editor, (st) => st.viewport.scale);
+  const active = (tool === 'brush' || tool === 'eraser') && !panning;
+  useEffect(() => {
+    const place = (st: CanvasState): void => {
+      const g = group.current;
+      if (!g) return;
+      const c = st.cursor;
+      g.visible(c !== null);
+      if (c)
+        g.position({
+          x: c.x * st.viewport.scale + st.viewport.x,
+          y: c.y * st.viewport.scale + st.viewport.y,
+        });
+      layer.current?.batchDraw();
+    };
+    place(editor.state);
+    return editor.store.subscribe((st, prev) => {
+      if (st.cursor !== prev.cursor || st.viewport !== prev.viewport) place(st);
+    });
+  }, [editor, active]);
+  if (!active) return null;
+  return (
+    <Layer ref={layer} listening={false}>
+      <Group ref={group}>
+        <Circle radius={radius * scale} stroke="#000" strokeWidth={3} opacity={0.5} />
+        <Circle
+          radius={radius * scale}
+          stroke={tool === 'eraser' ? '#fff' : '#ff4fa3'}
+          strokeWidth={1.5}
+          dash={tool === 'eraser' ? [4, 3] : undefined}
+        />
+      </Group>
+    </Layer>
   );
 }
