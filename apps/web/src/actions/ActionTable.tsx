@@ -1,6 +1,7 @@
 import { Fragment } from 'react';
 
 // The action chunk as numbers, predicted beside recorded (when the frame comes from an episode).
+// Gripper: ● close, ○ open (binarised).
 const COLS = ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'grip'];
 
 export function ActionTable({
@@ -27,7 +28,7 @@ export function ActionTable({
               <td>{i}</td>
               {row.map((v, j) => (
                 <td key={j} style={{ color: j === 6 ? (v > 0 ? '#ff9f1a' : undefined) : undefined }}>
-                  {j === 6 ? (v > 0 ? 'close' : 'open') : v.toFixed(3)}
+                  {j === 6 ? (v > 0 ? '●' : '○') : v.toFixed(3)}
                 </td>
               ))}
             </tr>
@@ -35,7 +36,7 @@ export function ActionTable({
               <tr className="rec" title="recorded">
                 <td>rec</td>
                 {recorded[i].map((v, j) => (
-                  <td key={j}>{j === 6 ? (v > 0 ? 'close' : 'open') : v.toFixed(3)}</td>
+                  <td key={j}>{j === 6 ? (v > 0 ? '●' : '○') : v.toFixed(3)}</td>
                 ))}
               </tr>
             )}

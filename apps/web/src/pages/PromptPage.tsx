@@ -1,6 +1,6 @@
 // Prompt: pick a frame, draw prompts, type the instruction, predict, see the action chunk over
 // the frame and in a table. The prompt encoder runs live in the browser as you draw.
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { Editor } from '../canvas/editor';
 import { CanvasView, type FrameSource } from '../canvas/view/CanvasView';
@@ -13,27 +13,140 @@ import { exportPrompts, importPrompts } from '../canvas/io/prompts';
 import { useEncoder } from '../encoder/useEncoder';
 import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
+import { type EpisodeData, frameUrl, loadImage, useEpisode, useEpisodes, useDatasets } from '../api/datasets';
+import { AnnotationPanel } from './AnnotationPanel';
 import { predict, type PredictResponse } from '../api/predict';
 import { ActionOverlay } from '../actions/ActionOverlay';
 import { ActionTable } from '../actions/ActionTable';
 import { schematicPath } from '../actions/path';
 import type { Vec } from '../canvas/geometry';
 
+export interface DatasetFrame {
+  readonly dataset: string;
+  readonly episode: number;
+  readonly t: number;
+  readonly camera: string;
+}
+
 export function PromptPage() {
   const editor = useMemo(() => new Editor({ width: 640, height: 480 }, 'point'), []);
   const scratch = useScratchFrame();
   const [uploaded, setUploaded] = useState<{ name: string; bitmap: ImageBitmap } | null>(null);
-  const frame: FrameSource = uploaded?.bitmap ?? scratch;
-  const frameName = uploaded?.name ?? 'scratch frame';
+  const [sel, setSel] = useState<DatasetFrame | null>(null);
+  const datasets = useDatasets();
+  const episodes = useEpisodes(sel?.dataset ?? null);
+  const episode = useEpisode(sel?.dataset ?? null, sel?.episode ?? null);
+  const [datasetImage, setDatasetImage] = useState<HTMLImageElement | null>(null);
+  const [frameError, setFrameError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!sel) return;
+    let live = true;
+    loadImage(frameUrl(sel.dataset, sel.episode, sel.t, sel.camera)).then(
+      (img) => {
+        if (!live) return;
+        setDatasetImage(img);
+        setFrameError(null);
+      },
+      () => live && setFrameError(`could not load frame ${sel.t}`),
+    );
+    return () => {
+      live = false;
+    };
+  }, [sel]);
+
+  // F / D step through the episode's frames (the canvas keeps the prompts: they are normalised).
+  const length = episode.data?.length ?? 0;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      const t = e.target;
+      if (t instanceof HTMLElement && ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) return;
+      if (!sel || e.ctrlKey || e.altKey || e.metaKey) return;
+      const k = e.key.toLowerCase();
+      if (k !== 'f' && k !== 'd') return;
+      const next = Math.min(Math.max(0, sel.t + (k === 'f' ? 1 : -1)), Math.max(0, length - 1));
+      if (next !== sel.t) setSel({ ...sel, t: next });
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [sel, length]);
+
+  const frame: FrameSource = sel ? (datasetImage ?? scratch) : (uploaded?.bitmap ?? scratch);
+  const frameName = sel
+    ? `${sel.dataset} · episode ${sel.episode} · frame ${sel.t} · ${sel.camera}`
+    : (uploaded?.name ?? 'scratch frame');
+  const dsList = datasets.data?.datasets ?? [];
+  const current = dsList.find((d) => d.id === sel?.dataset);
+
   return (
     <section className="workspace" data-testid="page-prompt">
       <aside className="sidebar">
-        <h3>Frame</h3>
+        <h3>Datasets</h3>
+        <div className="list" data-testid="dataset-list">
+          {dsList.map((d) => (
+            <button
+              key={d.id}
+              type="button"
+              aria-current={sel?.dataset === d.id}
+              onClick={() => setSel({ dataset: d.id, episode: 0, t: 0, camera: d.cameras[0] ?? 'front' })}
+            >
+              {d.id}
+              <span className="sub">
+                {d.num_episodes} episodes · {d.num_frames} frames · {d.fps} fps
+              </span>
+            </button>
+          ))}
+          {datasets.isSuccess && dsList.length === 0 && (
+            <p className="muted">No datasets on the server yet.</p>
+          )}
+          {datasets.isError && <p className="muted">{datasets.error.message}</p>}
+        </div>
+        {sel && current && (
+          <>
+            <div className="row">
+              <h3 className="grow" style={{ margin: 0 }}>
+                Episodes
+              </h3>
+              <select
+                value={sel.camera}
+                aria-label="Camera"
+                onChange={(e) => setSel({ ...sel, camera: e.target.value })}
+                style={{ padding: '2px 4px', fontSize: 12 }}
+              >
+                {current.cameras.map((c) => (
+                  <option key={c}>{c}</option>
+                ))}
+              </select>
+            </div>
+            <div className="list" data-testid="episode-list">
+              {(episodes.data ?? []).map((ep) => (
+                <button
+                  key={ep.index}
+                  type="button"
+                  aria-current={sel.episode === ep.index}
+                  onClick={() => setSel({ ...sel, episode: ep.index, t: 0 })}
+                >
+                  #{ep.index} <span className="muted">· {ep.length} frames</span>
+                  <span className="sub">{ep.task}</span>
+                </button>
+              ))}
+            </div>
+          </>
+        )}
+        <h3>Other frames</h3>
         <div className="list">
-          <button type="button" aria-current={!uploaded} onClick={() => setUploaded(null)}>
+          <button
+            type="button"
+            aria-current={!sel && !uploaded}
+            onClick={() => {
+              setSel(null);
+              setUploaded(null);
+            }}
+          >
             Scratch frame<span className="sub">a drawn tabletop, 640×480</span>
           </button>
-          <label className="row" style={{ padding: '5px 8px', cursor: 'pointer' }}>
+          <label className="row" style={{ padding: '5px 8px', cursor: 'pointer', fontSize: 13 }}>
             <span>Open image…</span>
             <input
               type="file"
@@ -41,39 +154,78 @@ export function PromptPage() {
               style={{ display: 'none' }}
               onChange={async (e) => {
                 const f = e.target.files?.[0];
-                if (f) setUploaded({ name: f.name, bitmap: await createImageBitmap(f) });
+                if (!f) return;
+                setUploaded({ name: f.name, bitmap: await createImageBitmap(f) });
+                setSel(null);
               }}
             />
           </label>
-          {uploaded && (
-            <button type="button" aria-current>
-              {uploaded.name}
-              <span className="sub">
-                {uploaded.bitmap.width}×{uploaded.bitmap.height}
-              </span>
-            </button>
-          )}
         </div>
-        <h3>Datasets</h3>
-        <p className="muted" style={{ fontSize: 12 }}>
-          This server does not serve datasets yet (no /v1/datasets).
-        </p>
       </aside>
-      <PromptWorkbench editor={editor} frame={frame} frameName={frameName} />
+      <PromptWorkbench
+        editor={editor}
+        frame={frame}
+        frameName={frameName}
+        source={sel}
+        episode={sel ? (episode.data ?? null) : null}
+        filmstrip={
+          sel && length > 0 ? (
+            <Filmstrip sel={sel} length={length} onPick={(t) => setSel({ ...sel, t })} />
+          ) : null
+        }
+        frameError={frameError}
+      />
       <HelpOverlay editor={editor} />
     </section>
   );
+}
+
+function Filmstrip({
+  sel,
+  length,
+  onPick,
+}: {
+  sel: DatasetFrame;
+  length: number;
+  onPick: (t: number) => void;
+}) {
+  const strip = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    strip.current
+      ?.querySelector('[aria-current="true"]')
+      ?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [sel.t]);
+  return (
+    <div className="filmstrip" ref={strip} data-testid="filmstrip" title="D / F: previous / next frame">
+      {Array.from({ length }, (_, t) => (
+        <button key={t} type="button" aria-current={t === sel.t} onClick={() => onPick(t)} data-frame={t}>
+          <img loading="lazy" src={frameUrl(sel.dataset, sel.episode, t, sel.camera)} alt={`frame ${t}`} />
+          <span className="idx num">{t}</span>
+        </button>
+      ))}
+    </div>
+  );
+}
+
+interface WorkbenchProps {
+  editor: Editor;
+  frame: FrameSource;
+  frameName: string;
+  source: DatasetFrame | null;
+  episode: EpisodeData | null;
+  filmstrip: ReactNode;
+  frameError: string | null;
 }
 
 function PromptWorkbench({
   editor,
   frame,
   frameName,
-}: {
-  editor: Editor;
-  frame: FrameSource;
-  frameName: string;
-}) {
+  source,
+  episode,
+  filmstrip,
+  frameError,
+}: WorkbenchProps) {
   const [encoder, encStatus] = useEncoder();
   const meta = useMeta();
   const serverHash = meta.data?.model?.encoder_hash;
@@ -83,6 +235,10 @@ function PromptWorkbench({
   const [result, setResult] = useState<PredictResponse | null>(null);
   const [ioError, setIoError] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  const task = episode?.task;
+  useEffect(() => {
+    if (task) setInstruction(task);
+  }, [task]);
 
   // Live encode as the drawing changes (latest wins inside the client).
   useEffect(() => {
@@ -93,7 +249,17 @@ function PromptWorkbench({
     mutationFn: async () => {
       const prompts = exportPrompts(editor);
       const tokens = encoderMatches(encStatus, serverHash) ? await encoder.encode(prompts) : null;
-      return predict({ frame: { canvas: frame }, instruction, prompts, tokens });
+      const ref = source
+        ? { dataset: source.dataset, episode: source.episode, frame: source.t, camera: source.camera }
+        : null;
+      const state = source && episode ? episode.state[source.t] : undefined;
+      return predict({
+        frame: ref ? { ref } : { canvas: frame },
+        instruction,
+        prompts,
+        tokens,
+        ...(state ? { state } : {}),
+      });
     },
     onSuccess: setResult,
   });
@@ -122,7 +288,10 @@ function PromptWorkbench({
               : undefined
           }
         />
-        <CanvasStatus editor={editor}>{frameName}</CanvasStatus>
+        {filmstrip}
+        <CanvasStatus editor={editor}>
+          {frameError ? <span className="error">{frameError}</span> : frameName}
+        </CanvasStatus>
       </div>
       <aside className="inspector">
         <EncoderBadge status={encStatus} serverHash={serverHash} />
@@ -173,9 +342,15 @@ function PromptWorkbench({
               Action chunk ({result.actions.length}×{result.actions[0]?.length ?? 0}) ·{' '}
               {result.model_id.slice(0, 10)}
             </h3>
-            <ActionTable predicted={result.actions} />
+            <ActionTable
+              predicted={result.actions}
+              {...(source && episode
+                ? { recorded: episode.actions.slice(source.t, source.t + result.actions.length) }
+                : {})}
+            />
           </div>
         )}
+        {source && <AnnotationPanel editor={editor} source={source} instruction={instruction} />}
         <PromptList editor={editor} />
         <div className="row">
           <button
