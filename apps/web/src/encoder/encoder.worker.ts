@@ -1,54 +1,46 @@
 /// <reference lib="webworker" />
 // The prompt encoder in its own module worker so featurisation and ONNX Runtime never block
-// drawing. WebGPU when an adapter exists and a session builds on it, WASM otherwise (after
-// ORT-WEB.md: an adapter can exist while session creation still fails).
-import * as ort from 'onnxruntime-web';
-import { featurize, MASK_SIZE, MAX_MASKS, MAX_TOKENS } from './featurize';
-import type { Backend, FromWorker, ToWorker } from './protocol';
+// drawing. @pixelvla/model's runner picks WebGPU when an adapter exists and a session builds on
+// it, WASM otherwise (ORT-WEB.md: an adapter can exist while session creation still fails).
+import {
+  createPromptEncoder,
+  parsePrompts,
+  webgpuAvailable,
+  type PromptEncoderRunner,
+} from '@pixelvla/model';
+import type { FromWorker, ToWorker } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-let session: ort.InferenceSession | null = null;
+let runner: PromptEncoderRunner | null = null;
 
 const post = (m: FromWorker, transfer: Transferable[] = []): void => self.postMessage(m, transfer);
 
-async function sha256(bytes: ArrayBuffer): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-async function hasAdapter(): Promise<boolean> {
-  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if (!gpu) return false;
-  try {
-    return (await gpu.requestAdapter()) !== null;
-  } catch {
-    return false;
-  }
-}
-
 async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
-  ort.env.wasm.wasmPaths = { mjs: msg.wasm.mjs, wasm: msg.wasm.wasm };
-  // A 50 KB graph: thread hand-offs cost more than they save.
-  ort.env.wasm.numThreads = 1;
   const res = await fetch(msg.modelUrl);
   if (!res.ok) throw new Error(`could not fetch ${msg.modelUrl}: HTTP ${res.status}`);
-  const bytes = await res.arrayBuffer();
-  const hash = await sha256(bytes);
+  const modelBytes = new Uint8Array(await res.arrayBuffer());
+  const hash = await sha256(modelBytes);
   const t0 = performance.now();
-  let backend: Backend = 'wasm';
+  runner = await createPromptEncoder({
+    modelBytes,
+    backend: msg.prefer,
+    wasmPaths: { mjs: msg.wasm.mjs, wasm: msg.wasm.wasm },
+    // A 50 KB graph: thread hand-offs cost more than they save.
+    numThreads: 1,
+  });
+  const backend = runner.backend === 'webgpu' ? 'webgpu' : 'wasm';
   let fallbackReason: string | undefined;
-  if (msg.prefer !== 'wasm' && (await hasAdapter())) {
-    try {
-      session = await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ['webgpu'] });
-      backend = 'webgpu';
-    } catch (e) {
-      fallbackReason = `WebGPU session failed: ${String(e)}`;
-    }
-  } else if (msg.prefer !== 'wasm') {
-    fallbackReason = 'no WebGPU adapter';
+  if (msg.prefer !== 'wasm' && backend === 'wasm') {
+    fallbackReason = (await webgpuAvailable())
+      ? 'WebGPU session failed; using WASM'
+      : 'no WebGPU adapter; using WASM';
   }
-  session ??= await ort.InferenceSession.create(new Uint8Array(bytes), { executionProviders: ['wasm'] });
   post({
     type: 'ready',
     backend,
@@ -59,28 +51,17 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
 }
 
 async function encode(msg: Extract<ToWorker, { type: 'encode' }>): Promise<void> {
-  if (!session) throw new Error('encoder not initialised');
+  if (!runner) throw new Error('encoder not initialised');
   const t0 = performance.now();
-  const f = featurize(msg.prompts);
-  const t1 = performance.now();
-  const feeds = {
-    coords: new ort.Tensor('float32', f.coords, [1, MAX_TOKENS, 2]),
-    types: new ort.Tensor('int32', f.types, [1, MAX_TOKENS]),
-    index: new ort.Tensor('int32', f.index, [1, MAX_TOKENS]),
-    mask_slot: new ort.Tensor('int32', f.mask_slot, [1, MAX_TOKENS]),
-    masks: new ort.Tensor('float32', f.masks, [1, MAX_MASKS, MASK_SIZE, MASK_SIZE]),
-    valid: new ort.Tensor('bool', f.valid, [1, MAX_TOKENS]),
-  };
-  const out = await session.run(feeds);
-  const t2 = performance.now();
-  const tokensTensor = out.tokens;
-  if (!tokensTensor) throw new Error('the encoder returned no "tokens" output');
-  const tokens = new Float32Array((await tokensTensor.getData()) as Float32Array);
-  tokensTensor.dispose();
-  post({ type: 'encoded', id: msg.id, tokens, valid: f.valid, featurizeMs: t1 - t0, runMs: t2 - t1 }, [
-    tokens.buffer,
-    f.valid.buffer,
-  ]);
+  const prompts = parsePrompts(msg.prompts);
+  const out = await runner.encode(prompts);
+  const total = performance.now() - t0;
+  const tokens = out.tokens;
+  const valid = out.valid;
+  post(
+    { type: 'encoded', id: msg.id, tokens, valid, featurizeMs: Math.max(0, total - out.ms), runMs: out.ms },
+    [tokens.buffer, valid.buffer],
+  );
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {

@@ -4,7 +4,7 @@
 import type { Editor } from '../editor';
 import type { MaskBitmap } from '../tools/mask/raster';
 import { type Shape, newId } from '../shapes';
-import { type Rle, decodeRle, encodeMask } from './rle';
+import { decodeRle, encodeMask } from './rle';
 
 export type PromptJson =
   | { type: 'point'; x: number; y: number; positive: boolean }
@@ -77,10 +77,10 @@ export function parsePrompts(json: unknown): { shape: Shape; bitmap?: MaskBitmap
         return { shape: { id: newId('line'), kind: 'line', points } };
       }
       case 'mask': {
-        const rle = o.rle as Rle | undefined;
-        if (!rle || !Array.isArray(rle.size))
+        if (typeof o.rle !== 'object' || o.rle === null) {
           throw new PromptJsonError(`prompt ${i}: a mask needs rle {size, counts}`);
-        return { shape: { id: newId('mask'), kind: 'mask', rev: 0 }, bitmap: decodeRle(rle) };
+        }
+        return { shape: { id: newId('mask'), kind: 'mask', rev: 0 }, bitmap: decodeRle(o.rle) };
       }
       default:
         throw new PromptJsonError(`prompt ${i}: unknown type ${JSON.stringify(o.type)}`);

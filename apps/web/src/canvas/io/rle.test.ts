@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyMask, fillPolygon, paintDisc } from '../tools/mask/raster';
-import { countsToString, decodeRle, encodeMask, maskToCounts, RleError, stringToCounts } from './rle';
+import { countsToString, stringToCounts } from '@pixelvla/model';
+import { decodeRle, encodeMask, RleError } from './rle';
 
 describe('COCO RLE', () => {
   it('matches pycocotools on a reference mask (vector from pixelvla.rle)', () => {
@@ -26,8 +27,9 @@ describe('COCO RLE', () => {
     paintDisc(m, { x: 110, y: 45 }, 6, 0);
     const rle = encodeMask(m);
     expect(Buffer.compare(decodeRle(rle).data, m.data)).toBe(0);
-    expect(Buffer.compare(decodeRle({ size: rle.size, counts: maskToCounts(m) }).data, m.data)).toBe(0);
-    expect(stringToCounts(countsToString(maskToCounts(m)))).toEqual(maskToCounts(m));
+    const counts = stringToCounts(rle.counts);
+    expect(Buffer.compare(decodeRle({ size: rle.size, counts }).data, m.data)).toBe(0);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(160 * 90);
   });
 
   it('encodes large runs (negative deltas, multi-chunk numbers) losslessly', () => {
@@ -38,6 +40,5 @@ describe('COCO RLE', () => {
   it('rejects counts that do not cover the mask and garbage strings', () => {
     expect(() => decodeRle({ size: [4, 4], counts: [3, 2] })).toThrow(RleError);
     expect(() => decodeRle({ size: [4, 4], counts: '\u0001' })).toThrow(RleError);
-    expect(() => decodeRle({ size: [0, 4], counts: [] })).toThrow(/size/);
   });
 });
