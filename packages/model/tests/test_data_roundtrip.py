@@ -48,8 +48,8 @@ def _sha(path: Path) -> str:
 def test_round_trip_is_exact(tmp_path: Path) -> None:
     w = make_writer(tmp_path)
     episodes = [make_episode(i) for i in range(5)]
-    for i, ep in enumerate(episodes):
-        w.write_episode(i, ep)
+    for i, src in enumerate(episodes):
+        w.write_episode(i, src)
     assert w.finalize() == 5
 
     ds = open_dataset(tmp_path)
@@ -159,7 +159,10 @@ def test_bad_episodes_are_refused(tmp_path: Path) -> None:
     bad_frames = EpisodeRecord({"front": ep.frames["front"]}, ep.actions, ep.states, ep.task)
     short = EpisodeRecord({**ep.frames, "front": ep.frames["front"][:2]}, ep.actions, ep.states, ep.task)
     wrong_dtype = EpisodeRecord(
-        {**ep.frames, "wrist": ep.frames["wrist"].astype(np.float32)}, ep.actions, ep.states, ep.task
+        {**ep.frames, "wrist": np.asarray(ep.frames["wrist"]).astype(np.float32)},
+        ep.actions,
+        ep.states,
+        ep.task,
     )
     no_task = EpisodeRecord(ep.frames, ep.actions, ep.states, "  ")
     for bad in (bad_actions, bad_nan, bad_frames, short, wrong_dtype, no_task):

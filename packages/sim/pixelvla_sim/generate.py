@@ -146,8 +146,9 @@ def generate(
             if _worker_robot is not None:
                 _worker_robot.close()
     elif todo:
-        # fork: the parent never touched GL, so children start clean and start fast.
-        ctx = get_context("fork" if os.name == "posix" else "spawn")
+        # spawn, not fork: a parent that has ever rendered holds GL driver threads (llvmpipe),
+        # and a forked child of such a process can deadlock inside the driver.
+        ctx = get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(cfg,)) as pool:
             futures = [pool.submit(_work, slot) for slot in todo]
             for fut in as_completed(futures):

@@ -35,6 +35,7 @@ from pixelvla_sim.tasks import SceneSpec, TaskSpec, is_success, sample_episode
 ACTION_DIM = 7
 STATE_DIM = 8
 CAMERAS: tuple[str, ...] = ("front", "wrist")
+MOCAP_WAYPOINTS = 10
 STATE_NAMES = ("x", "y", "z", "roll", "pitch", "yaw", "gripper", "gripper_width")
 ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 _FOVY = {"front": sc.FRONT_FOVY, "wrist": sc.WRIST_FOVY}
@@ -213,10 +214,16 @@ class SimRobot:
         data.ctrl[self._finger_act] = self._gripper * sc.FINGER_TRAVEL
         # The mocap target moves smoothly across the substeps: a teleport would inject contact
         # impulses into whatever the fingers touch.
-        for k in range(1, self.substeps + 1):
-            s = k / self.substeps
+        # Ten waypoints per control step (<= 4 mm apart at the speed limit) track as well as one per
+        # physics step and keep the Python loop short.
+        chunks = min(MOCAP_WAYPOINTS, self.substeps)
+        done = 0
+        for k in range(1, chunks + 1):
+            s = k / chunks
             self._set_mocap(start_pos + s * (new_pos - start_pos), start_rpy + s * (applied[3:6]))
-            mujoco.mj_step(model, data)
+            n = round(k * self.substeps / chunks) - done
+            mujoco.mj_step(model, data, nstep=n)
+            done += n
         self._target_pos, self._target_rpy = new_pos, new_rpy
         self._set_mocap(new_pos, new_rpy)
         self._steps += 1

@@ -137,7 +137,7 @@ def test_unknown_task_and_bad_seeds_are_typed_errors(robot: SimRobot) -> None:
         with pytest.raises(SeedError) as info:
             robot.reset(seed, "pick")  # type: ignore[arg-type]
         assert isinstance(info.value, PixelVLAError) and info.value.code == "invalid_seed"
-    robot.reset(np.int64(5), "pick")  # numpy integers are fine
+    robot.reset(np.int64(5), "pick")  # type: ignore[arg-type]  # numpy integers are fine too
 
 
 def test_use_before_reset_is_a_typed_error() -> None:
