@@ -34,6 +34,8 @@ async function init(msg: Extract<ToWorker, { type: 'init' }>): Promise<void> {
     // A 50 KB graph: thread hand-offs cost more than they save.
     numThreads: 1,
   });
+  // The first run compiles kernels (about a second on WASM here); pay it now, not on the first stroke.
+  await runner.encode([]);
   const backend = runner.backend === 'webgpu' ? 'webgpu' : 'wasm';
   let fallbackReason: string | undefined;
   if (msg.prefer !== 'wasm' && backend === 'wasm') {

@@ -1,9 +1,321 @@
-// Placeholder until the studio issue builds this page; it says so plainly rather than pretending.
+// Teleop: the live sim robot stream. Draw a prompt on the live frame, Go / Stop / E-stop (Esc),
+// jog with the keyboard, record. Closing the tab stops the robot.
+import { useEffect, useMemo, useState } from 'react';
+import { useStore } from 'zustand';
+import type { WireValue } from '@pixelvla/model';
+import { Editor } from '../canvas/editor';
+import { CanvasView } from '../canvas/view/CanvasView';
+import { HelpOverlay, Toolbar } from '../canvas/view/Toolbar';
+import { CanvasStatus } from '../canvas/view/CanvasStatus';
+import { PromptList } from '../canvas/view/PromptList';
+import { useEditorState } from '../canvas/view/useEditor';
+import { exportPrompts } from '../canvas/io/prompts';
+import { useEncoder } from '../encoder/useEncoder';
+import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
+import { useMeta } from '../api/queries';
+import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
+import { RobotLink, type LinkStatus } from '../teleop/link';
+
+const TASKS = ['pick', 'place', 'pick_ambiguous', 'place_ambiguous'];
+const JOG_STEP = 0.02;
+/** Keyboard jog: key -> [axis, sign]. Axes 0..2 are x, y, z; 6 is the gripper. */
+const JOG_KEYS: Record<string, [number, number]> = {
+  ArrowRight: [0, 1],
+  ArrowLeft: [0, -1],
+  ArrowUp: [1, 1],
+  ArrowDown: [1, -1],
+  PageUp: [2, 1],
+  PageDown: [2, -1],
+  c: [6, 1],
+  o: [6, -1],
+};
+
 export function TeleopPage() {
+  const sessions = useRobotSessions();
+  const create = useCreateRobot();
+  const remove = useDeleteRobot();
+  const [task, setTask] = useState('pick');
+  const [seed, setSeed] = useState(0);
+  const [sessionId, setSessionId] = useState<string | null>(null);
+  const list = sessions.data ?? [];
+
   return (
-    <section className="page" data-testid="page-teleop">
-      <h2>Teleop</h2>
-      <p className="muted">Not built yet: see the studio issue.</p>
+    <section className="workspace" data-testid="page-teleop">
+      <aside className="sidebar">
+        <h3>New sim robot</h3>
+        <div className="row">
+          <select
+            value={task}
+            onChange={(e) => setTask(e.target.value)}
+            aria-label="Task"
+            style={{ minWidth: 0, flex: 1 }}
+          >
+            {TASKS.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+          <input
+            type="number"
+            value={seed}
+            min={0}
+            onChange={(e) => setSeed(Number(e.target.value))}
+            aria-label="Seed"
+            style={{ width: 56 }}
+          />
+        </div>
+        <button
+          type="button"
+          className="primary"
+          data-testid="new-robot"
+          disabled={create.isPending}
+          onClick={() =>
+            create.mutate({ task, seed, cameras: ['front'] }, { onSuccess: (s) => setSessionId(s.id) })
+          }
+        >
+          {create.isPending ? 'Starting sim…' : 'Start sim robot'}
+        </button>
+        {create.isError && <div className="errbox">{create.error.message}</div>}
+        <h3>Sessions</h3>
+        <div className="list" data-testid="robot-list">
+          {list.map((s) => (
+            <button
+              key={s.id}
+              type="button"
+              aria-current={s.id === sessionId}
+              onClick={() => setSessionId(s.id)}
+            >
+              {s.task} · seed {s.seed}
+              <span className="sub">
+                {s.mode} · {s.frames} frames{s.controller_connected ? ' · controlled' : ''}
+              </span>
+            </button>
+          ))}
+          {sessions.isSuccess && list.length === 0 && <p className="muted">No robot sessions.</p>}
+        </div>
+        {sessionId && (
+          <button
+            type="button"
+            onClick={() => {
+              remove.mutate(sessionId);
+              setSessionId(null);
+            }}
+          >
+            Shut down session
+          </button>
+        )}
+      </aside>
+      {sessionId ? <Cockpit key={sessionId} sessionId={sessionId} /> : <Empty />}
     </section>
+  );
+}
+
+function Empty() {
+  return (
+    <>
+      <div className="stage-col" style={{ alignItems: 'center', justifyContent: 'center' }}>
+        <p className="muted">Start a sim robot (or pick a session) to drive it.</p>
+      </div>
+      <aside className="inspector" />
+    </>
+  );
+}
+
+function Cockpit({ sessionId }: { sessionId: string }) {
+  const editor = useMemo(() => new Editor({ width: 224, height: 224 }, 'point'), []);
+  const [link] = useState(() => new RobotLink(sessionId));
+  useEffect(() => () => link.close('left the teleop page'), [link]);
+  const st = useStore(link.status);
+  const [encoder, encStatus] = useEncoder();
+  const meta = useMeta();
+  const serverHash = meta.data?.model?.encoder_hash;
+  const shapes = useEditorState(editor, (s) => s.shapes);
+  const order = useEditorState(editor, (s) => s.order);
+  const [instruction, setInstruction] = useState('');
+  useEffect(() => {
+    if (st.instruction && !instruction) setInstruction(st.instruction);
+  }, [st.instruction, instruction]);
+
+  const sendPrompt = async (): Promise<void> => {
+    const prompts = exportPrompts(editor);
+    const tokens = encoderMatches(encStatus, serverHash) ? await encoder.encode(prompts) : null;
+    link.prompt({
+      instruction,
+      prompts: prompts.filter((p) => p.type !== 'mask') as unknown as WireValue[],
+      pixelMasks: prompts.flatMap((p) => (p.type === 'mask' ? [p.rle as unknown as WireValue] : [])),
+      tokens,
+    });
+  };
+  // While the robot runs, a changed drawing re-prompts it at once.
+  const going = st.mode === 'go';
+  useEffect(() => {
+    if (going) void sendPrompt();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [shapes, order, going]);
+
+  // Esc is the E-stop wherever the focus is; arrows / PageUp / PageDown / O / C jog.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') {
+        link.estop();
+        return; // the canvas still gets Escape to cancel a gesture
+      }
+      const t = e.target;
+      if (t instanceof HTMLElement && ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) return;
+      const jog = JOG_KEYS[e.key];
+      if (!jog || e.ctrlKey || e.altKey || e.metaKey) return;
+      const delta = [0, 0, 0, 0, 0, 0, 0];
+      delta[jog[0]] = jog[0] === 6 ? jog[1] : jog[1] * JOG_STEP * (e.shiftKey ? 3 : 1);
+      link.jog(delta);
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, [link]);
+
+  return (
+    <>
+      <div className="stage-col">
+        <Toolbar editor={editor} />
+        <CanvasView editor={editor} frame={st.frame} />
+        <CanvasStatus editor={editor}>
+          <LinkIndicator st={st} />
+        </CanvasStatus>
+      </div>
+      <aside className="inspector">
+        <div className="row">
+          <span className={`pill mode-${st.mode ?? 'none'}`} data-testid="robot-mode">
+            {st.mode ?? '…'}
+          </span>
+          {st.modeReason && <span className="muted">{st.modeReason}</span>}
+          <span className="grow" />
+          <label className="row" title="Record this run as an episode">
+            <input
+              type="checkbox"
+              checked={st.recording}
+              onChange={(e) => link.record(e.target.checked)}
+              data-testid="record"
+            />
+            <span className={st.recording ? 'rec-dot on' : 'rec-dot'} /> rec
+          </label>
+        </div>
+        <div className="row">
+          <button
+            type="button"
+            className="primary grow"
+            data-testid="go"
+            disabled={st.link !== 'open' || st.mode === 'estopped'}
+            onClick={async () => {
+              await sendPrompt();
+              link.go();
+            }}
+          >
+            Go
+          </button>
+          <button
+            type="button"
+            className="grow"
+            data-testid="stop"
+            disabled={st.link !== 'open'}
+            onClick={() => link.stop()}
+          >
+            Stop
+          </button>
+        </div>
+        <button
+          type="button"
+          className="danger estop"
+          data-testid="estop"
+          onClick={() => link.estop()}
+          title="Emergency stop (Esc)"
+        >
+          E-STOP <kbd>Esc</kbd>
+        </button>
+        {st.mode === 'estopped' && (
+          <button type="button" onClick={() => link.resetEstop()} data-testid="reset-estop">
+            Reset E-stop
+          </button>
+        )}
+        {st.lastError && <div className="errbox">{st.lastError}</div>}
+        <div>
+          <h3>Instruction</h3>
+          <textarea
+            rows={2}
+            style={{ width: '100%' }}
+            value={instruction}
+            onChange={(e) => setInstruction(e.target.value)}
+            data-testid="teleop-instruction"
+          />
+        </div>
+        <EncoderBadge status={encStatus} serverHash={serverHash} />
+        <div>
+          <h3>Jog</h3>
+          <p className="muted" style={{ margin: 0, fontSize: 12 }}>
+            <kbd>←</kbd>
+            <kbd>→</kbd> x · <kbd>↑</kbd>
+            <kbd>↓</kbd> y · <kbd>PgUp</kbd>
+            <kbd>PgDn</kbd> z · <kbd>O</kbd>/<kbd>C</kbd> gripper · Shift ×3
+          </p>
+        </div>
+        <div>
+          <h3>State</h3>
+          <Readout
+            names={['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'grip', 'width']}
+            values={st.state}
+            testId="robot-state"
+          />
+          <h3 style={{ marginTop: 8 }}>Last action</h3>
+          <Readout
+            names={['dx', 'dy', 'dz', 'dr', 'dp', 'dyaw', 'grip']}
+            values={st.action}
+            testId="robot-action"
+          />
+        </div>
+        <PromptList editor={editor} />
+      </aside>
+      <HelpOverlay editor={editor} />
+    </>
+  );
+}
+
+function Readout({
+  names,
+  values,
+  testId,
+}: {
+  names: string[];
+  values: readonly number[] | null;
+  testId: string;
+}) {
+  return (
+    <table className="actions" data-testid={testId}>
+      <thead>
+        <tr>
+          {names.map((n) => (
+            <th key={n}>{n}</th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          {names.map((n, i) => (
+            <td key={n}>{values?.[i] !== undefined ? values[i].toFixed(3) : '—'}</td>
+          ))}
+        </tr>
+      </tbody>
+    </table>
+  );
+}
+
+function LinkIndicator({ st }: { st: LinkStatus }) {
+  const ok = st.link === 'open' && st.fps > 0;
+  return (
+    <span className="row" data-testid="link-indicator" title={st.closeReason ?? undefined}>
+      <span className={`dot ${ok ? 'ok' : st.link === 'closed' ? 'bad' : 'wait'}`} />
+      <span>{st.link === 'closed' ? `disconnected (${st.closeReason})` : st.link}</span>
+      <span className="num">{st.fps} fps</span>
+      <span className="num">gap {st.frameGapMs !== null ? `${st.frameGapMs.toFixed(0)} ms` : '—'}</span>
+      <span className="num">rtt {st.ackRttMs !== null ? `${st.ackRttMs.toFixed(1)} ms` : '—'}</span>
+      <span className="num">#{st.seq}</span>
+    </span>
   );
 }
