@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pixelvla.errors import PixelVLAError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__
+from . import __version__, preload
 from .config import Settings
 from .datasets.catalog import Catalog
 from .datasets.routes import router as datasets_router
@@ -57,6 +57,7 @@ def device_count(device: DeviceInfo) -> int:
 
 def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
     settings = (settings or Settings()).validate()
+    preload.torch_stack()  # before any robot session renders (see preload.py)
     device = resolve(settings.device)
     state = AppState(settings, device, runner or SubprocessRunner())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -138,21 +139,40 @@ def test_bad_connections_and_inputs(bare):
     assert httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP).status_code == 404
 
 
-def go_and_wait_moving(ws: ClientConnection) -> None:
+class Heartbeat:
+    """What a real controller does: a heartbeat every 50 ms from its own thread, whatever the frames do."""
+
+    def __init__(self, ws: ClientConnection):
+        self.ws = ws
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            self.ws.send(packb({"type": "heartbeat"}))
+
+    def silence(self) -> float:
+        self.stop.set()
+        self.thread.join()
+        return time.monotonic()
+
+
+def go_and_wait_moving(ws: ClientConnection) -> Heartbeat:
     recv(ws)
+    beat = Heartbeat(ws)
     ws.send(packb({"type": "go"}))
     assert recv_type(ws, "ack")["mode"] == "go"
-    deadline = time.monotonic() + 30
-    while recv_type(ws, "frame")["action"] is None:  # the first chunk is on its way
-        ws.send(packb({"type": "heartbeat"}))
+    deadline = time.monotonic() + 60
+    while recv_type(ws, "frame", timeout=60)["action"] is None:  # the first chunk is on its way
         assert time.monotonic() < deadline
+    return beat
 
 
 def test_dead_man_stops_a_silent_controller_within_300ms(live):
     sid = create(live)["id"]
     with open_ws(live, sid, "controller") as ctl:
-        go_and_wait_moving(ctl)
-        silent_from = time.monotonic()  # from here on the controller says nothing
+        silent_from = go_and_wait_moving(ctl).silence()  # from here on the controller says nothing
         status = recv_type(ctl, "status", timeout=5)
         elapsed_ms = (time.monotonic() - silent_from) * 1000
         assert status["reason"] == "deadman" and status["mode"] == "stopped"
@@ -160,7 +180,7 @@ def test_dead_man_stops_a_silent_controller_within_300ms(live):
         info = httpx.get(f"{live.url}/v1/robots/{sid}").json()
         assert info["mode"] == "stopped" and info["last_stop"]["reason"] == "deadman"
         assert info["last_stop"]["silent_ms"] <= 300
-        assert elapsed_ms <= 600
+        assert elapsed_ms <= 1000  # client side: includes frame delivery on a loaded machine
         after = [recv_type(ctl, "frame") for _ in range(3)]
         assert all(f["action"] is None for f in after[1:])  # nothing moves after the stop
         assert np.allclose(after[1]["state"][:3], after[2]["state"][:3], atol=1e-6)
@@ -170,7 +190,8 @@ def test_dead_man_stops_a_silent_controller_within_300ms(live):
 def test_disconnect_stops_and_server_error_stops(live):
     sid = create(live)["id"]
     with open_ws(live, sid, "controller") as ctl:
-        go_and_wait_moving(ctl)
+        beat = go_and_wait_moving(ctl)
+        beat.silence()  # the socket closes right after, long before the dead man would fire
     deadline = time.monotonic() + 1.0
     while (info := httpx.get(f"{live.url}/v1/robots/{sid}").json())["mode"] == "go":
         assert time.monotonic() < deadline

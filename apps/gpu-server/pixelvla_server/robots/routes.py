@@ -93,12 +93,18 @@ class RobotManager:
                 raise Conflict(
                     f"at most {MAX_SESSIONS} robot sessions; delete one first", code="too_many_sessions"
                 )
-        robot = SimRobot(image_size=body.image_size, control_hz=body.control_hz, cameras=tuple(body.cameras))
-        try:
-            robot.reset(body.seed, body.task)
-        except ValueError as exc:  # TaskError / SeedError are PixelVLAError-style ValueErrors
-            robot.close()
-            raise ApiError(str(exc), code=getattr(exc, "code", "invalid_task")) from exc
+
+        def make_robot() -> SimRobot:
+            robot = SimRobot(
+                image_size=body.image_size, control_hz=body.control_hz, cameras=tuple(body.cameras)
+            )
+            try:
+                robot.reset(body.seed, body.task)
+            except BaseException:
+                robot.close()
+                raise
+            return robot
+
         session: RobotSession | None = None
 
         def policy(obs: dict[str, Any]) -> np.ndarray:
@@ -106,7 +112,7 @@ class RobotManager:
             return self.policy_service.predict_blocking(("robot", session.id), obs).actions  # type: ignore[no-any-return]
 
         session = RobotSession(
-            robot,
+            make_robot,
             kind=body.kind,
             task=body.task,
             seed=body.seed,
@@ -116,9 +122,12 @@ class RobotManager:
             cameras=tuple(body.cameras),
             policy_ready=lambda: self.policy_service.current is not None,
         )
+        try:
+            session.start()
+        except ValueError as exc:  # TaskError / SeedError: PixelVLAError-style ValueErrors with a code
+            raise ApiError(str(exc), code=getattr(exc, "code", "invalid_task")) from exc
         with self._lock:
             self.sessions[session.id] = session
-        session.start()
         return session
 
     def get(self, session_id: str) -> RobotSession:

@@ -5,7 +5,8 @@ The control thread ticks at the robot's control rate: apply the next action (a p
 sleeps in short slices and checks the dead man: when the controller is silent for `deadman_ms` (or
 disconnects) the session stops, so the robot stops within deadman_ms plus one slice. Any exception in
 the loop stops the robot as well. Commands from the event loop only set fields under a lock; only the
-control thread touches the robot (MuJoCo is not thread-safe).
+control thread touches the robot, from construction to close (MuJoCo and its GL context are bound
+to one thread).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,7 +64,7 @@ PolicyCall = Callable[[dict[str, Any]], np.ndarray]  # observation dict -> actio
 class RobotSession:
     def __init__(
         self,
-        robot: Any,
+        make_robot: Callable[[], Any],
         *,
         kind: str,
         task: str,
@@ -74,7 +76,9 @@ class RobotSession:
         policy_ready: Callable[[], bool] = lambda: True,
     ):
         self.id = uuid.uuid4().hex[:12]
-        self.robot = robot
+        self._make_robot = make_robot
+        self.robot: Any = None
+        self._ready: Future[None] = Future()
         self.kind = kind
         self.task = task
         self.seed = seed
@@ -87,7 +91,7 @@ class RobotSession:
         self.mode: Mode = "idle"
         self.last_stop: StopEvent | None = None
         self.error: str | None = None
-        self.prompt = Prompt(instruction=robot.instruction)
+        self.prompt = Prompt()
         self.frames = 0
         self.controller: object | None = None  # token of the controlling connection
         self.controller_heard = 0.0
@@ -99,17 +103,20 @@ class RobotSession:
         self._closed = threading.Event()
         self.recording: list[dict[str, Any]] | None = None
         self._thread = threading.Thread(target=self._loop, name=f"robot-{self.id}", daemon=True)
+        # The dead man has its own thread: a control tick blocked in a slow policy call must not delay it.
+        self._watchdog = threading.Thread(target=self._watch, name=f"deadman-{self.id}", daemon=True)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 120.0) -> None:
+        """Start the control thread; it builds the robot (GL contexts belong to the thread that made them)."""
         self._thread.start()
+        self._ready.result(timeout=timeout)  # re-raises a failed robot construction
+        self._watchdog.start()
 
     def close(self) -> None:
         self._closed.set()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=5)
-        close = getattr(self.robot, "close", None)
-        if close is not None:
-            close()
+        for t in (self._thread, self._watchdog):
+            if t.is_alive() and threading.current_thread() is not t:
+                t.join(timeout=5)
 
     # ---- connections (event loop side) ------------------------------------------------------------
     def subscribe(self, token: object, publish: Publisher) -> None:
@@ -121,7 +128,8 @@ class RobotSession:
             self._subscribers.pop(token, None)
             if self.controller is token:
                 self.controller = None
-                self._stop_locked("controller disconnected")
+                if self.mode == "go" or self._jogs:
+                    self._stop_locked("controller disconnected")
 
     def claim_control(self, token: object) -> bool:
         with self._lock:
@@ -192,7 +200,8 @@ class RobotSession:
         )
 
     def _stop_locked(self, reason: str, mode: Mode = "stopped", silent_ms: float | None = None) -> None:
-        if self.mode != "estopped" or mode == "estopped":  # only reset_estop leaves an e-stop
+        # A plain stop never hides an e-stop (only reset_estop leaves it) or an error (go clears it).
+        if mode != "stopped" or self.mode not in ("estopped", "error"):
             self.mode = mode
         self._chunk.clear()
         self._jogs.clear()
@@ -200,6 +209,21 @@ class RobotSession:
 
     # ---- the control thread ----------------------------------------------------------------------
     def _loop(self) -> None:
+        try:
+            self.robot = self._make_robot()
+            self.prompt = Prompt(instruction=str(getattr(self.robot, "instruction", "")))
+        except BaseException as exc:
+            self._ready.set_exception(exc)
+            return
+        self._ready.set_result(None)
+        try:
+            self._run()
+        finally:
+            close = getattr(self.robot, "close", None)
+            if close is not None:
+                close()
+
+    def _run(self) -> None:
         period = 1.0 / self.control_hz
         next_tick = time.monotonic()
         while not self._closed.is_set():
@@ -216,15 +240,15 @@ class RobotSession:
                     log.exception("robot stop failed")
                 self._publish({"type": "status", "mode": "error", "reason": "error", "error": self.error})
             next_tick += period
-            # Sleep in slices so the dead man fires promptly even at low control rates.
-            while not self._closed.is_set():
-                now = time.monotonic()
-                self._check_deadman(now)
-                if now >= next_tick:
-                    break
-                time.sleep(min(SLICE_S, next_tick - now))
-            if time.monotonic() - next_tick > period:
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                self._closed.wait(delay)
+            elif -delay > period:
                 next_tick = time.monotonic()  # fell behind (slow policy): do not burst to catch up
+
+    def _watch(self) -> None:
+        while not self._closed.wait(SLICE_S):
+            self._check_deadman(time.monotonic())
 
     def _check_deadman(self, now: float) -> None:
         with self._lock:
@@ -267,7 +291,7 @@ class RobotSession:
         action, source = self._next_action()
         with self._lock:
             if source == "policy" and self.mode != "go":
-                action = None  # stopped while the policy ran: never apply a stale plan
+                action = None  # stopped (e.g. by the dead man) while the policy ran: never apply a stale plan
         applied = self.robot.act(action) if action is not None else None
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
