@@ -1,0 +1,183 @@
+"""`pixelvla`: train (base | stage1 | stage2), evaluate in the simulator, export the browser encoder.
+
+    pixelvla train stage2 --dataset DATA --init RUN_OR_BUNDLE --run-dir RUN [--steps N] [--set key=value]
+    pixelvla train stage2 --run-dir RUN --resume
+    pixelvla eval --model BUNDLE --out DIR [--episodes-per-cell N]
+    pixelvla export-encoder --model BUNDLE --out public/models
+
+`--config FILE` takes either a saved train_config.json (replays that run) or the GPU server's launch
+request ({"stage", "dataset_dir", "base_dir", "overrides", ...}).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import PixelVLAError
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _config_from_file(path: Path, stage: str, run_dir: str | None) -> dict[str, Any]:
+    from .train.config import TrainConfigError
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise TrainConfigError(f"cannot read --config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TrainConfigError(f"--config {path} must hold a JSON object")
+    if "overrides" in data or "dataset_dir" in data:  # the server's launch request
+        out: dict[str, Any] = {"stage": data.get("stage", stage), "dataset": data.get("dataset_dir")}
+        if data.get("base_dir"):
+            out["init"] = data["base_dir"]
+        out.update(data.get("overrides") or {})
+    else:
+        out = dict(data)
+    if run_dir is not None:
+        out["out_dir"] = run_dir
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.config import TrainConfig, TrainConfigError
+    from .train.loop import CONFIG_FILE, train
+
+    if args.resume:
+        if args.run_dir is None:
+            raise TrainConfigError("--resume needs --run-dir")
+        saved = Path(args.run_dir) / CONFIG_FILE
+        if saved.exists():
+            cfg = TrainConfig.load(saved)
+            result = train(cfg, resume=True, progress=not args.quiet)
+            return _report(result)
+        # A run resumed before it wrote its config (it never started): start it afresh.
+    values: dict[str, Any] = {"stage": args.stage}
+    if args.config:
+        values.update(_config_from_file(Path(args.config), args.stage, args.run_dir))
+        values["stage"] = args.stage
+    for key in ("dataset", "init", "steps", "batch_size", "seed", "device", "model"):
+        v = getattr(args, key)
+        if v is not None:
+            values[key] = v
+    if args.run_dir is not None:
+        values["out_dir"] = args.run_dir
+    for item in args.set or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise TrainConfigError(f"--set expects key=value, got {item!r}")
+        values[key.replace("-", "_")] = _value(raw)
+    for required in ("dataset", "out_dir"):
+        if not values.get(required):
+            flag = "--run-dir" if required == "out_dir" else f"--{required}"
+            raise TrainConfigError(f"missing {flag}")
+    cfg = TrainConfig.from_dict(values)
+    return _report(train(cfg, progress=not args.quiet))
+
+
+def _report(result: Any) -> int:
+    print(
+        json.dumps(
+            {
+                "run_dir": str(result.run_dir),
+                "step": result.step,
+                "bundle": str(result.bundle) if result.bundle else None,
+                "final_loss": result.final_loss,
+            }
+        )
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import EvalConfig, evaluate, write_report
+    from .policy import Policy
+
+    cfg = EvalConfig(episodes_per_cell=args.episodes_per_cell, seed=args.seed, max_steps=args.max_steps)
+    if args.tasks:
+        cfg.tasks = tuple(args.tasks)
+    if args.prompt_types:
+        cfg.prompt_types = tuple(args.prompt_types)
+    policy = Policy.load(args.model, device=args.device)
+    report = evaluate(policy, cfg, progress=not args.quiet)
+    js, md = write_report(report, Path(args.out), name=args.name)
+    print(report.markdown())
+    print(json.dumps({"json": str(js), "markdown": str(md), "overall": report.summary()["overall"]}))
+    return 0
+
+
+def cmd_export_encoder(args: argparse.Namespace) -> int:
+    from .checkpoint import load_bundle
+    from .export_onnx import export_prompt_encoder
+
+    bundle = load_bundle(args.model, device="cpu")
+    path = export_prompt_encoder(bundle.model.prompt_encoder, args.out)
+    print(json.dumps({"onnx": str(path)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pixelvla", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one stage (base, stage1, stage2)")
+    t.add_argument("stage", choices=["base", "stage1", "stage2"])
+    t.add_argument("--run-dir", help="the run folder (checkpoints, metrics, bundle)")
+    t.add_argument("--config", help="train_config.json to replay, or the server's launch request")
+    t.add_argument("--dataset", help="LeRobot dataset folder")
+    t.add_argument("--init", help="bundle or finished run folder to start from (stage1, stage2)")
+    t.add_argument("--model", help="named model config for the base stage (default tiny)")
+    t.add_argument("--steps", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other config field (JSON value)")
+    t.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir from its last checkpoint"
+    )
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("eval", help="closed-loop evaluation in the simulator on held-out seeds")
+    e.add_argument("--model", required=True, help="bundle folder")
+    e.add_argument("--out", required=True, help="folder for eval.json and eval.md")
+    e.add_argument("--name", default="eval")
+    e.add_argument("--episodes-per-cell", type=int, default=10)
+    e.add_argument("--seed", type=int, default=1_000_000)
+    e.add_argument("--max-steps", type=int, default=80)
+    e.add_argument("--tasks", nargs="+")
+    e.add_argument("--prompt-types", nargs="+")
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(fn=cmd_eval)
+
+    x = sub.add_parser("export-encoder", help="export a bundle's browser prompt encoder to ONNX")
+    x.add_argument("--model", required=True, help="bundle folder")
+    x.add_argument("--out", default="public/models")
+    x.set_defaults(fn=cmd_export_encoder)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.fn(args)
+    except PixelVLAError as exc:
+        print(f"pixelvla: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

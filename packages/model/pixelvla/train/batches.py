@@ -1,0 +1,160 @@
+"""From a LeRobot dataset with Pixel annotations to model batches.
+
+A sample is (episode, frame t): the front-camera frame at t, the episode's instruction, the action
+chunk a[t : t + N_c] (past the end: zero arm motion, last gripper command), normalised with the
+dataset's q01/q99, and, in stage 2, one visual prompt type drawn uniformly per example from the
+episode's annotation. Randomness per sample comes from a generator seeded by (seed, epoch, index),
+so a resumed run draws exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .. import prompts as P
+from ..config import PixelVLAConfig
+from ..data import LocalDataset
+from ..model import ModelInputs
+from ..normalize import ActionNormalizer
+from ..tokenizer import TextTokenizer
+from .config import TrainConfig
+
+CAMERA = "front"
+
+
+def format_instruction(template: str, instruction: str) -> str:
+    """The paper's text template around a task phrase ("Pick up the cube." -> "pick up the cube")."""
+    task = instruction.strip().rstrip(".?!").strip()
+    if task[:1].isupper() and not task[:2].isupper():
+        task = task[0].lower() + task[1:]
+    return template.format(task=task)
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, size, size) in [0, 1]; bilinear with antialias, no crop."""
+    x = images.permute(0, 3, 1, 2).float() / 255.0
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(0.0, 1.0)
+
+
+@dataclass
+class EpisodeData:
+    frames: np.ndarray  # uint8 (T, S, S, 3) at the model's image size
+    actions: np.ndarray  # f32 (T, 7) raw
+    text_ids: list[int]
+    prompts: list[P.Prompt] | None  # the annotation's prompts (None: unannotated or rejected)
+    mask_rle: dict[str, Any] | None
+
+
+class BatchBuilder:
+    def __init__(
+        self,
+        dataset: LocalDataset,
+        model_config: PixelVLAConfig,
+        tokenizer: TextTokenizer,
+        normalizer: ActionNormalizer,
+        cfg: TrainConfig,
+        *,
+        progress: bool = True,
+    ) -> None:
+        self.model_config = model_config
+        self.cfg = cfg
+        self.normalizer = normalizer
+        self.pad_id = tokenizer.pad_token_id
+        self.prompted = cfg.stage == "stage2"
+        indices = list(cfg.episodes) if cfg.episodes is not None else list(range(dataset.num_episodes))
+        size = model_config.vision.image_size
+        self.episodes: list[EpisodeData] = []
+        for i in tqdm(indices, desc="loading episodes", disable=not progress):
+            ep = dataset.episode(i)
+            ann = ep.annotation
+            accepted = bool(ann and ann.get("accepted", True) and ann.get("mask_rle"))
+            if self.prompted and not accepted:
+                continue  # stage 2 learns from annotated episodes only
+            frames = torch.from_numpy(np.stack(list(ep.frames(CAMERA))))
+            small = (resize_images(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            self.episodes.append(
+                EpisodeData(
+                    frames=small,
+                    actions=ep.actions.astype(np.float32),
+                    text_ids=tokenizer.encode(format_instruction(model_config.prompt_template, ep.task)),
+                    prompts=P.prompts_from_json(ann["prompts"]) if accepted and ann else None,
+                    mask_rle=dict(ann["mask_rle"]) if accepted and ann else None,
+                )
+            )
+        if not self.episodes:
+            raise ValueError("no usable episodes (stage 2 needs accepted Pixel annotations)")
+        self.index: list[tuple[int, int]] = [
+            (e, t) for e, ep in enumerate(self.episodes) for t in range(len(ep.actions))
+        ]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def action_chunk(self, actions: np.ndarray, t: int) -> np.ndarray:
+        n = self.model_config.action.chunk_size
+        chunk = actions[t : t + n]
+        if len(chunk) < n:
+            pad = np.zeros((n - len(chunk), actions.shape[1]), np.float32)
+            pad[:, 6] = actions[-1, 6]  # hold the last gripper command; the arm stays still
+            chunk = np.concatenate([chunk, pad])
+        return self.normalizer.normalize(chunk)
+
+    def choose_prompts(
+        self, ep: EpisodeData, rng: np.random.Generator
+    ) -> tuple[list[P.Prompt], list[dict[str, Any]]]:
+        if not self.prompted or ep.prompts is None:
+            return [], []
+        kind = self.cfg.prompt_types[int(rng.integers(len(self.cfg.prompt_types)))]
+        if kind == "none":
+            return [], []
+        cls = {"point": P.Point, "line": P.Line, "box": P.Box, "mask": P.Mask}[kind]
+        chosen = [p for p in ep.prompts if isinstance(p, cls)]
+        if kind == "point" and len(chosen) > 1:
+            chosen = chosen[: int(rng.integers(1, len(chosen) + 1))]
+        # The drawn mask is also the pixel mask (as in the studio), dropped with p = pixel_mask_drop.
+        masks = (
+            []
+            if kind != "mask" or ep.mask_rle is None or rng.random() < self.cfg.pixel_mask_drop
+            else [ep.mask_rle]
+        )
+        return chosen, masks
+
+    def batch(self, sample_ids: list[int], epoch: int) -> ModelInputs:
+        mc = self.model_config
+        images, ids, actions, feats, pmasks, pvalid = [], [], [], [], [], []
+        for sid in sample_ids:
+            e, t = self.index[sid]
+            ep = self.episodes[e]
+            rng = np.random.default_rng([self.cfg.seed, epoch, sid])
+            images.append(ep.frames[t])
+            ids.append(ep.text_ids)
+            actions.append(self.action_chunk(ep.actions, t))
+            chosen, masks = self.choose_prompts(ep, rng)
+            feats.append(P.featurize(chosen))
+            grid, valid = P.pixel_mask_grid(masks, grid=mc.vision.grid, max_masks=mc.pixel.max_masks)
+            pmasks.append(grid)
+            pvalid.append(valid)
+        longest = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), longest), self.pad_id, dtype=torch.long)
+        text_mask = torch.zeros((len(ids), longest), dtype=torch.bool)
+        for i, x in enumerate(ids):
+            input_ids[i, : len(x)] = torch.tensor(x)
+            text_mask[i, : len(x)] = True
+        pixels = resize_images(torch.from_numpy(np.stack(images)), mc.vision.image_size)
+        return ModelInputs(
+            pixel_values=pixels,
+            input_ids=input_ids,
+            text_mask=text_mask,
+            pixel_mask=torch.from_numpy(np.stack(pmasks)),
+            pixel_mask_valid=torch.from_numpy(np.stack(pvalid)),
+            prompt_features={k: torch.from_numpy(np.stack([f[k] for f in feats])) for k in feats[0]},
+            actions=torch.from_numpy(np.stack(actions)),
+        )

@@ -1,0 +1,328 @@
+"""The training loop shared by every stage: build or load the model, apply the stage's rules, train
+with AdamW + warm-up/cosine, log metrics, checkpoint atomically, resume exactly, export a bundle.
+
+Runs on CPU for `tiny` and under `torchrun` for one or many GPUs (DDP; rank 0 writes). A resumed run
+continues the same run: weights, optimizer, scheduler, RNG and data position all come back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import resource
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import load_bundle, save_bundle
+from ..config import get_config
+from ..data import open_dataset
+from ..model import PixelVLA
+from ..normalize import ActionNormalizer
+from ..stages import LoraSettings, apply_stage, get_stage
+from ..tokenizer import build_tokenizer
+from . import atomic, rng
+from .batches import BatchBuilder
+from .checkpointing import CheckpointManager, CheckpointStateError, TrainingState
+from .config import TrainConfig, TrainConfigError
+from .metrics import ACTION_DIMS, MetricsLog
+from .sampler import ResumableSampler
+from .schedule import lr_factor
+
+log = logging.getLogger("pixelvla.train")
+CONFIG_FILE = "train_config.json"
+BUNDLE_DIR = "bundle"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    bundle: Path | None  # None when the run halted or was cancelled before the end
+    final_loss: float | None
+
+
+def resolve_init(path: str) -> Path:
+    """A bundle folder, or a run folder whose finished bundle is `RUN/bundle`."""
+    p = Path(path)
+    if (p / "manifest.json").is_file():
+        return p
+    if (p / BUNDLE_DIR / "manifest.json").is_file():
+        return p / BUNDLE_DIR
+    raise TrainConfigError(f"--init {path}: neither a bundle nor a finished run folder (no manifest.json)")
+
+
+def _device(setting: str) -> torch.device:
+    if setting == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    return torch.device(setting)
+
+
+def _autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _mem_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def build_model(cfg: TrainConfig, device: torch.device) -> tuple[PixelVLA, bool]:
+    """The starting model and whether it came from a file (False: seeded random init)."""
+    if cfg.init is not None:
+        bundle = load_bundle(resolve_init(cfg.init), device=device, merge=True)
+        return bundle.model, True
+    rng.seed_everything(cfg.seed)
+    with torch.device(device):
+        model = PixelVLA(get_config(cfg.model))
+    return model, False
+
+
+def _trainable(model: PixelVLA, cfg: TrainConfig, from_file: bool) -> list[str]:
+    names = apply_stage(model, cfg.stage)
+    # (ours) The tiny configuration has no pretrained vision towers to freeze: its base stage (the
+    # stand-in for OpenVLA's pretraining) also trains the towers. Stages 1 and 2 freeze them, as the
+    # paper does.
+    train_vision = cfg.extra.get("train_vision", cfg.stage == "base" and not from_file)
+    if train_vision:
+        for name, p in model.named_parameters():
+            if name.startswith("vision."):
+                p.requires_grad_(True)
+        names = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    return names
+
+
+def _param_groups(model: PixelVLA, cfg: TrainConfig) -> list[dict[str, Any]]:
+    lora = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n]
+    groups = [{"name": "modules", "params": rest, "lr": cfg.lr}]
+    if lora:
+        groups.append({"name": "lora", "params": lora, "lr": cfg.lora_lr})
+    return groups
+
+
+class _Cancel:
+    """SIGTERM (the server's cancel) finishes the current step, checkpoints, and exits."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: Any = None
+
+    def __enter__(self) -> _Cancel:
+        with contextlib.suppress(ValueError):  # not the main thread: no signal handling
+            self._old = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, *_: Any) -> None:
+        self.requested = True
+
+    def __exit__(self, *_: Any) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> RunResult:
+    run_dir = Path(cfg.out_dir)
+    config_path = run_dir / CONFIG_FILE
+    mgr = CheckpointManager(run_dir, keep=cfg.keep_checkpoints)
+    if resume:
+        if not config_path.exists():
+            raise TrainConfigError(f"cannot resume: {config_path} does not exist")
+        cfg = TrainConfig.load(config_path).with_overrides({"halt_after_steps": cfg.halt_after_steps})
+    elif mgr.complete_steps():
+        raise TrainConfigError(
+            f"{run_dir} already holds checkpoints; resume it (--resume) or pick a new folder"
+        )
+    cfg.validate()
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = _device(cfg.device)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+    main = rank == 0
+    if main and not resume:
+        atomic.write_text(config_path, cfg.to_json() + "\n")
+
+    metrics = MetricsLog(run_dir, tensorboard=cfg.tensorboard, enabled=main)
+    try:
+        return _train(cfg, run_dir, mgr, metrics, device, rank, world, resume, progress and main)
+    except BaseException as exc:
+        if not isinstance(exc, KeyboardInterrupt | SystemExit):
+            metrics.event("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        metrics.close()
+
+
+def _train(
+    cfg: TrainConfig,
+    run_dir: Path,
+    mgr: CheckpointManager,
+    metrics: MetricsLog,
+    device: torch.device,
+    rank: int,
+    world: int,
+    resume: bool,
+    progress: bool,
+) -> RunResult:
+    main = rank == 0
+    get_stage(cfg.stage)  # typed error for an unknown stage before any heavy work
+    dataset = open_dataset(cfg.dataset)
+    q01, q99 = dataset.action_bounds()
+    normalizer = ActionNormalizer(tuple(map(float, q01)), tuple(map(float, q99)), key=dataset.root.name)
+
+    model, from_file = build_model(cfg, device)
+    trainable = _trainable(model, cfg, from_file)
+    model.train()
+    tokenizer = build_tokenizer(model.config.tokenizer)
+    data = BatchBuilder(dataset, model.config, tokenizer, normalizer, cfg, progress=progress)
+    sampler = ResumableSampler(len(data), seed=cfg.seed, rank=rank, world_size=world)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_factor(
+            s, warmup_steps=cfg.warmup_steps, total_steps=cfg.steps, min_factor=cfg.min_lr_factor
+        ),
+    )
+    # A random-initialised model is saved whole; one loaded from a file saves only what trains.
+    saved_names = set(trainable) if from_file else {n for n, _ in model.named_parameters()}
+
+    step = 0
+    if resume and mgr.complete_steps():
+        state = mgr.load()
+        _missing, unexpected = model.load_state_dict(state.weights, strict=False)
+        if unexpected or set(state.weights) != saved_names:
+            raise CheckpointStateError(
+                f"checkpoint weights do not fit the model ({len(unexpected)} unexpected)"
+            )
+        optimizer.load_state_dict(state.optimizer)
+        scheduler.load_state_dict(state.scheduler)
+        sampler.load_state_dict(state.sampler)
+        rng.restore(state.rng)
+        step = state.step
+        metrics.event("resume", step=step, total_steps=cfg.steps)
+    else:
+        metrics.event(
+            "start",
+            step=0,
+            total_steps=cfg.steps,
+            trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+            samples=len(data),
+        )
+
+    net: torch.nn.Module = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, find_unused_parameters=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def checkpoint() -> Path | None:
+        if not main:
+            return None
+        weights: dict[str, torch.Tensor] = {n: p for n, p in model.named_parameters() if n in saved_names}
+        path = mgr.save(
+            TrainingState(
+                step=step,
+                weights=weights,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                sampler=sampler.state_dict(),
+                rng=rng.capture(),
+                extra={"stage": cfg.stage},
+            )
+        )
+        metrics.event("checkpoint", step=step, total_steps=cfg.steps, path=str(path.relative_to(run_dir)))
+        return path
+
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", disable=not progress)
+    last_loss: float | None = None
+    window: list[float] = []
+    with _Cancel() as cancel:
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            epoch = sampler.state.epoch
+            batch = data.batch(sampler.next_indices(cfg.batch_size), epoch).to(device)
+            t_data = time.perf_counter() - t0
+            with _autocast(cfg, device):
+                out = net(batch)
+            assert out.loss is not None
+            loss = out.loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            last_loss = float(loss.detach())
+            window.append(last_loss)
+            step_time = time.perf_counter() - t0
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}")
+            if main and (step % cfg.log_every == 0 or step == cfg.steps):
+                assert batch.actions is not None
+                n = min(out.actions.shape[1], batch.actions.shape[1])
+                err = (out.actions[:, :n].detach().float() - batch.actions[:, :n].float()).abs()
+                per_dim = err.mean(dim=(0, 1)).tolist()
+                metrics.train(
+                    step=step,
+                    total_steps=cfg.steps,
+                    epoch=epoch,
+                    loss=sum(window) / len(window),
+                    l1=float(err.mean()),
+                    l1_per_dim=dict(zip(ACTION_DIMS, per_dim, strict=True)),
+                    lr=optimizer.param_groups[0]["lr"],
+                    lrs={g["name"]: g["lr"] for g in optimizer.param_groups},
+                    grad_norm=grad_norm,
+                    samples_per_s=cfg.batch_size * world / step_time,
+                    step_time_s=step_time,
+                    data_time_s=t_data,
+                    mem_mb=_mem_mb(device),
+                )
+                window.clear()
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                checkpoint()
+            if cancel.requested:
+                if step % cfg.checkpoint_every:
+                    checkpoint()
+                metrics.event("cancelled", step=step, total_steps=cfg.steps)
+                bar.close()
+                raise SystemExit(143)
+            if cfg.halt_after_steps is not None and step >= cfg.halt_after_steps and step < cfg.steps:
+                bar.close()
+                return RunResult(run_dir, step, None, last_loss)
+    bar.close()
+
+    bundle = None
+    if main:
+        rule = get_stage(cfg.stage)
+        bundle = save_bundle(
+            model,
+            run_dir / BUNDLE_DIR,
+            normalizer,
+            name=f"{model.config.name}-{cfg.stage}",
+            stage=cfg.stage,
+            lora=LoraSettings() if rule.lora is not None else None,
+            extra={"dataset": str(cfg.dataset), "train_steps": step, "seed": cfg.seed},
+        )
+        metrics.event("done", step=step, total_steps=cfg.steps, bundle=str(bundle.relative_to(run_dir)))
+        (run_dir / "summary.json").write_text(json.dumps({"step": step, "final_loss": last_loss}))
+    return RunResult(run_dir, step, bundle, last_loss)

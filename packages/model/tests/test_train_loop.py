@@ -1,0 +1,170 @@
+"""The training loop on a small LeRobot dataset written here: stage rules, metrics schema, exact
+resume, cancellation, chaining base -> stage1 -> stage2, and the CLI's typed errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pixelvla import prompts as P
+from pixelvla import rle
+from pixelvla.checkpoint import load_bundle
+from pixelvla.data import EpisodeRecord, LeRobotWriter
+from pixelvla.train.config import TrainConfig, TrainConfigError
+from pixelvla.train.loop import train
+from pixelvla.train.metrics import TRAIN_KEYS, read_metrics
+from safetensors.torch import load_file
+
+ACTION_NAMES = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
+
+
+def _episode(rng: np.random.Generator, n: int, size: int) -> EpisodeRecord:
+    frames = np.zeros((n, size, size, 3), np.uint8)
+    x0, y0 = rng.integers(4, size // 2, size=2)
+    for t in range(n):
+        frames[t, ..., 2] = 40
+        frames[t, y0 : y0 + 12, x0 + t // 3 : x0 + 12 + t // 3] = (220, 40, 40)
+    mask = np.zeros((size, size), bool)
+    mask[y0 : y0 + 12, x0 : x0 + 12] = True
+    prompts = [
+        P.Point((x0 + 6) / size, (y0 + 6) / size),
+        P.Line((((x0 + 1) / size, (y0 + 6) / size), ((x0 + 11) / size, (y0 + 6) / size))),
+        P.Box(x0 / size, y0 / size, (x0 + 12) / size, (y0 + 12) / size),
+        P.Mask(dict(rle.encode(mask))),
+    ]
+    actions = rng.normal(0, 0.01, (n, 7)).astype(np.float32)
+    actions[:, 6] = (np.arange(n) > n // 2).astype(np.float32)
+    return EpisodeRecord(
+        frames={"front": frames},
+        actions=actions,
+        states=rng.normal(size=(n, 8)).astype(np.float32),
+        task="pick up the red cube",
+        annotation={
+            "accepted": True,
+            "target_object": "obj0",
+            "mask_rle": dict(rle.encode(mask)),
+            "prompts": P.prompts_to_json(prompts),
+            "decisions": [],
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data") / "toy"
+    w = LeRobotWriter(
+        root, cameras={"front": (48, 48)}, state_names=[f"s{i}" for i in range(8)], action_names=ACTION_NAMES
+    )
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        w.write_episode(i, _episode(rng, 10, 48))
+    w.finalize()
+    return root
+
+
+def _cfg(dataset: Path, out: Path, stage: str = "base", **kw) -> TrainConfig:
+    base = dict(
+        stage=stage,
+        dataset=str(dataset),
+        out_dir=str(out),
+        steps=4,
+        batch_size=4,
+        warmup_steps=1,
+        log_every=1,
+        checkpoint_every=2,
+        tensorboard=False,
+        seed=7,
+    )
+    base.update(kw)
+    return TrainConfig.from_dict(base)
+
+
+def test_metrics_schema_bundle_and_trainable_sets(dataset, tmp_path):
+    res = train(_cfg(dataset, tmp_path / "base"), progress=False)
+    assert res.step == 4 and res.bundle is not None
+    rows = read_metrics(tmp_path / "base" / "metrics.jsonl")
+    train_rows = [r for r in rows if r["kind"] == "train"]
+    assert [r["step"] for r in train_rows] == [1, 2, 3, 4]
+    for r in train_rows:
+        assert set(TRAIN_KEYS) <= set(r) and r["total_steps"] == 4
+        assert set(r["l1_per_dim"]) == set(ACTION_NAMES)
+        assert all(np.isfinite(v) for v in (r["loss"], r["grad_norm"], r["lr"]))
+    events = [r["event"] for r in rows if r["kind"] == "event"]
+    assert events == ["start", "checkpoint", "checkpoint", "done"]
+    saved = json.loads((tmp_path / "base" / "train_config.json").read_text())
+    assert TrainConfig.from_dict(saved) == _cfg(
+        dataset, tmp_path / "base"
+    )  # the saved config replays the run
+
+    # Base stage of tiny: projector, LLM and (ours) the randomly initialised towers train.
+    ckpt = load_file(str(tmp_path / "base" / "checkpoints" / "step-00000004" / "model.safetensors"))
+    assert any(k.startswith("vision.") for k in ckpt)
+
+    # Stage 1 from the base run: only the decoder and the slots train, so only they are checkpointed.
+    s1 = train(_cfg(dataset, tmp_path / "s1", "stage1", init=str(tmp_path / "base"), steps=2), progress=False)
+    keys = set(load_file(str(tmp_path / "s1" / "checkpoints" / "step-00000002" / "model.safetensors")))
+    assert keys and all(k.startswith(("action_decoder.", "action_slot")) for k in keys)
+    base_llm = load_bundle(tmp_path / "base" / "bundle").model.llm.state_dict()
+    s1_llm = load_bundle(s1.bundle).model.llm.state_dict()
+    assert all(torch.equal(base_llm[k], s1_llm[k]) for k in base_llm)  # the backbone stayed frozen
+
+    # Stage 2 from stage 1: LoRA adapters are saved apart, the encoders train, the towers do not.
+    s2 = train(_cfg(dataset, tmp_path / "s2", "stage2", init=str(tmp_path / "s1"), steps=2), progress=False)
+    keys = set(load_file(str(tmp_path / "s2" / "checkpoints" / "step-00000002" / "model.safetensors")))
+    assert any("lora_" in k for k in keys) and any(k.startswith("prompt_encoder.") for k in keys)
+    assert any(k.startswith("pixel_encoder.") for k in keys)
+    assert not any(k.startswith("vision.") for k in keys)
+    assert (s2.bundle / "adapters").exists() or any("adapter" in p.name for p in s2.bundle.iterdir())
+
+
+def test_resume_reaches_the_same_weights(dataset, tmp_path):
+    full = train(_cfg(dataset, tmp_path / "full", "base", steps=5), progress=False)
+    halted = train(_cfg(dataset, tmp_path / "cut", "base", steps=5, halt_after_steps=3), progress=False)
+    assert halted.bundle is None and halted.step == 3  # killed after step 3; last checkpoint at 2
+    resumed = train(_cfg(dataset, tmp_path / "cut", "base", steps=5), resume=True, progress=False)
+    assert resumed.step == 5 and resumed.bundle is not None
+    a = load_file(str(full.bundle / "model.safetensors"))
+    b = load_file(str(resumed.bundle / "model.safetensors"))
+    assert a.keys() == b.keys()
+    worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    assert worst <= 1e-6, f"resumed weights differ from the uninterrupted run by {worst}"
+    events = [r["event"] for r in read_metrics(tmp_path / "cut" / "metrics.jsonl") if r["kind"] == "event"]
+    assert "resume" in events and events[-1] == "done"
+
+
+def test_fresh_run_refuses_a_used_folder_and_bad_configs(dataset, tmp_path):
+    train(_cfg(dataset, tmp_path / "r", steps=2), progress=False)
+    with pytest.raises(TrainConfigError, match="already holds checkpoints"):
+        train(_cfg(dataset, tmp_path / "r", steps=2), progress=False)
+    with pytest.raises(TrainConfigError, match="starts from a trained model"):
+        _cfg(dataset, tmp_path / "x", "stage1")
+    with pytest.raises(TrainConfigError, match="unknown training config keys"):
+        TrainConfig.from_dict({"stage": "base", "dataset": "d", "out_dir": "o", "lr_typo": 1})
+    with pytest.raises(TrainConfigError, match="neither a bundle"):
+        train(_cfg(dataset, tmp_path / "y", "stage1", init=str(tmp_path / "nothing")), progress=False)
+
+
+def test_cli_reports_typed_errors(tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pixelvla.cli",
+            "train",
+            "stage1",
+            "--dataset",
+            str(tmp_path),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2
+    assert "invalid_train_config" in r.stderr and "--init" in r.stderr
