@@ -206,7 +206,7 @@ function RunDetail({ run }: { run: Run }) {
   const resume = useResumeRun();
   const deploy = useDeploy();
   const models = useModels();
-  const records = metrics.data?.records ?? [];
+  const records = useMemo(() => metrics.data?.records ?? [], [metrics.data]);
   const curves = useMemo(() => [curveOf(run.name, records)], [run.name, records]);
   const deployable = (models.data?.models ?? []).filter(
     (m) => m.id === run.id || m.id.startsWith(`${run.id}`),
