@@ -33,11 +33,15 @@ export default defineConfig({
   },
   webServer: [
     {
-      command: `.venv/bin/python -m pixelvla_server --port ${SERVER_PORT} --device cpu --data-dir var/e2e --log-level warning`,
+      // A small sim dataset (resumable: a no-op once it exists) so the pages have frames to show.
+      command:
+        `.venv/bin/pixelvla-sim gen --episodes 4 --seed 0 --out var/e2e/datasets/sim-sample >/dev/null 2>&1 && ` +
+        `.venv/bin/python -m pixelvla_server --port ${SERVER_PORT} --device cpu --data-dir var/e2e --log-level warning`,
       cwd: root,
       url: `http://127.0.0.1:${SERVER_PORT}/healthz`,
       timeout: 120_000,
       reuseExistingServer: false,
+      env: { MUJOCO_GL: 'osmesa', PYOPENGL_PLATFORM: 'osmesa' },
       stdout: 'pipe',
       stderr: 'pipe',
     },

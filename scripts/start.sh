@@ -18,6 +18,11 @@ for p in "$SERVER_PORT" "$STUDIO_PORT"; do
 done
 
 npm run gen --silent
+DATA_DIR=${PIXELVLA_DATA_DIR:-var}
+if [ ! -f "$DATA_DIR/datasets/sim-sample/meta/info.json" ]; then
+  echo "[start] generating a small simulated dataset (sim-sample, 8 episodes) for the studio to show" >&2
+  pixelvla-sim gen --episodes 8 --seed 0 --out "$DATA_DIR/datasets/sim-sample" || echo "[start] warning: sample dataset generation failed; the studio will have no dataset" >&2
+fi
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
