@@ -22,6 +22,8 @@ export function MaskLayer({ editor }: { editor: Editor }) {
   const pending = useRef(new Map<string, Rect | null>());
   const frame = useRef<number | null>(null);
   const nextColor = useRef(0);
+  // A mask keeps its colour through undo / redo (which drop and recreate its surface).
+  const colors = useRef(new Map<string, readonly [number, number, number]>());
   const [, setVersion] = useState(0);
   const order = useEditorState(editor, (s) => s.order);
   const shapes = useEditorState(editor, (s) => s.shapes);
@@ -44,7 +46,11 @@ export function MaskLayer({ editor }: { editor: Editor }) {
           const canvas = document.createElement('canvas');
           canvas.width = m.width;
           canvas.height = m.height;
-          const color = s?.color ?? MASK_COLORS[nextColor.current++ % MASK_COLORS.length]!;
+          let color = colors.current.get(id);
+          if (!color) {
+            color = MASK_COLORS[nextColor.current++ % MASK_COLORS.length]!;
+            colors.current.set(id, color);
+          }
           s = { canvas, pixels: new ImageData(m.width, m.height), color };
           surfaces.current.set(id, s);
           fresh = created = true;

@@ -1,0 +1,39 @@
+import { expect, test } from '@playwright/test';
+
+const stateOf = async (text: string): Promise<number[]> =>
+  text.split('\n')[1]!.split(/\s+/).filter(Boolean).map(Number);
+
+test('teleop: start a sim robot, draw on the live frame, Go, see it move, E-stop with Esc', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  await page.goto('/#/teleop');
+  await page.getByTestId('new-robot').click();
+  await expect(page.getByTestId('link-indicator')).toContainText('open', { timeout: 60_000 });
+  await expect(page.getByTestId('link-indicator')).toContainText(/[1-9]\d* fps/, { timeout: 30_000 });
+
+  const box = (await page.getByTestId('canvas').boundingBox())!;
+  await page.mouse.click(box.x + box.width * 0.55, box.y + box.height * 0.6);
+  await expect(page.getByTestId('prompt-list').locator('li')).toHaveCount(1);
+
+  const state = page.getByTestId('robot-state');
+  await expect(state).not.toContainText('—', { timeout: 30_000 });
+  const before = await stateOf(await state.innerText());
+
+  await page.getByTestId('go').click();
+  // The policy moves the end effector (or the dead man stops it, which the mode then says).
+  await expect
+    .poll(
+      async () => {
+        const now = await stateOf(await state.innerText());
+        return Math.hypot(now[0]! - before[0]!, now[1]! - before[1]!, now[2]! - before[2]!);
+      },
+      { timeout: 30_000 },
+    )
+    .toBeGreaterThan(1e-3);
+
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('robot-mode')).toHaveText('estopped', { timeout: 10_000 });
+  await expect(page.getByTestId('go')).toBeDisabled();
+  await page.screenshot({ path: 'screenshots/teleop.png' });
+});
