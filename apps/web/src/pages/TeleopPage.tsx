@@ -307,14 +307,16 @@ function Readout({
 }
 
 function LinkIndicator({ st }: { st: LinkStatus }) {
-  const ok = st.link === 'open' && st.fps > 0;
+  const stale = st.frameAgeMs !== null && st.frameAgeMs > 1000;
+  const ok = st.link === 'open' && st.fps > 0 && !stale;
   return (
     <span className="row" data-testid="link-indicator" title={st.closeReason ?? undefined}>
-      <span className={`dot ${ok ? 'ok' : st.link === 'closed' ? 'bad' : 'wait'}`} />
+      <span className={`dot ${ok ? 'ok' : st.link === 'closed' || stale ? 'bad' : 'wait'}`} />
       <span>{st.link === 'closed' ? `disconnected (${st.closeReason})` : st.link}</span>
       <span className="num">{st.fps} fps</span>
       <span className="num">gap {st.frameGapMs !== null ? `${st.frameGapMs.toFixed(0)} ms` : '—'}</span>
       <span className="num">rtt {st.ackRttMs !== null ? `${st.ackRttMs.toFixed(1)} ms` : '—'}</span>
+      {stale && <span className="num error">stalled {(st.frameAgeMs! / 1000).toFixed(1)} s</span>}
       <span className="num">#{st.seq}</span>
     </span>
   );

@@ -20,6 +20,8 @@ export interface LinkStatus {
   readonly fps: number;
   /** Milliseconds between the last two frames (jitter shows here first). */
   readonly frameGapMs: number | null;
+  /** How old the newest frame is; grows when the stream stalls. */
+  readonly frameAgeMs: number | null;
   /** Round trip of the last acknowledged command. */
   readonly ackRttMs: number | null;
   readonly state: readonly number[] | null;
@@ -43,6 +45,7 @@ const INITIAL: LinkStatus = {
   seq: -1,
   fps: 0,
   frameGapMs: null,
+  frameAgeMs: null,
   ackRttMs: null,
   state: null,
   action: null,
@@ -64,6 +67,7 @@ export class RobotLink {
   readonly status: StoreApi<LinkStatus> = createStore<LinkStatus>(() => INITIAL);
   private readonly ws: WebSocket;
   private heartbeat: number | null = null;
+  private lastFrameAt: number | null = null;
   private pendingAcks = new Map<string, number>();
   private frameTimes: number[] = [];
   private decoding = false;
@@ -81,7 +85,10 @@ export class RobotLink {
     this.ws.binaryType = 'arraybuffer';
     this.ws.onopen = () => {
       this.status.setState({ link: 'open' });
-      this.heartbeat = window.setInterval(() => this.send({ type: 'heartbeat' }), HEARTBEAT_MS);
+      this.heartbeat = window.setInterval(() => {
+        this.send({ type: 'heartbeat' });
+        this.tickStats();
+      }, HEARTBEAT_MS);
     };
     this.ws.onmessage = (ev) => this.receive(ev.data as ArrayBuffer);
     this.ws.onclose = (ev) => {
@@ -146,6 +153,18 @@ export class RobotLink {
     this.stopHeartbeat();
   }
 
+  /** Frame age and rate decay while no frames arrive, so a stalled stream looks stalled. */
+  private tickStats(): void {
+    if (this.lastFrameAt === null) return;
+    const now = performance.now();
+    while (this.frameTimes.length > 0 && now - this.frameTimes[0]! > 1000) this.frameTimes.shift();
+    const age = now - this.lastFrameAt;
+    const st = this.status.getState();
+    if (Math.abs((st.frameAgeMs ?? 0) - age) > 100 || st.fps !== this.frameTimes.length) {
+      this.status.setState({ frameAgeMs: age, fps: this.frameTimes.length });
+    }
+  }
+
   private stopHeartbeat(): void {
     if (this.heartbeat !== null) window.clearInterval(this.heartbeat);
     this.heartbeat = null;
@@ -196,6 +215,7 @@ export class RobotLink {
   private onFrame(m: Msg): void {
     const now = performance.now();
     const last = this.frameTimes.at(-1);
+    this.lastFrameAt = now;
     this.frameTimes.push(now);
     while (this.frameTimes.length > 0 && now - this.frameTimes[0]! > 1000) this.frameTimes.shift();
     const images = m.images as Record<string, Uint8Array> | undefined;
@@ -208,6 +228,7 @@ export class RobotLink {
       action: numbers(m.action),
       fps: this.frameTimes.length,
       frameGapMs: last === undefined ? null : now - last,
+      frameAgeMs: 0,
     });
     // Decode one frame at a time; if the decoder is busy, this frame is skipped (the next is newer).
     if (!jpeg || this.decoding) return;
