@@ -65,11 +65,18 @@ class RandomFourierPE(nn.Module):
         self.register_buffer("gaussian", scale * torch.randn(2, dim // 2))
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        proj = (2.0 * coords - 1.0) @ self.gaussian * (2.0 * math.pi)
+        turns = (2.0 * coords - 1.0) @ self.gaussian
+        # Reduce to [-0.5, 0.5] turns before sin/cos: GPU sin/cos (WGSL) are only accurate near
+        # [-pi, pi], and the raw arguments reach ~40 rad. Exact in float32 for |turns| < 2**22.
+        turns = turns - torch.floor(turns + 0.5)
+        proj = turns * (2.0 * math.pi)
         return torch.cat([torch.sin(proj), torch.cos(proj)], dim=-1)
 
 
 class PromptEncoder(nn.Module):
+    type_gates: torch.Tensor
+    slot_onehot: torch.Tensor
+
     def __init__(self, config: PromptEncoderConfig | None = None) -> None:
         super().__init__()
         self.config = cfg = config or PromptEncoderConfig()
@@ -88,6 +95,14 @@ class PromptEncoder(nn.Module):
             nn.GELU(),
             nn.Conv2d(16, cfg.dim, kernel_size=1),
         )
+        # Constant tables (not weights, so not saved): which terms each token type gets, and the
+        # one-hot choice of mask raster per slot.
+        gates = torch.zeros(cfg.num_types, 3)
+        gates[P.TYPE_POINT_POS : P.TYPE_LINE + 1, 0] = 1.0
+        gates[P.TYPE_LINE, 1] = 1.0
+        gates[P.TYPE_MASK, 2] = 1.0
+        self.register_buffer("type_gates", gates, persistent=False)
+        self.register_buffer("slot_onehot", torch.eye(cfg.max_masks), persistent=False)
         with torch.no_grad():
             # Padding row stays zero so an all-zero input is an all-zero token before masking too.
             self.type_embed.weight[P.TYPE_PAD].zero_()
@@ -100,16 +115,25 @@ class PromptEncoder(nn.Module):
         return self.pe(torch.stack([xs, ys], dim=-1)).permute(2, 0, 1)
 
     def mask_features(self, masks: torch.Tensor) -> torch.Tensor:
-        """(B, M, S, S) coverage rasters -> (B, M, dim) masked-average features."""
+        """(B, M, S, S) coverage rasters -> (B, M, dim) masked-average features.
+
+        Equal to masked-averaging the output of the full SAM stack plus a dense PE, but the last
+        (1x1, linear) conv is applied after the average, since a weighted mean commutes with an
+        affine map: 256x fewer multiply-adds, which is most of this encoder's cost in WASM.
+        """
         b, m, s, _ = masks.shape
         x = masks.reshape(b * m, 1, s, s)
+        *downscale, project = self.mask_downscaling
+        feat = x
+        for layer in downscale:
+            feat = layer(feat)  # (B*M, 16, S/4, S/4)
+        weight = F.avg_pool2d(x, kernel_size=4)  # the mask's coverage on the same grid
+        den = weight.sum(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+        pooled = (feat * weight).sum(dim=(2, 3), keepdim=True) / den  # (B*M, 16, 1, 1)
         # Convs and LayerNorm are translation-invariant, so without the dense PE (as SAM adds to
         # its image embedding) two same-shaped masks in different places would give one token.
-        feat = self.mask_downscaling(x) + self.grid_pe(s // 4)  # (B*M, dim, S/4, S/4)
-        weight = F.avg_pool2d(x, kernel_size=4)  # the mask's coverage on the same grid
-        num = (feat * weight).sum(dim=(2, 3))
-        den = weight.sum(dim=(2, 3)).clamp_min(1e-6)
-        return (num / den).reshape(b, m, self.config.dim)
+        pe = (self.grid_pe(s // 4) * weight).sum(dim=(2, 3)) / den.flatten(1)  # (B*M, dim)
+        return (project(pooled).flatten(1) + pe).reshape(b, m, self.config.dim)
 
     def forward(
         self,
@@ -120,19 +144,16 @@ class PromptEncoder(nn.Module):
         masks: torch.Tensor,
         valid: torch.Tensor,
     ) -> torch.Tensor:
-        types = types.long()
-        is_geom = ((types >= P.TYPE_POINT_POS) & (types <= P.TYPE_LINE)).unsqueeze(-1)
-        is_line = (types == P.TYPE_LINE).unsqueeze(-1)
-        is_mask = (types == P.TYPE_MASK).unsqueeze(-1)
-
+        # Indices stay int32 and are only ever used by Gathers (embedding lookups), never compared:
+        # the exporter turns integer comparisons into int64 Casts, ORT's WebGPU EP has no int64
+        # kernels, and such a graph gave wrong rows there (ORT-web 1.30 on SwiftShader looked
+        # index_embed up with the *types*). So per-type switches and the slot choice are tables.
+        gates = F.embedding(types, self.type_gates).unsqueeze(-1)  # (B, T, 3, 1): geom, line, mask
         tokens = self.type_embed(types)
-        tokens = tokens + self.pe(coords) * is_geom.to(coords.dtype)
-        tokens = tokens + self.index_embed(index.long()) * is_line.to(coords.dtype)
-
-        mask_feat = self.mask_features(masks)  # (B, M, dim)
-        slot = mask_slot.long().unsqueeze(-1).expand(-1, -1, self.config.dim)
-        per_token = torch.gather(mask_feat, 1, slot)  # (B, T, dim)
-        tokens = tokens + per_token * is_mask.to(coords.dtype)
+        tokens = tokens + self.pe(coords) * gates[:, :, 0]
+        tokens = tokens + self.index_embed(index) * gates[:, :, 1]
+        onehot = F.embedding(mask_slot, self.slot_onehot)  # (B, T, M)
+        tokens = tokens + (onehot @ self.mask_features(masks)) * gates[:, :, 2]
         return tokens * valid.unsqueeze(-1).to(tokens.dtype)
 
 

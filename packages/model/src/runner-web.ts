@@ -9,7 +9,7 @@ export interface PromptEncoderOptions {
   /** URL of prompt_encoder.onnx (e.g. '/models/prompt_encoder.onnx'); or pass modelBytes. */
   modelUrl?: string;
   modelBytes?: Uint8Array;
-  /** 'auto' (default) tries WebGPU when an adapter exists, else WASM. */
+  /** 'auto' (default): WebGPU on a hardware adapter, else (or if WebGPU fails) WASM. */
   backend?: 'webgpu' | 'wasm' | 'auto';
   /** Where ort-wasm-simd-threaded.jsep.{mjs,wasm} are served (env.wasm.wasmPaths). */
   wasmPaths?: string | { mjs?: string; wasm?: string };
@@ -17,16 +17,31 @@ export interface PromptEncoderOptions {
   numThreads?: number;
 }
 
+interface AdapterLike {
+  isFallbackAdapter?: boolean;
+  info?: { isFallbackAdapter?: boolean; architecture?: string; description?: string };
+}
 interface GpuLike {
-  requestAdapter(): Promise<unknown>;
+  requestAdapter(): Promise<AdapterLike | null>;
 }
 
-/** True when the page can get a WebGPU adapter (navigator.gpu alone is not enough). */
+/**
+ * True when the page can get a hardware WebGPU adapter (navigator.gpu alone is not enough).
+ * Software adapters (SwiftShader, "fallback" adapters) are refused: on them this ~50 KB encoder
+ * takes about a second per run on WebGPU against milliseconds on WASM.
+ */
 export async function webgpuAvailable(): Promise<boolean> {
   const gpu = (globalThis.navigator as (Navigator & { gpu?: GpuLike }) | undefined)?.gpu;
   if (!gpu) return false;
   try {
-    return (await gpu.requestAdapter()) != null;
+    const adapter = await gpu.requestAdapter();
+    if (adapter == null) return false;
+    const info = adapter.info;
+    const software =
+      adapter.isFallbackAdapter === true ||
+      info?.isFallbackAdapter === true ||
+      /swiftshader/i.test(`${info?.architecture ?? ''} ${info?.description ?? ''}`);
+    return !software;
   } catch {
     return false;
   }

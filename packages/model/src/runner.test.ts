@@ -22,7 +22,7 @@ describe('onnxruntime-node tokens match PyTorch (testdata/featurize.json)', () =
   let runner: PromptEncoderRunner;
   beforeAll(async () => {
     runner = await createNodePromptEncoder({ modelPath });
-  });
+  }, 60_000);
   afterAll(() => runner.release());
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -57,13 +57,13 @@ describe('onnxruntime-web (WASM backend, run in Node) gives the same tokens', ()
     expect(out.backend).toBe('wasm');
     expect(maxAbsDiff(out.tokens, float32Of(c.tokens))).toBeLessThan(1e-4);
     await runner.release();
-  });
+  }, 60_000); // loading the wasm build takes seconds on a busy 2-core machine
 
   it("falls back to WASM under 'auto' when there is no WebGPU adapter", async () => {
     const runner = await createPromptEncoder({ modelBytes: readFileSync(modelPath), backend: 'auto' });
     expect(runner.backend).toBe('wasm');
     await runner.release();
-  });
+  }, 60_000);
 });
 
 describe('the committed public model', () => {

@@ -101,3 +101,15 @@ def test_bad_feeds_are_rejected_by_the_runtime() -> None:
         sess.run(None, dict(feeds, types=feeds["types"].astype(np.int64)))
     with pytest.raises(Exception, match=r"(?i)dimension|shape|invalid"):
         sess.run(None, dict(feeds, coords=np.zeros((1, 15, 2), np.float32)))
+
+
+def test_integer_inputs_feed_only_gathers() -> None:
+    # ORT's WebGPU EP has no int64 kernels; a graph that cast the int32 inputs to int64 for
+    # comparisons returned wrong embedding rows there. Integer inputs must go straight to Gathers.
+    model = onnx.load_from_string(export_bytes(make_prompt_encoder(seed=0)))
+    for node in model.graph.node:
+        for name in node.input:
+            if name in ("types", "index", "mask_slot"):
+                assert node.op_type == "Gather", f"{name} feeds a {node.op_type}"
+    ops = {n.op_type for n in model.graph.node}
+    assert not ops & {"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "GatherElements"}

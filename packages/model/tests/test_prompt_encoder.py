@@ -131,3 +131,14 @@ def test_runs_in_bfloat16() -> None:
     )
     assert out.dtype == torch.bfloat16
     np.testing.assert_allclose(out[0].float().numpy(), ref, atol=0.1)
+
+
+def test_mask_features_equal_the_full_sam_stack_then_average(enc: PromptEncoder) -> None:
+    # The 1x1 projection runs after pooling for speed; it must equal the straightforward order.
+    masks = (torch.rand(1, 2, 64, 64, generator=torch.Generator().manual_seed(0)) > 0.6).float()
+    x = masks.reshape(2, 1, 64, 64)
+    with torch.no_grad():
+        feat = enc.mask_downscaling(x) + enc.grid_pe(16)
+        w = torch.nn.functional.avg_pool2d(x, 4)
+        ref = ((feat * w).sum((2, 3)) / w.sum((2, 3))).reshape(1, 2, 256)
+        np.testing.assert_allclose(enc.mask_features(masks).numpy(), ref.numpy(), atol=1e-5)
