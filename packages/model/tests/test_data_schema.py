@@ -115,7 +115,8 @@ def test_data_files_match_the_features(root: Path) -> None:
     assert set(table.column_names) == set(info["features"])
     img_type = table.schema.field("observation.images.front").type
     assert img_type == pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    assert table.schema.field("action").type == pa.list_(pa.float32())
+    assert table.schema.field("action").type == pa.list_(pa.float32(), 7)  # datasets.Sequence(length=7)
+    assert table.schema.field("observation.state").type == pa.list_(pa.float32(), 8)
     assert table.column("index").to_pylist() == list(range(14))
     ep = np.array(table.column("episode_index").to_pylist())
     fi = np.array(table.column("frame_index").to_pylist())

@@ -48,11 +48,13 @@ class EpisodeRecord:
     source: Mapping[str, Any] = field(default_factory=dict)  # provenance, e.g. seed and task name
 
 
-def data_schema(cameras: Sequence[str]) -> pa.Schema:
+def data_schema(cameras: Sequence[str], state_dim: int, action_dim: int) -> pa.Schema:
+    """Arrow types as Hugging Face ``datasets`` writes LeRobot features: a float32 vector of shape
+    (D,) is ``Sequence(length=D)``, i.e. a fixed-size list; an image is ``struct<bytes, path>``."""
     fields = [pa.field(fmt.image_key(c), _IMAGE_TYPE) for c in cameras]
     fields += [
-        pa.field(fmt.STATE_KEY, pa.list_(pa.float32())),
-        pa.field(fmt.ACTION_KEY, pa.list_(pa.float32())),
+        pa.field(fmt.STATE_KEY, pa.list_(pa.float32(), state_dim)),
+        pa.field(fmt.ACTION_KEY, pa.list_(pa.float32(), action_dim)),
         pa.field("timestamp", pa.float32()),
         pa.field("frame_index", pa.int64()),
         pa.field("episode_index", pa.int64()),
@@ -68,10 +70,9 @@ def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def _fixed_list(values: np.ndarray) -> pa.ListArray:
+def _fixed_list(values: np.ndarray) -> pa.FixedSizeListArray:
     v = np.ascontiguousarray(values, dtype=np.float32)
-    offsets = np.arange(0, v.size + 1, v.shape[1], dtype=np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(v.reshape(-1)))
+    return pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), v.shape[1])
 
 
 def _tasks_table(tasks: Sequence[str]) -> pa.Table:
@@ -150,7 +151,7 @@ class LeRobotWriter:
         self.png_compress_level = png_compress_level
         self.data_files_size_in_mb = data_files_size_in_mb
         self.features = fmt.make_features(cameras, state_names, action_names)
-        self.schema = data_schema(self.cameras)
+        self.schema = data_schema(self.cameras, self.state_dim, self.action_dim)
         info_path = self.root / fmt.INFO_PATH
         if info_path.exists():
             info = fmt.read_json(info_path)
