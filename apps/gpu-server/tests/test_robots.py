@@ -216,3 +216,27 @@ def test_disconnect_stops_and_server_error_stops(live):
         assert status["mode"] == "error" and "prompt_tokens" in status["error"]
     assert httpx.get(f"{live.url}/v1/robots/{sid}").json()["mode"] == "error"
     httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)
+
+
+def test_record_jogs_into_a_dataset(bare):
+    sid = create(bare)["id"]
+    with open_ws(bare, sid, "controller") as ctl:
+        recv(ctl)
+        ctl.send(packb({"type": "record", "on": True, "dataset": "teleop"}))
+        assert recv_type(ctl, "ack")["dataset"] == "teleop"
+        for _ in range(3):
+            ctl.send(packb({"type": "jog", "delta": [0.0, 0.01, 0, 0, 0, 0, 0]}))
+            recv_type(ctl, "ack")
+        applied = 0
+        while applied < 3:
+            applied += recv_type(ctl, "frame")["action"] is not None
+        ctl.send(packb({"type": "record", "on": False}))
+        ack = recv_type(ctl, "ack", timeout=30)
+        assert ack["steps"] == 3 and ack["episode"] == 0
+        ctl.send(packb({"type": "record", "on": True, "dataset": "../escape"}))
+        assert recv_type(ctl, "error")["error"]["code"] == "invalid_id"
+    eps = httpx.get(f"{bare.url}/v1/datasets/teleop/episodes").json()["episodes"]
+    assert [(e["index"], e["length"]) for e in eps] == [(0, 3)]
+    ep = httpx.get(f"{bare.url}/v1/datasets/teleop/episodes/0").json()
+    assert [round(a[1], 3) for a in ep["actions"]] == [0.01, 0.01, 0.01]
+    httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)

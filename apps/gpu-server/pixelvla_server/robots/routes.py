@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from ..config import Settings
 from ..errors import ERROR_RESPONSES, ApiError, Conflict, ErrorResponse, NotFound
+from ..ids import check_id, datasets_root
 from ..security import api_token_ok, operator_ok, require_operator
 from .session import RobotSession, loop_publisher
 
@@ -84,6 +85,7 @@ class RobotManager:
         self.policy_service = policy_service
         self.sessions: dict[str, RobotSession] = {}
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def create(self, body: RobotCreate) -> RobotSession:
         from pixelvla_sim.robot import SimRobot
@@ -129,6 +131,36 @@ class RobotManager:
         with self._lock:
             self.sessions[session.id] = session
         return session
+
+    def save_episode(self, session: RobotSession, dataset_id: str, steps: list[dict[str, Any]]) -> int:
+        """Append a recorded episode to <data-dir>/datasets/<id> (created on first use); returns its index."""
+        from pixelvla.data import EpisodeRecord, LeRobotWriter
+        from pixelvla_sim.robot import ACTION_NAMES, STATE_NAMES
+
+        frames = np.stack([s["image"] for s in steps])
+        root = datasets_root(self.settings) / check_id(dataset_id, "dataset")
+        with self._write_lock:  # one writer per dataset folder at a time
+            writer = LeRobotWriter(
+                root,
+                cameras={session.cameras[0]: (int(frames.shape[1]), int(frames.shape[2]))},
+                state_names=STATE_NAMES,
+                action_names=ACTION_NAMES,
+                fps=round(session.control_hz),
+            )
+            staged = writer.staged_indices()
+            index = max([writer.finalized_count(), *(i + 1 for i in staged)])
+            writer.write_episode(
+                index,
+                EpisodeRecord(
+                    frames={session.cameras[0]: frames},
+                    actions=np.stack([s["action"] for s in steps]).astype(np.float32),
+                    states=np.stack([s["state"] for s in steps]).astype(np.float32),
+                    task=session.prompt.instruction or session.task,
+                    source={"robot_session": session.id, "task": session.task, "seed": session.seed},
+                ),
+            )
+            writer.finalize()
+        return index
 
     def get(self, session_id: str) -> RobotSession:
         s = self.sessions.get(session_id)
@@ -245,8 +277,10 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
                     raise ApiError("a command is a map with a 'type'", code="invalid_command")
                 result = session.command(token, cmd)
                 episode = result.pop("_episode", None)
-                if episode is not None:
-                    result["dataset"] = None  # recording to a dataset lands with pixelvla.data
+                if episode:
+                    result["episode"] = await asyncio.to_thread(
+                        m.save_episode, session, result["dataset"], episode
+                    )
                 if cmd.get("type") != "heartbeat":
                     await send({"type": "ack", "command": cmd.get("type"), **result})
             except (ApiError, PixelVLAError) as exc:

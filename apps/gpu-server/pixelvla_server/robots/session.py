@@ -102,6 +102,7 @@ class RobotSession:
         self._subscribers: dict[object, Publisher] = {}
         self._closed = threading.Event()
         self.recording: list[dict[str, Any]] | None = None
+        self.record_to = "recordings"
         self._thread = threading.Thread(target=self._loop, name=f"robot-{self.id}", daemon=True)
         # The dead man has its own thread: a control tick blocked in a slow policy call must not delay it.
         self._watchdog = threading.Thread(target=self._watch, name=f"deadman-{self.id}", daemon=True)
@@ -190,11 +191,17 @@ class RobotSession:
                 if not isinstance(on, bool):
                     raise RobotCommandError("record needs on: true|false")
                 if on:
+                    dataset = msg.get("dataset", "recordings")
+                    if not isinstance(dataset, str):
+                        raise RobotCommandError("record dataset must be a dataset id")
+                    from ..ids import check_id
+
+                    self.record_to = check_id(dataset, "dataset")
                     self.recording = []
-                    return {"recording": True}
+                    return {"recording": True, "dataset": self.record_to}
                 steps = self.recording or []
                 self.recording = None
-                return {"recording": False, "steps": len(steps), "_episode": steps}
+                return {"recording": False, "steps": len(steps), "_episode": steps, "dataset": self.record_to}
         raise RobotCommandError(
             f"unknown command {kind!r}; one of heartbeat, prompt, go, stop, estop, reset_estop, jog, record"
         )
