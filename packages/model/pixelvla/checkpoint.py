@@ -282,7 +282,7 @@ def _load_into(model: PixelVLA, state: dict[str, torch.Tensor], what: str) -> No
 def sim_normalizer() -> ActionNormalizer:
     """Plausible per-step delta ranges for the simulated arm (metres, radians; gripper 0..1)."""
     arm = (0.02, 0.02, 0.02, 0.1, 0.1, 0.1)
-    return ActionNormalizer(q01=tuple(-a for a in arm) + (0.0,), q99=(*arm, 1.0), key="random-init")
+    return ActionNormalizer(q01=(*(-a for a in arm), 0.0), q99=(*arm, 1.0), key="random-init")
 
 
 def make_random_tiny_bundle(out_dir: str | os.PathLike[str], seed: int = 0) -> Path:

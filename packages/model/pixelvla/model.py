@@ -231,7 +231,9 @@ class PixelVLA(nn.Module):
         if feats is None:
             # No prompts: the single learned "none" token, exactly what featurize([]) produces.
             feats = _batched_features(P.featurize([]), b, device)
-        return self.prompt_encoder(**{k: feats[k] for k in P.FEATURE_SPEC}), feats["valid"].bool()
+        dtype = self.prompt_encoder.type_embed.weight.dtype
+        args = {k: feats[k].to(dtype) if feats[k].is_floating_point() else feats[k] for k in P.FEATURE_SPEC}
+        return self.prompt_encoder(**args), feats["valid"].bool()
 
     def _action_ids(self, inputs: ModelInputs, b: int, device: torch.device) -> torch.Tensor:
         act = self.config.action

@@ -38,7 +38,7 @@ class VisionBackbone(nn.Module):
         self.fused_featurizer = (
             build_tower(cfg.fused_featurizer, cfg.image_size) if cfg.fused_featurizer is not None else None
         )
-        for name, tower in self.towers():
+        for name, _tower in self.towers():
             tcfg = cfg.featurizer if name == "featurizer" else cfg.fused_featurizer
             assert tcfg is not None
             # Non-persistent: the statistics are config, not weights.
@@ -57,7 +57,7 @@ class VisionBackbone(nn.Module):
         """pixel_values: (B, 3, H, W) float in [0, 1] at the configured image size."""
         patches: list[torch.Tensor] = []
         levels: list[torch.Tensor] = []
-        for name, tower in self.towers():
+        for name, _tower in self.towers():
             depth = len(tower.blocks)  # type: ignore[arg-type]
             feature_block = self.cfg.feature_block % depth
             wanted = [feature_block]
