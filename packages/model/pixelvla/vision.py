@@ -57,7 +57,7 @@ class VisionBackbone(nn.Module):
         """pixel_values: (B, 3, H, W) float in [0, 1] at the configured image size."""
         patches: list[torch.Tensor] = []
         levels: list[torch.Tensor] = []
-        for name, _tower in self.towers():
+        for name, tower in self.towers():
             depth = len(tower.blocks)  # type: ignore[arg-type]
             feature_block = self.cfg.feature_block % depth
             wanted = [feature_block]
