@@ -1,7 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { DATASET, ensureTinyDataset } from './fixtures';
-
-test.beforeAll(() => ensureTinyDataset());
+import { DATASET } from './fixtures';
 
 /** Canvas-relative mouse helpers (fractions of the canvas box). */
 async function canvasAt(page: Page) {

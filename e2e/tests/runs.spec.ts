@@ -1,9 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { DATASET, ensureTinyDataset } from './fixtures';
+import { DATASET } from './fixtures';
 
-test.beforeAll(() => ensureTinyDataset());
-
-test('runs: launch a short stage-2 run on a tiny dataset and watch it finish', async ({ page }) => {
+test('runs: launch a short stage-2 run on the sample dataset and watch it finish', async ({ page }) => {
   test.setTimeout(300_000);
   await page.goto('/#/runs');
   const form = page.getByTestId('launch-form');
