@@ -6,7 +6,7 @@ prompts from the mask. In simulation each detector is replaced by ground truth:
 
 1. ``first_close``: the first step whose gripper command is >= 0.5.
 2. ``nearest_object``: the object whose centre is nearest the point between the fingertips at
-   that step. Rejected when nothing is within ``max_grasp_distance`` or when the runner-up is
+   that step (the tool centre point). Rejected when nothing is within ``max_grasp_distance`` or when the runner-up is
    within ``min_margin`` of the winner (the target would be unclear).
 3. ``mask``: that object's segmentation on the initial frame of the annotated camera. Rejected
    when it covers fewer than ``min_area`` pixels, when less than ``min_visible`` of its
@@ -35,7 +35,7 @@ from pixelvla_sim.robot import SimRobot
 @dataclass(frozen=True)
 class AnnotationConfig:
     camera: str = "front"
-    max_grasp_distance: float = 0.045  # metres from fingertip midpoint to object centre
+    max_grasp_distance: float = 0.03  # metres from the tool centre point to the object centre
     min_margin: float = 0.015  # runner-up must be this much farther away
     min_area: int = 30  # pixels
     min_visible: float = 0.6  # visible / unoccluded silhouette area

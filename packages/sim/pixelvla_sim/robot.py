@@ -78,6 +78,34 @@ def euler_to_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
     )
 
 
+def euler_to_matrix(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """R = Rz(yaw) Ry(pitch) Rx(roll)."""
+    cr, sr, cp, sp = math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch)
+    cy, sy = math.cos(yaw), math.sin(yaw)
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
+
+
+# The tool centre point (between the finger pads, where a grasped object sits) in the hand frame.
+TCP_OFFSET = np.array([0.0, 0.0, -(sc.FINGER_REACH - 0.015)])
+
+
+def tool_center(state: np.ndarray) -> np.ndarray:
+    """World position of the tool centre point for an 8-D state (or (T, 8) states).
+
+    This is the point to draw when projecting an end-effector path onto a camera frame.
+    """
+    st = np.asarray(state, dtype=np.float64)
+    flat = st.reshape(-1, st.shape[-1])
+    out = np.stack([row[:3] + euler_to_matrix(*row[3:6]) @ TCP_OFFSET for row in flat])
+    return out.reshape(*st.shape[:-1], 3)
+
+
 def wrap_angle(a: float) -> float:
     return float(math.atan2(math.sin(a), math.cos(a)))
 
@@ -272,9 +300,12 @@ class SimRobot:
         return self._target_pos.copy()
 
     def grasp_point(self) -> np.ndarray:
-        """The point between the fingertips, where a grasped object sits."""
-        _, data = self._ready()
-        return 0.5 * (data.geom_xpos[self._finger_geoms[0]] + data.geom_xpos[self._finger_geoms[1]])
+        """The measured tool centre point: between the finger pads, where a grasped object sits."""
+        model, data = self._ready()
+        mid = 0.5 * (data.geom_xpos[self._finger_geoms[0]] + data.geom_xpos[self._finger_geoms[1]])
+        # Finger geom centres are FINGER_HALF[2] above the tips; the TCP is 1.5 cm above the tips.
+        lift = sc.FINGER_HALF[2] - 0.015
+        return mid - data.xmat[model.body("hand").id].reshape(3, 3) @ np.array([0.0, 0.0, lift])
 
     def gripper_width(self) -> float:
         """Gap between the inner finger faces, metres."""

@@ -159,6 +159,22 @@ def test_stop_holds_the_pose(robot: SimRobot) -> None:
     np.testing.assert_allclose(after[:7], before[:7], atol=1e-7)
 
 
+def test_tool_center_matches_the_fingers(robot: SimRobot) -> None:
+    from pixelvla_sim.robot import euler_to_quat, tool_center
+
+    robot.reset(6, "pick")
+    for action in ([0.02, 0.01, -0.03, 0.2, -0.1, 0.25, 0], [0, 0, 0, 0.1, 0.2, -0.2, 0]):
+        robot.act(np.array(action))
+        robot.stop()
+        # The commanded TCP and the measured one agree (the weld lags by millimetres at most).
+        tcp = tool_center(robot.state())
+        assert np.linalg.norm(tcp - robot.grasp_point()) < 0.004
+    w, x, y, z = euler_to_quat(0.0, 0.0, np.pi / 2)
+    np.testing.assert_allclose([w, x, y, z], [np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)], atol=1e-12)
+    states = np.stack([robot.state()] * 3)
+    assert tool_center(states).shape == (3, 3)
+
+
 def test_camera_model_projects_objects_onto_their_pixels(robot: SimRobot) -> None:
     robot.reset(4, "pick")
     cam = robot.camera("front")
