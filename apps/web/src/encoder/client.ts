@@ -1,9 +1,10 @@
-// The studio side of the encoder worker: at most one encode in flight, latest wins. A request
-// made while one is running replaces any request still waiting (its promise resolves null),
-// so dragging a point never queues a backlog of stale encodes.
+// The studio side of the encoder worker: at most one encode in flight, latest wins (LatestWins):
+// a request made while one is running replaces any request still waiting (its promise resolves
+// null), so dragging a point never queues a backlog of stale encodes.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { PromptJson } from '../canvas/io/prompts';
 import type { Backend, FromWorker, ToWorker } from './protocol';
+import { LatestWins } from './latestWins';
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm?url';
 import mjsUrl from 'onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs?url';
 
@@ -28,10 +29,8 @@ export interface Encoded {
   readonly runMs: number;
 }
 
-interface Request {
-  id: number;
-  prompts: readonly PromptJson[];
-  resolve: (r: Encoded | null) => void;
+interface Pending {
+  resolve: (r: Encoded) => void;
   reject: (e: Error) => void;
 }
 
@@ -54,10 +53,10 @@ export class EncoderClient {
     fileOk: null,
   }));
   private readonly worker: Worker;
-  private inFlight: Request | null = null;
-  private waiting: Request | null = null;
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private ready: Promise<void>;
+  private readonly queue = new LatestWins<readonly PromptJson[], Encoded>((prompts) => this.run(prompts));
 
   constructor(opts: { modelUrl?: string; metaUrl?: string; prefer?: 'auto' | Backend } = {}) {
     const modelUrl = opts.modelUrl ?? `${import.meta.env.BASE_URL}models/prompt_encoder.onnx`;
@@ -118,28 +117,23 @@ export class EncoderClient {
 
   /** Encodes the prompts, or resolves null when a newer request superseded this one. */
   encode(prompts: readonly PromptJson[]): Promise<Encoded | null> {
-    return new Promise((resolve, reject) => {
-      const req: Request = { id: this.nextId++, prompts, resolve, reject };
-      if (this.waiting) this.waiting.resolve(null);
-      this.waiting = req;
-      void this.ready.then(() => this.pump(), reject);
+    return this.queue.submit(prompts);
+  }
+
+  private async run(prompts: readonly PromptJson[]): Promise<Encoded> {
+    await this.ready;
+    const id = this.nextId++;
+    return new Promise<Encoded>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const msg: ToWorker = { type: 'encode', id, prompts };
+      this.worker.postMessage(msg);
     });
   }
 
-  private pump(): void {
-    if (this.inFlight || !this.waiting) return;
-    this.inFlight = this.waiting;
-    this.waiting = null;
-    const msg: ToWorker = { type: 'encode', id: this.inFlight.id, prompts: this.inFlight.prompts };
-    this.worker.postMessage(msg);
-  }
-
-  private settle(id: number, fn: (r: Request) => void): void {
-    if (this.inFlight?.id === id) {
-      fn(this.inFlight);
-      this.inFlight = null;
-    }
-    this.pump();
+  private settle(id: number, fn: (r: Pending) => void): void {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    if (p) fn(p);
   }
 
   dispose(): void {
