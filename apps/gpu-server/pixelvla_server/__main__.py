@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    # The event loop shares the GIL with the model's worker thread; a short switch interval lets it
+    # answer sockets promptly while the worker runs Python-heavy model code (default is 5 ms).
+    sys.setswitchinterval(0.0005)
+
     print(f"pixelvla_server: serving on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     uvicorn.run(
         app, host=settings.host, port=settings.port, log_config=None, ws_max_size=settings.max_request_bytes
