@@ -92,6 +92,40 @@ def prompt_cases() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def random_prompt_cases(n: int = 10, seed: int = 11) -> list[dict[str, Any]]:
+    """Seeded random geometry (awkward doubles, many-point lines): featurisation only, no tokens."""
+    rng = np.random.default_rng(seed)
+    cases: list[dict[str, Any]] = []
+    for i in range(n):
+        prompts: list[dict[str, Any]] = []
+        budget = 16
+        while budget > 0:
+            kind = str(rng.choice(["point", "box", "line"]))
+            if kind == "line" and budget >= 8:
+                steps = rng.normal(0.0, 0.08, (int(rng.integers(2, 30)), 2))
+                pts = np.clip(rng.random(2) + np.cumsum(steps, axis=0), 0.0, 1.0)
+                prompts.append({"type": "line", "points": pts.tolist()})
+                budget -= 8
+            elif kind == "box" and budget >= 2:
+                a, b = np.sort(rng.random(2)), np.sort(rng.random(2))
+                prompts.append({"type": "box", "x0": a[0], "y0": b[0], "x1": a[1], "y1": b[1]})
+                budget -= 2
+            else:
+                x, y = rng.random(2).tolist()
+                prompts.append({"type": "point", "x": x, "y": y, "positive": bool(rng.random() < 0.5)})
+                budget -= 1
+            if rng.random() < 0.25:
+                break
+        cases.append({"name": f"random_{i}", "prompts": prompts, "tokens": False})
+    blob = rng.random((123, 77)) < 0.3
+    blob[40:90, 10:60] = True
+    cases.append(
+        {"name": "random_mask_123x77", "prompts": [{"type": "mask", "rle": dict(rle.encode(blob))}],
+         "tokens": False}
+    )  # fmt: skip
+    return cases
+
+
 def error_cases() -> list[dict[str, Any]]:
     """Prompt JSON both languages must reject, with the error code they must give."""
     line = {"type": "line", "points": [[0.0, 0.0], [1.0, 1.0]]}
@@ -225,7 +259,7 @@ def build(onnx_bytes: bytes | None = None) -> dict[str, bytes]:
     module = make_prompt_encoder(seed=ENCODER_SEED)
     onnx_bytes = export_bytes(module) if onnx_bytes is None else onnx_bytes
     featurize_cases = []
-    for case in prompt_cases():
+    for case in prompt_cases() + random_prompt_cases():
         feats = featurize(prompts_from_json(case["prompts"]))
         with torch.no_grad():
             tokens = module(**features_to_tensors(feats))[0].numpy()
@@ -239,7 +273,8 @@ def build(onnx_bytes: bytes | None = None) -> dict[str, bytes]:
                 "name": case["name"],
                 "prompts": case["prompts"],
                 "features": {k: array_json(v) for k, v in stored.items()},
-                "tokens": array_json(tokens[:n_valid]),
+                # Random cases pin featurisation only (tokens would double the file size).
+                "tokens": array_json(tokens[:n_valid]) if case.get("tokens", True) else None,
             }
         )
 

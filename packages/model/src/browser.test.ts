@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { float32Of, readTestdata, TESTDATA_DIR, type FeaturizeCase } from './testdata';
+import { float32Of, readTestdata, TESTDATA_DIR, type FeaturizeCase, type StoredArray } from './testdata';
 import type { BrowserCheckResult } from './browser/page';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -38,7 +38,7 @@ const TYPES: Record<string, string> = {
 
 const cases = readTestdata<{ cases: FeaturizeCase[] }>('featurize.json').cases;
 const mixed = cases.find((c) => c.name === 'sixteen_tokens') as FeaturizeCase;
-const want = float32Of(mixed.tokens);
+const want = float32Of(mixed.tokens as StoredArray);
 
 let dir = '';
 let server: http.Server;

@@ -38,6 +38,10 @@ function catchError(fn: () => unknown): PixelVLAError {
 }
 
 describe('featurize matches Python (testdata/featurize.json)', () => {
+  it('includes seeded random geometry', () => {
+    expect(cases.filter((c) => c.name.startsWith('random_')).length).toBeGreaterThanOrEqual(10);
+  });
+
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const f = featurize(parsePrompts(c.prompts));
     expectBitsEqual(f.coords, float32Of(c.features.coords), 'coords');

@@ -32,5 +32,6 @@ export interface FeaturizeCase {
   name: string;
   prompts: unknown;
   features: Record<'coords' | 'types' | 'index' | 'mask_slot' | 'masks' | 'valid', StoredArray>;
-  tokens: StoredArray;
+  /** PyTorch's tokens for the valid rows; null for the random geometry cases. */
+  tokens: StoredArray | null;
 }

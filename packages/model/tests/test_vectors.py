@@ -54,6 +54,8 @@ def test_featurize_vectors_and_onnx_parity() -> None:
             got = feats[key][: len(want)] if key == "masks" else feats[key]
             np.testing.assert_array_equal(got, want, err_msg=f"{case['name']}:{key}")
         assert not feats["masks"][len(_array(case["features"]["masks"])) :].any()
+        if case["tokens"] is None:  # random geometry cases pin featurisation only
+            continue
         tokens = sess.run(None, {k: v[None] for k, v in feats.items()})[0][0]
         want_tokens = _array(case["tokens"])
         np.testing.assert_allclose(tokens[: len(want_tokens)], want_tokens, atol=1e-4, rtol=0)
