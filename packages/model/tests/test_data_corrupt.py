@@ -107,3 +107,17 @@ def test_finalize_over_corrupt_metadata_keeps_staged_episodes(dataset: Path) -> 
         w.finalize()
     assert w.staged_indices() == [2]  # the finished episode is still there
     assert (dataset / "data/chunk-000/file-000.parquet").stat().st_size > 0
+
+
+def test_a_corrupt_staged_episode_stops_packing_cleanly(tmp_path: Path) -> None:
+    w = _writer(tmp_path)
+    w.write_episode(0, _episode(0))
+    w.write_episode(1, _episode(1))
+    _truncate(tmp_path / ".staging/episode-000001/data.parquet")
+    with pytest.raises(DatasetError, match=re.escape("episode-000001")):
+        w.finalize()
+    # No half-packed data file, no metadata claiming anything, both staged episodes kept.
+    assert list(tmp_path.glob("data/**/*.parquet")) == []
+    assert list(tmp_path.glob("data/**/.*")) == []
+    assert not (tmp_path / "meta/info.json").exists()
+    assert w.staged_indices() == [0, 1]

@@ -1,5 +1,7 @@
 """``python -m pixelvla_sim.bench``: simulation, rendering and generation speed, as JSON.
 
+Wall-clock rates depend on what else the machine runs; the ``*_cpu_*`` figures do not.
+
 - control_steps_per_s: robot.act() calls per second (each = 1/control_hz of physics).
 - physics_steps_per_s: raw MuJoCo steps per second inside those calls.
 - render_fps_<camera>: RGB frames per second at the default 224 x 224, on this machine's GL
@@ -28,7 +30,7 @@ from pixelvla_sim.robot import SimRobot
 def bench_control(steps: int = 300) -> dict[str, float]:
     robot = SimRobot(cameras=())
     try:
-        done, t0 = 0, time.perf_counter()
+        done, t0, c0 = 0, time.perf_counter(), time.process_time()
         seed = 0
         while done < steps:
             robot.reset(seed, "place")
@@ -38,8 +40,10 @@ def bench_control(steps: int = 300) -> dict[str, float]:
                 done += 1
             seed += 1
         elapsed = time.perf_counter() - t0
+        cpu = time.process_time() - c0
         return {
             "control_steps_per_s": round(done / elapsed, 1),
+            "control_steps_per_cpu_s": round(done / cpu, 1),
             "physics_steps_per_s": round(done * robot.substeps / elapsed, 1),
         }
     finally:
@@ -74,12 +78,18 @@ def bench_render(frames: int = 100, image_size: int = 224) -> dict[str, float]:
 
 def bench_generate(episodes: int, workers: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
+        c0 = time.process_time()
         summary = generate(GenConfig(out=Path(tmp) / "ds", episodes=episodes), workers=workers)
-        return {
+        cpu = time.process_time() - c0
+        out = {
             f"episodes_per_minute_{workers}_workers": float(summary["episodes_per_minute"] or 0.0),
             f"frames_per_episode_{workers}_workers": round(summary["frames_generated"] / episodes, 1),
             f"annotation_reject_rate_{workers}_workers": round(float(summary["annotation_reject_rate"]), 3),
         }
+        if workers == 1:
+            # In-process, so CPU time is the whole cost: a load-independent figure for capacity planning.
+            out["cpu_seconds_per_episode"] = round(cpu / episodes, 3)
+        return out
 
 
 def main(argv: list[str] | None = None) -> None:

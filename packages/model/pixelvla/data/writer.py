@@ -14,6 +14,7 @@ finished one:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -120,6 +121,55 @@ def _tasks_table(tasks: Sequence[str]) -> pa.Table:
 def _stat_list(name: str, values: Any) -> list[Any]:
     # LeRobot stores counts as integers and every other statistic as floats.
     return [int(v) for v in values] if name == "count" else [float(v) for v in values]
+
+
+class _DataFileSink:
+    """Appends episodes (one row group each) to new data files, starting the next file once one
+    passes the size limit. Each file is written under a temporary name and renamed when complete;
+    on an error the unfinished file is discarded."""
+
+    def __init__(self, root: Path, schema: pa.Schema, first_file: int, limit_bytes: int) -> None:
+        self.root, self.schema, self.file_no, self.limit = root, schema, first_file, limit_bytes
+        self._stack: contextlib.ExitStack | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._bytes = 0
+
+    def write(self, table: pa.Table) -> int:
+        """Write one episode; returns the linear number of the file it went into."""
+        if self._writer is None:
+            chunk, file = divmod(self.file_no, fmt.CHUNKS_SIZE)
+            self._stack = contextlib.ExitStack()
+            tmp = self._stack.enter_context(
+                fmt.atomic_path(self.root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file))
+            )
+            self._writer = pq.ParquetWriter(tmp, self.schema)
+            self._bytes = 0
+        used = self.file_no
+        self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._bytes += table.nbytes
+        if self._bytes >= self.limit:
+            self._commit()
+            self.file_no += 1
+        return used
+
+    def _commit(self) -> None:
+        if self._writer is not None and self._stack is not None:
+            self._writer.close()
+            self._stack.close()  # renames the finished file into place
+        self._writer, self._stack = None, None
+
+    def __enter__(self) -> _DataFileSink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            self._commit()
+            return
+        if self._writer is not None:
+            self._writer.close()
+        if self._stack is not None:
+            self._stack.__exit__(exc_type, exc, tb)  # atomic_path deletes the temporary file
+        self._writer, self._stack = None, None
 
 
 class LeRobotWriter:
@@ -276,52 +326,30 @@ class LeRobotWriter:
             shutil.rmtree(self._staged_dir(stale), ignore_errors=True)
 
         if todo:
-            next_file = 1 + max(
+            first_file = 1 + max(
                 (r["data/chunk_index"] * fmt.CHUNKS_SIZE + r["data/file_index"] for r in rows), default=-1
             )
             frame_cursor = rows[-1]["dataset_to_index"] if rows else 0
             task_ids = {t: i for i, t in enumerate(tasks)}
-            writer: pq.ParquetWriter | None = None
-            tmp_ctx = None
-            written = 0
-            try:
+            limit = self.data_files_size_in_mb * 1024 * 1024
+            with _DataFileSink(root, self.schema, first_file, limit) as sink:
                 for ep_index in todo:
-                    d = self._staged_dir(ep_index)
-                    try:
-                        meta = json.loads((d / "episode.json").read_text(encoding="utf-8"))
-                        table = pq.read_table(d / "data.parquet", schema=self.schema)
-                    except (OSError, ValueError, pa.ArrowException) as exc:
-                        raise DatasetError(f"corrupt staged episode {d}: {exc}") from exc
+                    meta, table = self._read_staged(ep_index)
                     task = meta["task"]
                     if task not in task_ids:
                         task_ids[task] = len(tasks)
                         tasks.append(task)
                     n = table.num_rows
-                    if writer is None:
-                        chunk, file = divmod(next_file, fmt.CHUNKS_SIZE)
-                        path = root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
-                        tmp_ctx = fmt.atomic_path(path)
-                        tmp_path = tmp_ctx.__enter__()
-                        writer = pq.ParquetWriter(tmp_path, self.schema)
-                        written = 0
-                    table = table.set_column(
-                        table.schema.get_field_index("episode_index"),
-                        "episode_index",
-                        pa.array(np.full(n, ep_index), pa.int64()),
-                    )
-                    table = table.set_column(
-                        table.schema.get_field_index("index"),
-                        "index",
-                        pa.array(np.arange(frame_cursor, frame_cursor + n), pa.int64()),
-                    )
-                    table = table.set_column(
-                        table.schema.get_field_index("task_index"),
-                        "task_index",
-                        pa.array(np.full(n, task_ids[task]), pa.int64()),
-                    )
-                    writer.write_table(table, row_group_size=max(n, 1))  # one row group per episode
-                    written += table.nbytes
-                    rows.append(self._episode_row(ep_index, task, n, next_file, frame_cursor, table, meta))
+                    for key, values in (
+                        ("episode_index", np.full(n, ep_index)),
+                        ("index", np.arange(frame_cursor, frame_cursor + n)),
+                        ("task_index", np.full(n, task_ids[task])),
+                    ):
+                        table = table.set_column(
+                            table.schema.get_field_index(key), key, pa.array(values, pa.int64())
+                        )
+                    file_no = sink.write(table)
+                    rows.append(self._episode_row(ep_index, task, n, file_no, frame_cursor, table, meta))
                     if meta.get("annotation") is not None or meta.get("source"):
                         annotations[ep_index] = {
                             "episode_index": ep_index,
@@ -330,31 +358,21 @@ class LeRobotWriter:
                             "source": meta.get("source", {}),
                         }
                     frame_cursor += n
-                    if written >= self.data_files_size_in_mb * 1024 * 1024:
-                        writer.close()
-                        writer = None
-                        assert tmp_ctx is not None
-                        tmp_ctx.__exit__(None, None, None)
-                        tmp_ctx = None
-                        next_file += 1
-                if writer is not None:
-                    writer.close()
-                    writer = None
-                    assert tmp_ctx is not None
-                    tmp_ctx.__exit__(None, None, None)
-                    tmp_ctx = None
-            except BaseException as exc:
-                if writer is not None:
-                    writer.close()
-                if tmp_ctx is not None:
-                    tmp_ctx.__exit__(type(exc), exc, exc.__traceback__)
-                raise
 
         if todo or not (root / fmt.INFO_PATH).exists():
             self._write_meta(rows, tasks, annotations)
         for ep_index in todo:
             shutil.rmtree(self._staged_dir(ep_index), ignore_errors=True)
         return len(rows)
+
+    def _read_staged(self, index: int) -> tuple[dict[str, Any], pa.Table]:
+        d = self._staged_dir(index)
+        try:
+            meta = json.loads((d / "episode.json").read_text(encoding="utf-8"))
+            table = pq.read_table(d / "data.parquet", schema=self.schema)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise DatasetError(f"corrupt staged episode {d}: {exc}") from exc
+        return meta, table
 
     def _episode_row(
         self,
