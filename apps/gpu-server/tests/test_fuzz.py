@@ -81,4 +81,4 @@ def test_no_server_errors(fuzz_server: LiveServer) -> None:
         run()
     statuses = {code for _, code in CALLS}
     assert len({op for op, _ in CALLS}) == len(operations) - 1  # every operation was exercised
-    assert any(200 <= c < 300 for c in statuses) and 422 in statuses  # both happy and rejected inputs
+    assert any(200 <= c < 300 for c in statuses) and any(400 <= c < 500 for c in statuses)  # both kinds
