@@ -16,8 +16,22 @@ test('runs: launch a short stage-2 run on the sample dataset and watch it finish
 
   const row = page.getByTestId('runs-table').locator('tr', { hasText: 'e2e stage2' }).first();
   await expect(row).toBeVisible({ timeout: 15_000 });
-  await expect(row).toHaveAttribute('data-status', 'succeeded', { timeout: 240_000 });
   await row.click();
-  await expect(page.getByTestId('loss-chart')).toBeVisible();
+  await expect(page.getByTestId('run-detail')).toContainText('e2e stage2');
+  // Progress arrives live; a failed run fails the spec at once with its log.
+  await expect
+    .poll(
+      async () => {
+        const status = await row.getAttribute('data-status');
+        if (status === 'failed' || status === 'cancelled') {
+          throw new Error(`run ${status}:\n${await page.getByTestId('run-log').innerText()}`);
+        }
+        return status;
+      },
+      { timeout: 240_000, intervals: [1000] },
+    )
+    .toBe('succeeded');
+  await expect(page.getByTestId('loss-chart')).toBeVisible({ timeout: 10_000 });
+  await expect(row.locator('.bar')).toContainText(/^\d+\/(\d+|\?)$/);
   await page.screenshot({ path: 'screenshots/runs.png', fullPage: true });
 });

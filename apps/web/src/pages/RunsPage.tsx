@@ -112,6 +112,8 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
   const [values, setValues] = useState<FormValues>(() => defaults(TRAIN_CONFIG_SCHEMA));
   const ds = datasets.data?.datasets ?? [];
   const changed = overrides(TRAIN_CONFIG_SCHEMA, values);
+  // Stages after base fine-tune a trained model: default to the one the policy serves now.
+  const startFrom = base || (stage === 'base' ? '' : (models.data?.loaded ?? ''));
   return (
     <form
       data-testid="launch-form"
@@ -122,7 +124,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
             stage,
             name: name || null,
             dataset: dataset || ds[0]?.id || null,
-            base_checkpoint: base || null,
+            base_checkpoint: startFrom || null,
             overrides: changed,
           },
           { onSuccess: onLaunched },
@@ -158,8 +160,8 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
       </label>
       <label className="field">
         <span>start from</span>
-        <select value={base} onChange={(e) => setBase(e.target.value)} name="base">
-          <option value="">(stage default)</option>
+        <select value={startFrom} onChange={(e) => setBase(e.target.value)} name="base">
+          <option value="">{stage === 'base' ? '(from scratch)' : '(choose a model)'}</option>
           {(models.data?.models ?? []).map((m) => (
             <option key={m.id}>{m.id}</option>
           ))}
