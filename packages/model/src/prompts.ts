@@ -135,7 +135,7 @@ export function parsePrompt(d: unknown): Prompt {
   switch (d.type) {
     case 'point': {
       expectKeys(d, ['x', 'y'], ['positive'], 'point');
-      const positive = d.positive ?? true;
+      const positive = 'positive' in d ? d.positive : true; // null is an error, as in Python
       if (typeof positive !== 'boolean') {
         throw new PromptError(`point 'positive' must be a boolean, got ${JSON.stringify(positive)}`);
       }
