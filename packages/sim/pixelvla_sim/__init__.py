@@ -2,7 +2,8 @@
 
 Rendering is headless. MuJoCo picks its GL backend from ``MUJOCO_GL`` when it is first imported, so
 the defaults are set here, before any submodule imports ``mujoco``: OSMesa on CPU (Debian's
-libosmesa6), which needs no display. A caller that exported ``MUJOCO_GL=egl`` (a GPU machine) wins.
+libosmesa6), EGL when an NVIDIA device is present; neither needs a display. A caller that exported
+``MUJOCO_GL`` itself wins.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import contextlib
 import importlib.util
 import os
 
-os.environ.setdefault("MUJOCO_GL", "osmesa")
+# EGL where an NVIDIA GPU is present (hardware rendering), OSMesa otherwise. Both are headless.
+os.environ.setdefault("MUJOCO_GL", "egl" if os.path.exists("/dev/nvidiactl") else "osmesa")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
 # PyOpenGL loads Mesa (OSMesa, or EGL's llvmpipe) with RTLD_GLOBAL, which puts Debian's libLLVM into
