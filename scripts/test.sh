@@ -5,6 +5,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh || exit 1
+# Tests run several processes at once (pytest, servers, Chromium) on few cores; PyTorch's OpenMP
+# threads spin-wait badly when oversubscribed (measured: a tiny-model predict took 3.5 s with 2
+# threads on a loaded 2-core box, 0.27 s with 1), so each process gets one thread unless told otherwise.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export PATH="$PWD/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-osmesa} PYOPENGL_PLATFORM=${PYOPENGL_PLATFORM:-osmesa}
 
 failed=()
