@@ -9,8 +9,9 @@ Action: float32 (7,) = [dx, dy, dz, droll, dpitch, dyaw, gripper].
 
 The robot never trusts its caller: each component is clipped to the per-step speed limit
 (MAX_LINEAR_SPEED / control_hz, MAX_ANGULAR_SPEED / control_hz), the resulting target to the
-workspace box, the gripper to [0, 1]; a non-finite or mis-shaped action raises ActionError and
-leaves the robot untouched.
+workspace box, the gripper to [0, 1]. A non-finite, mis-shaped or absurd action (beyond
+ACTION_SANITY_BOUND: 1 m or pi rad in one step, |gripper| > 2) raises ActionError and leaves the
+robot untouched.
 
 State: float32 (8,) = [x, y, z, roll, pitch, yaw, gripper command, gripper width (m)].
 """
@@ -36,6 +37,9 @@ ACTION_DIM = 7
 STATE_DIM = 8
 CAMERAS: tuple[str, ...] = ("front", "wrist")
 MOCAP_WAYPOINTS = 10
+# Beyond these an action is not "too fast" but wrong (units, un-normalised model output): refuse it
+# rather than clip it. Within them, the speed and workspace limits clip.
+ACTION_SANITY_BOUND = np.array([1.0, 1.0, 1.0, math.pi, math.pi, math.pi, 2.0])
 STATE_NAMES = ("x", "y", "z", "roll", "pitch", "yaw", "gripper", "gripper_width")
 ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 _FOVY = {"front": sc.FRONT_FOVY, "wrist": sc.WRIST_FOVY}
@@ -119,6 +123,13 @@ def validate_action(action: object) -> np.ndarray:
         raise ActionError(f"action must have shape (7,), got {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ActionError(f"action must be finite (no NaN/inf), got {arr.tolist()}")
+    bad = np.abs(arr) > ACTION_SANITY_BOUND
+    if bad.any():
+        names = [ACTION_NAMES[i] for i in np.nonzero(bad)[0]]
+        raise ActionError(
+            f"action out of range: {', '.join(names)} beyond {ACTION_SANITY_BOUND[bad].tolist()} "
+            f"(got {arr[bad].tolist()}); deltas are metres/radians per step, gripper is 0..1"
+        )
     return arr
 
 

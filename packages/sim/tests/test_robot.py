@@ -88,7 +88,7 @@ def test_observation_contract(robot: SimRobot) -> None:
 def test_oversized_actions_are_clipped_to_speed_limits(robot: SimRobot) -> None:
     robot.reset(0, "pick")
     before = robot.state()
-    applied = robot.act(np.array([1.0, -1.0, 0.5, 3.0, -3.0, 3.0, 7.0]))
+    applied = robot.act(np.array([0.9, -0.9, 0.5, 3.0, -3.0, 3.0, 1.7]))
     after = robot.state()
     step, rot = robot.max_step_linear, robot.max_step_angular
     np.testing.assert_allclose(after[:3] - before[:3], [step, -step, step], atol=1e-6)
@@ -100,7 +100,7 @@ def test_oversized_actions_are_clipped_to_speed_limits(robot: SimRobot) -> None:
 def test_workspace_and_tilt_bounds_hold(robot: SimRobot) -> None:
     robot.reset(0, "pick")
     for _ in range(30):
-        robot.act(np.array([1, 1, -1, 1, 1, 0, -5.0]))
+        robot.act(np.array([1, 1, -1, 1, 1, 0, -1.0]))
     s = robot.state()
     assert np.all(s[:3] >= sc.WORKSPACE_LOW - 1e-6) and np.all(s[:3] <= sc.WORKSPACE_HIGH + 1e-6)
     assert s[0] == pytest.approx(sc.WORKSPACE_HIGH[0]) and s[2] == pytest.approx(sc.WORKSPACE_LOW[2])
@@ -119,6 +119,9 @@ def test_workspace_and_tilt_bounds_hold(robot: SimRobot) -> None:
         [[0] * 7],
         "forward",
         None,
+        [5.0, 0, 0, 0, 0, 0, 0],  # metres per step: a units bug, not a fast move
+        [0, 0, 0, 0, 0, -7.0, 0],
+        [0, 0, 0, 0, 0, 0, 255.0],
     ],
 )
 def test_invalid_actions_raise_and_leave_the_robot_untouched(robot: SimRobot, bad: object) -> None:
