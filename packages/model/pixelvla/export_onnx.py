@@ -11,6 +11,7 @@ The export is deterministic: the same weights give the same bytes.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
@@ -63,9 +64,14 @@ def io_spec(module: PromptEncoder) -> dict[str, Any]:
     }
 
 
+def cpu_float32_copy(module: PromptEncoder) -> PromptEncoder:
+    """An eval-mode float32 copy on the CPU: what the browser runs, whatever the caller trained in."""
+    return copy.deepcopy(module).to(device="cpu", dtype=torch.float32).eval()
+
+
 def export_bytes(module: PromptEncoder) -> bytes:
     """The ONNX model as bytes, with the encoder hash stored in its metadata."""
-    module = module.eval()
+    module = cpu_float32_copy(module)
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is deprecated but still shipped; it needs no onnxscript and
         # gives a small static graph. Its deprecation warning is noise for our CLI.
@@ -107,6 +113,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def export_prompt_encoder(module: PromptEncoder, out_dir: str | Path) -> Path:
     """Write ``prompt_encoder.onnx`` and its ``prompt_encoder.json`` into ``out_dir``."""
     out = Path(out_dir)
+    module = cpu_float32_copy(module)  # the hash then describes exactly the exported weights
     data = export_bytes(module)
     meta = {
         "sha256": hashlib.sha256(data).hexdigest(),

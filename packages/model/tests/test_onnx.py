@@ -113,3 +113,13 @@ def test_integer_inputs_feed_only_gathers() -> None:
                 assert node.op_type == "Gather", f"{name} feeds a {node.op_type}"
     ops = {n.op_type for n in model.graph.node}
     assert not ops & {"Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "GatherElements"}
+
+
+def test_export_accepts_a_bfloat16_module(tmp_path: Path) -> None:
+    # Training may hand over its encoder in bf16; the export is float32 and its hash says so.
+    module = make_prompt_encoder(seed=0)
+    path = export_prompt_encoder(module.to(torch.bfloat16), tmp_path)
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    assert meta["encoder_hash"] == encoder_hash(module.to(torch.float32))
+    out = _session(path.read_bytes()).run(None, {k: v[None] for k, v in _features()[1].items()})[0]
+    assert np.isfinite(out).all()
