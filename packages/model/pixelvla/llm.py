@@ -8,7 +8,7 @@ from pixelvla.config import LLMConfig
 
 
 def llama_config(cfg: LLMConfig) -> LlamaConfig:
-    return LlamaConfig(
+    config = LlamaConfig(
         vocab_size=cfg.vocab_size,
         hidden_size=cfg.hidden_size,
         intermediate_size=cfg.intermediate_size,
@@ -17,12 +17,13 @@ def llama_config(cfg: LLMConfig) -> LlamaConfig:
         num_key_value_heads=cfg.num_kv_heads,
         rms_norm_eps=cfg.rms_norm_eps,
         max_position_embeddings=cfg.max_position_embeddings,
-        rope_theta=cfg.rope_theta,
+        rope_parameters={"rope_type": "default", "rope_theta": cfg.rope_theta},
         tie_word_embeddings=cfg.tie_word_embeddings,
         attention_bias=False,
         mlp_bias=False,
-        attn_implementation="sdpa",
     )
+    config._attn_implementation = "sdpa"
+    return config
 
 
 def build_llm(cfg: LLMConfig) -> LlamaForCausalLM:

@@ -15,8 +15,9 @@ the same positions in training as at inference with batch 1.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -115,7 +116,7 @@ class PixelVLA(nn.Module):
         cfg, t = self.config, timer or _no_timer
         b, device = inputs.pixel_values.shape[0], inputs.pixel_values.device
         embed = self.llm.get_input_embeddings()
-        dtype = embed.weight.dtype
+        dtype: torch.dtype = self.projector.fc1.weight.dtype
         parts: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (embeddings, valid, role)
 
         def add(x: torch.Tensor, valid: torch.Tensor | None, role: int) -> None:
@@ -127,7 +128,7 @@ class PixelVLA(nn.Module):
         add(embed(bos), None, ROLE_BOS)
 
         with t("vision"):
-            features = self.vision(inputs.pixel_values.to(self.projector.fc1.weight.dtype))
+            features = self.vision(inputs.pixel_values.to(dtype))
             add(self.projector(features.patches), None, ROLE_VISION)  # E_v
 
         with t("pixel_encoder"):
@@ -159,7 +160,9 @@ class PixelVLA(nn.Module):
         x, attention_mask = _squeeze_padding(parts)
 
         with t("llm"):
-            hidden = self.llm.model(inputs_embeds=x, attention_mask=attention_mask.long()).last_hidden_state
+            # On the meta device (shape checks) the mask's values are unknowable; go causal-only.
+            llm_mask = None if x.device.type == "meta" else attention_mask.long()
+            hidden = self.llm.model(inputs_embeds=x, attention_mask=llm_mask).last_hidden_state
 
         with t("decoder"):
             # The action part is always the last valid stretch of each row.
@@ -245,7 +248,7 @@ class PixelVLA(nn.Module):
         return self.action_tokenizer.encode(steps.float()).reshape(b, -1)
 
 
-def _batched_features(features: dict[str, object], b: int, device: torch.device) -> dict[str, torch.Tensor]:
+def _batched_features(features: Mapping[str, Any], b: int, device: torch.device) -> dict[str, torch.Tensor]:
     import numpy as np
 
     out = {}

@@ -21,6 +21,12 @@ def build_tower(cfg: TowerConfig, image_size: int) -> nn.Module:
     return timm.create_model(cfg.arch, pretrained=False, num_classes=0, img_size=image_size, **cfg.overrides)
 
 
+def _width(tower: nn.Module) -> int:
+    width = tower.embed_dim
+    assert isinstance(width, int)
+    return width
+
+
 @dataclass
 class VisionFeatures:
     patches: torch.Tensor  # (B, N, C_total): the projector's input, towers concatenated channel-wise
@@ -44,8 +50,8 @@ class VisionBackbone(nn.Module):
             # Non-persistent: the statistics are config, not weights.
             self.register_buffer(f"mean_{name}", torch.tensor(tcfg.mean).view(1, 3, 1, 1), persistent=False)
             self.register_buffer(f"std_{name}", torch.tensor(tcfg.std).view(1, 3, 1, 1), persistent=False)
-        self.embed_dim = sum(int(t.embed_dim) for _, t in self.towers())
-        self.pixel_dim = int(getattr(self, cfg.pixel_tower).embed_dim)
+        self.embed_dim: int = sum(_width(t) for _, t in self.towers())
+        self.pixel_dim: int = _width(getattr(self, cfg.pixel_tower))
 
     def towers(self) -> list[tuple[str, nn.Module]]:
         out: list[tuple[str, nn.Module]] = [("featurizer", self.featurizer)]

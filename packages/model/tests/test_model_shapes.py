@@ -156,7 +156,7 @@ def test_padding_is_squeezed_out_batched_equals_single(model: PixelVLA) -> None:
     """Different text lengths and prompt counts in one batch give the same actions as batch 1."""
     a, b = make_inputs(b=1, text=10, seed=1), make_inputs(b=1, text=6, seed=2)
     feats_a = P.featurize([P.Point(0.5, 0.5)])
-    feats_b = P.featurize([P.Line([(0.1, 0.1), (0.9, 0.8)])])
+    feats_b = P.featurize([P.Line(((0.1, 0.1), (0.9, 0.8)))])
     for x, f in ((a, feats_a), (b, feats_b)):
         x.prompt_features = {k: torch.from_numpy(v)[None] for k, v in f.items()}
     single = torch.cat([model.predict(a), model.predict(b)])
