@@ -165,6 +165,8 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
 
 
 def _eval_markdown(evals: dict[str, Any]) -> str:
+    from ..evaluation import PROMPT_TYPES
+
     lines = ["# Demo model evaluation (closed loop, held-out seeds)", ""]
     demo = evals["demo"]
     lines += [
@@ -178,7 +180,7 @@ def _eval_markdown(evals: dict[str, Any]) -> str:
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     abl = {k.split("/", 1)[1]: v for k, v in evals.items() if k.startswith("ablation/")}
     if abl:
-        types = list(next(iter(abl.values()))["prompt_type"])
+        types = [t for t in PROMPT_TYPES if t in next(iter(abl.values()))["prompt_type"]]
         lines += [
             "",
             "## Ablation on ambiguous scenes (success rate)",
