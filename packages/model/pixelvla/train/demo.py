@@ -169,14 +169,15 @@ def _eval_markdown(evals: dict[str, Any]) -> str:
 
     lines = ["# Demo model evaluation (closed loop, held-out seeds)", ""]
     demo = evals["demo"]
+    types = [t for t in PROMPT_TYPES if t in demo["prompt_type"]]
     lines += [
         "## Demo model, success by task and prompt type",
         "",
-        "| task | " + " | ".join(demo["prompt_type"]) + " |",
+        "| task | " + " | ".join(types) + " |",
     ]
-    lines.append("| --- |" + " --- |" * len(demo["prompt_type"]))
+    lines.append("| --- |" + " --- |" * len(types))
     for task in demo["task"]:
-        cells = [f"{100 * demo['cell'][f'{task}/{t}']['success']:.0f}%" for t in demo["prompt_type"]]
+        cells = [f"{100 * demo['cell'][f'{task}/{t}']['success']:.0f}%" for t in types]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     abl = {k.split("/", 1)[1]: v for k, v in evals.items() if k.startswith("ablation/")}
     if abl:
