@@ -18,6 +18,20 @@ test('teleop: start a sim robot, draw on the live frame, Go, see it move, E-stop
 
   const state = page.getByTestId('robot-state');
   await expect(state).not.toContainText('—', { timeout: 30_000 });
+
+  // Keyboard jog while recording: the end effector moves along +x and the episode is saved.
+  const start = await stateOf(await state.innerText());
+  await page.getByTestId('record').click();
+  await expect(page.getByTestId('record')).toBeChecked();
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  await expect
+    .poll(async () => (await stateOf(await state.innerText()))[0]! - start[0]!, { timeout: 15_000 })
+    .toBeGreaterThan(0.03);
+  await page.getByTestId('record').click();
+  await expect(page.getByTestId('recorded')).toContainText(/saved episode \d+ to dataset recordings/, {
+    timeout: 15_000,
+  });
+
   const before = await stateOf(await state.innerText());
 
   await page.getByTestId('go').click();

@@ -3,6 +3,7 @@
 import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { Editor } from '../canvas/editor';
+import { isTypingTarget } from '../app/keys';
 import { CanvasView, type FrameSource } from '../canvas/view/CanvasView';
 import { HelpOverlay, Toolbar } from '../canvas/view/Toolbar';
 import { CanvasStatus } from '../canvas/view/CanvasStatus';
@@ -59,8 +60,7 @@ export function PromptPage() {
   const length = episode.data?.length ?? 0;
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
-      const t = e.target;
-      if (t instanceof HTMLElement && ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) return;
+      if (isTypingTarget(e.target)) return;
       if (!sel || e.ctrlKey || e.altKey || e.metaKey) return;
       const k = e.key.toLowerCase();
       if (k !== 'f' && k !== 'd') return;

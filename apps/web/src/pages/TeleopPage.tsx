@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { useStore } from 'zustand';
 import type { WireValue } from '@pixelvla/model';
 import { Editor } from '../canvas/editor';
+import { isTypingTarget } from '../app/keys';
 import { CanvasView } from '../canvas/view/CanvasView';
 import { HelpOverlay, Toolbar } from '../canvas/view/Toolbar';
 import { CanvasStatus } from '../canvas/view/CanvasStatus';
@@ -131,6 +132,7 @@ function Cockpit({ sessionId }: { sessionId: string }) {
   const shapes = useEditorState(editor, (s) => s.shapes);
   const order = useEditorState(editor, (s) => s.order);
   const [instruction, setInstruction] = useState('');
+  const [recordTo, setRecordTo] = useState('recordings');
   useEffect(() => {
     if (st.instruction && !instruction) setInstruction(st.instruction);
   }, [st.instruction, instruction]);
@@ -159,8 +161,7 @@ function Cockpit({ sessionId }: { sessionId: string }) {
         link.estop();
         return; // the canvas still gets Escape to cancel a gesture
       }
-      const t = e.target;
-      if (t instanceof HTMLElement && ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) return;
+      if (isTypingTarget(e.target)) return;
       const jog = JOG_KEYS[e.key];
       if (!jog || e.ctrlKey || e.altKey || e.metaKey) return;
       const delta = [0, 0, 0, 0, 0, 0, 0];
@@ -234,6 +235,20 @@ function Cockpit({ sessionId }: { sessionId: string }) {
           <button type="button" onClick={() => link.resetEstop()} data-testid="reset-estop">
             Reset E-stop
           </button>
+        )}
+        <label className="field" title="Dataset the recorded episodes are appended to">
+          <span>record to</span>
+          <input
+            type="text"
+            value={recordTo}
+            onChange={(e) => setRecordTo(e.target.value)}
+            disabled={st.recording}
+          />
+        </label>
+        {st.saved && (
+          <p className="muted" style={{ margin: 0, fontSize: 12 }} data-testid="recorded">
+            saved episode {st.saved.episode} to dataset {st.saved.dataset}
+          </p>
         )}
         {st.lastError && <div className="errbox">{st.lastError}</div>}
         <div>

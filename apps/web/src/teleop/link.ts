@@ -29,6 +29,8 @@ export interface LinkStatus {
   readonly recording: boolean;
   readonly lastError: string | null;
   readonly lastAck: string | null;
+  /** Where the last recording went, from the server's acknowledgement of record off. */
+  readonly saved: { readonly dataset: string; readonly episode: number } | null;
 }
 
 /** Heartbeat period: the server stops the robot after 200 ms of silence by default. */
@@ -52,6 +54,7 @@ const INITIAL: LinkStatus = {
   recording: false,
   lastError: null,
   lastAck: null,
+  saved: null,
 };
 
 type Msg = Record<string, unknown>;
@@ -122,8 +125,9 @@ export class RobotLink {
   jog(delta: readonly number[]): void {
     this.send({ type: 'jog', delta: [...delta] });
   }
-  record(on: boolean): void {
-    this.send({ type: 'record', on });
+  /** Starts recording into `dataset` (created on first use) or stops and saves the episode. */
+  record(on: boolean, dataset = 'recordings'): void {
+    this.send(on ? { type: 'record', on, dataset } : { type: 'record', on });
   }
   prompt(p: {
     instruction: string;
@@ -201,6 +205,14 @@ export class RobotLink {
         if (t0 !== undefined) patch.ackRttMs = performance.now() - t0;
         if (typeof m.recording === 'boolean') patch.recording = m.recording;
         if (typeof m.mode === 'string') patch.mode = m.mode as RobotMode;
+        if (
+          cmd === 'record' &&
+          m.recording === false &&
+          typeof m.dataset === 'string' &&
+          typeof m.episode === 'number'
+        ) {
+          patch.saved = { dataset: m.dataset, episode: m.episode };
+        }
         this.status.setState(patch);
         break;
       }

@@ -9,6 +9,7 @@ import type { CanvasState, Editor } from '../editor';
 import { type Vec, normToScreen } from '../geometry';
 import { handlesOf } from '../shapes';
 import { MaskLayer } from './MaskLayer';
+import { isTypingTarget } from '../../app/keys';
 import { useEditorState } from './useEditor';
 import { BOX, LINE, NEGATIVE, POSITIVE, SELECTION } from './colors';
 
@@ -116,9 +117,7 @@ export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
 
   useEffect(() => {
     if (!keyboard) return;
-    const typing = (t: EventTarget | null): boolean =>
-      t instanceof HTMLElement &&
-      (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName));
+    const typing = isTypingTarget;
     const info = (e: KeyboardEvent) => ({
       key: e.key,
       alt: e.altKey,
