@@ -207,3 +207,26 @@ def test_stage1_layout_skips_the_new_encoders(model: PixelVLA) -> None:
         inputs, prompt_features={k: torch.from_numpy(v)[None] for k, v in feats.items()}
     )
     torch.testing.assert_close(m.predict(with_prompt), m.predict(inputs))
+
+
+def test_llama_tokenizer_loads_only_from_a_local_folder(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from pixelvla.config import TokenizerConfig
+    from pixelvla.tokenizer import TokenizerError, build_tokenizer
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(str(tmp_path)) / "tok"
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2, "pick": 3, "up": 4, "cube": 5}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(
+        tokenizer_object=raw, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    ).save_pretrained(folder)
+    cfg = TokenizerConfig(
+        kind="llama", vocab_size=6, bos_token_id=1, eos_token_id=2, pad_token_id=0, path=str(folder)
+    )
+    assert build_tokenizer(cfg).encode("pick up cube") == [3, 4, 5]  # no BOS: the model adds it
+    with pytest.raises(TokenizerError):
+        build_tokenizer(dataclasses.replace(cfg, path=str(folder / "missing")))
