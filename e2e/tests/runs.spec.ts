@@ -8,7 +8,7 @@ test('runs: launch a short stage-2 run on the sample dataset and watch it finish
   await form.locator('select[name=stage]').selectOption('stage2');
   await form.locator('select[name=dataset]').selectOption(DATASET);
   await form.locator('input[name=name]').fill('e2e stage2');
-  await form.locator('input[name=steps]').fill('6');
+  await form.locator('input[name=steps]').fill('3');
   await form.locator('input[name=batch_size]').fill('2');
   await form.locator('input[name=log_every]').fill('1');
   await form.locator('input[name=warmup_steps]').fill('1');
