@@ -168,3 +168,40 @@ def test_cli_reports_typed_errors(tmp_path):
     )
     assert r.returncode == 2
     assert "invalid_train_config" in r.stderr and "--init" in r.stderr
+
+
+def test_server_launch_request_is_accepted(dataset, tmp_path):
+    """The GPU server writes {stage, dataset_dir, base_dir, overrides} and runs `python -m pixelvla train`."""
+    base = train(_cfg(dataset, tmp_path / "base", steps=1), progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(
+        json.dumps(
+            {
+                "run_id": "r1",
+                "stage": "stage1",
+                "dataset_dir": str(dataset),
+                "base_dir": str(base.bundle),
+                "resume": False,
+                "overrides": {"steps": 1, "batch_size": 2, "log_every": 1, "tensorboard": False},
+            }
+        )
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "pixelvla",
+        "train",
+        "stage1",
+        "--run-dir",
+        str(run),
+        "--config",
+        str(run / "config.json"),
+        "--quiet",
+    ]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["step"] == 1
+    saved = json.loads((run / "train_config.json").read_text())
+    assert saved["init"] == str(base.bundle) and saved["batch_size"] == 2
+    assert (run / "bundle" / "manifest.json").exists()
