@@ -8,10 +8,12 @@ export function ActionOverlay({
   path,
   toScreen,
   label,
+  color = '#00e5ff',
 }: {
   path: readonly PathPoint[];
   toScreen: (p: Vec) => Vec;
   label: string;
+  color?: string;
 }) {
   const pts = path.filter((q) => q.visible).map((q) => ({ ...q, s: toScreen(q.p) }));
   if (pts.length === 0) return null;
@@ -20,12 +22,12 @@ export function ActionOverlay({
   return (
     <Group>
       <Line points={flat} stroke="#000" strokeWidth={6} opacity={0.45} lineCap="round" lineJoin="round" />
-      <Line points={flat} stroke="#00e5ff" strokeWidth={2.5} lineCap="round" lineJoin="round" />
+      <Line points={flat} stroke={color} strokeWidth={2.5} lineCap="round" lineJoin="round" />
       {pts.map((q, i) => {
         const changed = i > 0 && q.closed !== pts[i - 1]!.closed;
         return (
           <Group key={i} x={q.s.x} y={q.s.y}>
-            <Circle radius={2.5} fill="#00e5ff" />
+            <Circle radius={2.5} fill={color} />
             {changed &&
               (q.closed ? (
                 <Rect x={-6} y={-6} width={12} height={12} fill="#ff9f1a" stroke="#000" strokeWidth={1.5} />
@@ -35,13 +37,13 @@ export function ActionOverlay({
           </Group>
         );
       })}
-      <Circle x={pts[0]!.s.x} y={pts[0]!.s.y} radius={5} stroke="#00e5ff" strokeWidth={2} />
+      <Circle x={pts[0]!.s.x} y={pts[0]!.s.y} radius={5} stroke={color} strokeWidth={2} />
       <Text
         x={head.x + 8}
         y={head.y - 6}
         text={label}
         fontSize={11}
-        fill="#00e5ff"
+        fill={color}
         shadowColor="#000"
         shadowBlur={3}
         shadowOpacity={1}

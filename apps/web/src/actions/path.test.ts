@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type CameraModel, project, projectedPath, schematicPath } from './path';
+import {
+  type CameraModel,
+  parseCameraModel,
+  project,
+  projectedPath,
+  schematicPath,
+  sidecarCamera,
+} from './path';
 
 // A camera 2 m above the origin looking straight down (world z up): camera z = 2 - world z.
 const cam: CameraModel = {
@@ -45,5 +52,16 @@ describe('action path projection', () => {
     const path = schematicPath({ x: 0.5, y: 0.5 }, [[1, 1, 0, 0, 0, 0, 0]], 0.1);
     expect(path[1]!.p.x).toBeCloseTo(0.6);
     expect(path[1]!.p.y).toBeCloseTo(0.4);
+  });
+});
+
+describe('camera models from JSON', () => {
+  it('accepts an OpenCV camera from a sidecar and rejects malformed ones', () => {
+    const sidecar = { source: { camera_models: { front: { ...cam, convention: 'opencv' } } } };
+    expect(sidecarCamera(sidecar, 'front')).toEqual(cam);
+    expect(sidecarCamera(sidecar, 'wrist')).toBeNull();
+    expect(parseCameraModel({ ...cam, intrinsics: [[1, 2]] })).toBeNull();
+    expect(parseCameraModel({ ...cam, convention: 'opengl' })).toBeNull();
+    expect(parseCameraModel({ ...cam, width: 0 })).toBeNull();
   });
 });

@@ -73,3 +73,34 @@ export function schematicPath(
   }
   return out;
 }
+
+const isMatrix = (m: unknown, rows: number, cols: number): boolean =>
+  Array.isArray(m) &&
+  m.length === rows &&
+  m.every(
+    (r) =>
+      Array.isArray(r) && r.length === cols && r.every((v) => typeof v === 'number' && Number.isFinite(v)),
+  );
+
+/** A camera model from untrusted JSON (e.g. a dataset sidecar's camera_models entry), or null. */
+export function parseCameraModel(x: unknown): CameraModel | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const o = x as Record<string, unknown>;
+  if (!isMatrix(o.intrinsics, 3, 3) || !isMatrix(o.world_to_camera, 4, 4)) return null;
+  if (typeof o.width !== 'number' || typeof o.height !== 'number' || o.width <= 0 || o.height <= 0)
+    return null;
+  if (o.convention !== undefined && o.convention !== 'opencv') return null;
+  return {
+    intrinsics: o.intrinsics as unknown as Mat3,
+    world_to_camera: o.world_to_camera as Mat4,
+    width: o.width,
+    height: o.height,
+  };
+}
+
+/** The camera model for `camera` in a Pixel annotation sidecar (source.camera_models), if any. */
+export function sidecarCamera(sidecar: unknown, camera: string): CameraModel | null {
+  const models = (sidecar as { source?: { camera_models?: Record<string, unknown> } } | null | undefined)
+    ?.source?.camera_models;
+  return models ? parseCameraModel(models[camera]) : null;
+}

@@ -14,12 +14,20 @@ import { exportPrompts, importPrompts } from '../canvas/io/prompts';
 import { useEncoder } from '../encoder/useEncoder';
 import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
-import { type EpisodeData, frameUrl, loadImage, useEpisode, useEpisodes, useDatasets } from '../api/datasets';
+import {
+  type EpisodeData,
+  frameUrl,
+  loadImage,
+  useAnnotations,
+  useEpisode,
+  useEpisodes,
+  useDatasets,
+} from '../api/datasets';
 import { AnnotationPanel } from './AnnotationPanel';
 import { predict, type PredictResponse } from '../api/predict';
 import { ActionOverlay } from '../actions/ActionOverlay';
 import { ActionTable } from '../actions/ActionTable';
-import { schematicPath } from '../actions/path';
+import { projectedPath, schematicPath, sidecarCamera } from '../actions/path';
 import type { Vec } from '../canvas/geometry';
 
 export interface DatasetFrame {
@@ -271,7 +279,25 @@ function PromptWorkbench({
     if (first?.kind === 'line') return first.points[0]!;
     return { x: 0.5, y: 0.5 };
   }, [shapes, order]);
-  const path = result ? schematicPath(anchor, result.actions_normalized) : null;
+  // With the dataset's camera model and the end-effector position, the chunk is projected; the
+  // recorded actions from the same frame are drawn beside it for comparison.
+  const annotations = useAnnotations(source?.dataset ?? null, source?.episode ?? null);
+  const camera = source ? sidecarCamera(annotations.data?.sidecar, source.camera) : null;
+  const ee = source && episode ? episode.state[source.t]?.slice(0, 3) : undefined;
+  const projected = result && camera && ee && ee.length === 3;
+  const path = result
+    ? projected
+      ? projectedPath(camera, [ee[0]!, ee[1]!, ee[2]!], result.actions)
+      : schematicPath(anchor, result.actions_normalized)
+    : null;
+  const recordedPath =
+    projected && source && episode
+      ? projectedPath(
+          camera,
+          [ee[0]!, ee[1]!, ee[2]!],
+          episode.actions.slice(source.t, source.t + result.actions.length),
+        )
+      : null;
 
   return (
     <>
@@ -283,7 +309,21 @@ function PromptWorkbench({
           overlay={
             path
               ? (toScreen) => (
-                  <ActionOverlay path={path} toScreen={toScreen} label="schematic (no camera model)" />
+                  <>
+                    {recordedPath && (
+                      <ActionOverlay
+                        path={recordedPath}
+                        toScreen={toScreen}
+                        label="recorded"
+                        color="#b0b6c0"
+                      />
+                    )}
+                    <ActionOverlay
+                      path={path}
+                      toScreen={toScreen}
+                      label={projected ? 'predicted' : 'schematic (no camera model)'}
+                    />
+                  </>
                 )
               : undefined
           }
