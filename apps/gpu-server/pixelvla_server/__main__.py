@@ -7,7 +7,7 @@ import errno
 import socket
 import sys
 
-from .config import ConfigError, from_env
+from .config import ConfigError, Settings, from_env
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +27,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--studio-origin", action="append", dest="studio_origins", help="allowed CORS origin (repeatable)"
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--run-command", help="training/eval command template (see README: run command template)")
+    p.add_argument("--run-slots", type=int, help="concurrent runs (default: one per GPU, one on CPU)")
+    p.add_argument("--deadman-ms", type=int, help="robot dead-man timeout in ms (default 200)")
+    p.add_argument(
+        "--no-model",
+        dest="load_model",
+        action="store_const",
+        const=False,
+        help="start without loading a model",
+    )
     return p.parse_args(argv)
 
 
@@ -44,6 +54,17 @@ def check_port_free(host: str, port: int) -> None:
             raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
 
 
+def check_model(settings: Settings) -> None:
+    from .ids import list_model_dirs, model_roots
+
+    if settings.model and settings.load_model and settings.model not in list_model_dirs(settings):
+        roots = ", ".join(str(r) for r in model_roots(settings))
+        raise ConfigError(
+            f"model {settings.model!r} is not in the model registry ({roots}); "
+            "check GET /v1/models for the ids, or omit --model to use the default"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
@@ -52,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = from_env(**overrides)
         check_port_free(settings.host, settings.port)
+        check_model(settings)
         from . import logs
 
         logs.configure(settings.log_level)

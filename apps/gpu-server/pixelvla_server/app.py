@@ -57,8 +57,8 @@ def device_count(device: DeviceInfo) -> int:
 
 def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
     settings = (settings or Settings()).validate()
-    preload.torch_stack()  # before any robot session renders (see preload.py)
     device = resolve(settings.device)
+    preload.torch_stack()  # before any robot session renders (see preload.py)
     state = AppState(settings, device, runner or SubprocessRunner())
 
     @asynccontextmanager
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         title="PixelVLA Studio GPU server",
         version=__version__,
         lifespan=lifespan,
+        separate_input_output_schemas=False,  # one schema name per model for the studio's generated types
         responses={422: {"model": ErrorResponse, "description": "Validation error"}},
     )
     app.state.studio = state

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from pixelvla_server import __version__
@@ -63,6 +65,15 @@ def test_openapi_describes_routes_and_error_schema(client):
     doc = client.get("/openapi.json").json()
     assert "/healthz" in doc["paths"] and "/v1/meta" in doc["paths"]
     assert "ErrorResponse" in doc["components"]["schemas"]
+    for path in ("/v1/runs", "/v1/policy/predict", "/v1/datasets", "/v1/robots", "/v1/models"):
+        assert path in doc["paths"], path
+    # The studio generates TS types from these names: plain PascalCase, one per model.
+    bad = [n for n in doc["components"]["schemas"] if not re.fullmatch(r"[A-Z][A-Za-z]+", n)]
+    assert not bad, bad
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            ok = [c for c in op["responses"] if c.startswith("2")]
+            assert ok, f"{method} {path} has no success response"
 
 
 def test_non_loopback_bind_requires_token():

@@ -47,3 +47,12 @@ def test_cuda_without_gpu_is_explained():
     r = run_cli("--port", str(port), "--device", "cuda")
     assert r.returncode == 2
     assert "CUDA is not available" in r.stderr
+
+
+def test_unknown_model_is_refused(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = run_cli("--port", str(port), "--device", "cpu", "--models-dir", str(tmp_path), "--model", "nope")
+    assert r.returncode == 2
+    assert "model 'nope' is not in the model registry" in r.stderr

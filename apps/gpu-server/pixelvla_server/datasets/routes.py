@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import ERROR_RESPONSES, ApiError
 from ..ids import ID_PATTERN
+from ..schemas import RleMask
 from .catalog import Catalog
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -55,11 +56,6 @@ class EpisodeData(BaseModel):
     actions: list[list[float]] = Field(description="(T, 7)")
     state: list[list[float]] = Field(description="(T, S)")
     timestamps: list[float]
-
-
-class RleMask(BaseModel):
-    size: list[int] = Field(min_length=2, max_length=2)
-    counts: str | list[int] = Field(max_length=4_000_000)
 
 
 class AnnotationMask(BaseModel):

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocketState
 from .. import __version__
 from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from ..ids import ID_PATTERN, list_model_dirs
+from ..schemas import RleMask
 from ..security import api_token_ok, require_operator
 from .codec import InvalidObservation
 from .service import LoadedPolicy, PolicyService, PredictResult
@@ -75,11 +76,6 @@ class FrameRef(BaseModel):
     episode: int = Field(ge=0)
     frame: int = Field(ge=0)
     camera: str = Field(default="front", pattern=ID_PATTERN)
-
-
-class RleMask(BaseModel):
-    size: list[int] = Field(min_length=2, max_length=2)
-    counts: str | list[int] = Field(max_length=1_000_000)
 
 
 class PredictRequest(BaseModel):
