@@ -116,3 +116,27 @@ def test_unknown_config_name_in_bundle_is_typed(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError):
         get_config("medium")
+
+
+def test_action_normalizer_round_trip_and_gripper_binarised() -> None:
+    from pixelvla.normalize import ActionNormalizer, NormalizationError
+
+    norm = ActionNormalizer(q01=(-0.02,) * 3 + (-0.1,) * 3 + (0.0,), q99=(0.02,) * 3 + (0.1,) * 3 + (1.0,))
+    raw = np.array(
+        [[0.01, -0.02, 0.0, 0.05, -0.1, 0.1, 0.8], [0.5, -0.5, 0.02, 0.0, 0.0, 0.0, 0.2]], np.float32
+    )
+    x = norm.normalize(raw)
+    assert x.shape == raw.shape and float(np.abs(x).max()) <= 1.0
+    np.testing.assert_allclose(x[0, :6], [0.5, -1.0, 0.0, 0.5, -1.0, 1.0], atol=1e-6)
+    assert x[:, 6].tolist() == [1.0, -1.0]  # gripper: above / below the middle of its range
+    assert x[1, 0] == 1.0 and x[1, 1] == -1.0  # outside [q01, q99] clips
+    back = norm.unnormalize(x)
+    np.testing.assert_allclose(back[0, :6], raw[0, :6], atol=1e-6)
+    assert back[:, 6].tolist() == [1.0, 0.0]
+    assert ActionNormalizer.from_dict(norm.to_dict()) == norm
+    with pytest.raises(NormalizationError):
+        norm.normalize(np.zeros((2, 6), np.float32))
+    with pytest.raises(NormalizationError):
+        ActionNormalizer(q01=(1.0,) * 7, q99=(0.0,) * 7)
+    with pytest.raises(NormalizationError):
+        ActionNormalizer.from_dict({"q01": [0.0] * 7})
