@@ -25,7 +25,7 @@ from pixelvla.checkpoint import LoadedBundle, load_bundle
 from pixelvla.errors import PixelVLAError, PromptError
 from pixelvla.model import ModelInputs
 from pixelvla.prompt_encoder import encoder_hash
-from pixelvla.tokenizer import build_tokenizer
+from pixelvla.tokenizer import build_tokenizer, format_instruction
 
 TIMING_KEYS = ("decode", "vision", "pixel_encoder", "prompt_encoder", "llm", "decoder", "total")
 
@@ -118,10 +118,7 @@ class Policy:
     def text_ids(self, instruction: str) -> list[int]:
         if not isinstance(instruction, str) or not instruction.strip():
             raise ObservationError("instruction must be a non-empty string")
-        task = instruction.strip().rstrip(".?!").strip()
-        if task[:1].isupper() and not task[:2].isupper():
-            task = task[0].lower() + task[1:]
-        return self.tokenizer.encode(self.config.prompt_template.format(task=task))
+        return self.tokenizer.encode(format_instruction(self.config.prompt_template, instruction))
 
     def make_inputs(self, obs: Observation) -> ModelInputs:
         cfg = self.config

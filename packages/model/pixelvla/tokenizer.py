@@ -55,6 +55,15 @@ class LlamaTextTokenizer:
         return list(self._tok.encode(text, add_special_tokens=False))
 
 
+def format_instruction(template: str, instruction: str) -> str:
+    """The paper's text template around a task phrase ("Pick up the cube." -> "pick up the cube").
+    Training and the policy must both build text with this one function."""
+    task = instruction.strip().rstrip(".?!").strip()
+    if task[:1].isupper() and not task[:2].isupper():
+        task = task[0].lower() + task[1:]
+    return template.format(task=task)
+
+
 def build_tokenizer(cfg: TokenizerConfig) -> TextTokenizer:
     if cfg.kind == "byte":
         return ByteTokenizer(cfg)
