@@ -75,6 +75,8 @@ test('draw every prompt kind on a dataset frame, predict, see the action overlay
   // One predicted row per chunk step, each with a recorded row beside it.
   expect(await table.locator('tbody tr:not(.rec)').count()).toBeGreaterThan(0);
   expect(await table.locator('tbody tr.rec').count()).toBeGreaterThan(0);
+  // The chunk is drawn over the frame, projected with the dataset's camera model.
+  await expect(page.getByTestId('prompt-stage')).toHaveAttribute('data-overlay', 'projected');
 
   // Save the drawing back to the episode as an annotation version.
   await page.getByTestId('save-annotation').click();

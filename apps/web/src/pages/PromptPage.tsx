@@ -301,7 +301,11 @@ function PromptWorkbench({
 
   return (
     <>
-      <div className="stage-col">
+      <div
+        className="stage-col"
+        data-testid="prompt-stage"
+        data-overlay={path ? (projected ? 'projected' : 'schematic') : 'none'}
+      >
         <Toolbar editor={editor} />
         <CanvasView
           editor={editor}
