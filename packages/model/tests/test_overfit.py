@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
+import pytest
 import torch
 from pixelvla.config import tiny_config
 from pixelvla.model import ModelInputs, PixelVLA
@@ -12,7 +14,19 @@ from pixelvla.stages import apply_stage
 MAX_STEPS = 200
 
 
-def test_tiny_overfits_a_small_batch() -> None:
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    # The tiny model's GEMMs are small: a second intra-op thread saves little on an idle machine
+    # and costs several-fold when the CI box is busy (OpenMP threads spin for a core).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_tiny_overfits_a_small_batch(one_thread: None) -> None:
     torch.manual_seed(0)
     model = PixelVLA(tiny_config())
     apply_stage(model, "stage2")
