@@ -133,6 +133,19 @@ def bench_full_cuda(iters: int, compile_mode: str) -> dict[str, Any]:
     return out
 
 
+def _thread_counts() -> list[int]:
+    return sorted({1, torch.get_num_threads()})
+
+
+def _with_threads(n: int, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(old)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iters", type=int, default=30)
@@ -141,7 +154,10 @@ def main() -> None:
     args = parser.parse_args()
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
-        "tiny_cpu_batch1": bench_tiny(args.iters),
+        # Both thread counts: 2 intra-op threads win on an idle box, 1 is far steadier on a busy one.
+        "tiny_cpu_batch1": {
+            f"threads_{n}": _with_threads(n, lambda: bench_tiny(args.iters)) for n in _thread_counts()
+        },
         "full_cuda_batch1": {"cuda": "skipped"}
         if args.skip_cuda
         else bench_full_cuda(args.iters, args.compile_mode),
