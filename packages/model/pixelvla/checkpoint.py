@@ -35,7 +35,7 @@ from pixelvla.config import ConfigError, PixelVLAConfig, tiny_config
 from pixelvla.errors import PixelVLAError
 from pixelvla.model import PixelVLA
 from pixelvla.normalize import ActionNormalizer
-from pixelvla.prompt_encoder import encoder_hash
+from pixelvla.prompt_encoder import encoder_hash, make_prompt_encoder
 from pixelvla.stages import (
     LoraSettings,
     add_lora,
@@ -292,6 +292,9 @@ def make_random_tiny_bundle(out_dir: str | os.PathLike[str], seed: int = 0) -> P
     try:
         torch.manual_seed(seed)
         model = PixelVLA(tiny_config())
+        # The browser half is the one exported to public/models (seed 0), so the studio's encoder
+        # hash matches the served random model and browser tokens are used, not discarded.
+        model.prompt_encoder.load_state_dict(make_prompt_encoder(0).state_dict())
         apply_stage(model, "stage2")
         # peft initialises lora_B to zero; give the adapters weight so the merge path is exercised.
         with torch.no_grad():

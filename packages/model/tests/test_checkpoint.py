@@ -144,3 +144,13 @@ def test_missing_and_corrupt_files_raise_checkpoint_error(tmp_path: Path, random
     (b / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(CheckpointError, match="do not fit"):
         load_bundle(b, verify=False)
+
+
+def test_random_tiny_bundle_uses_the_seed0_browser_encoder(tmp_path):
+    """Until a trained model exists, the studio runs public/models' encoder (make_prompt_encoder(0));
+    the random bundle must carry the same weights or every browser token would be refused."""
+    from pixelvla.checkpoint import make_random_tiny_bundle, read_manifest
+    from pixelvla.prompt_encoder import encoder_hash, make_prompt_encoder
+
+    manifest = read_manifest(make_random_tiny_bundle(tmp_path / "b", seed=3))
+    assert manifest["encoder_hash"] == encoder_hash(make_prompt_encoder(0))

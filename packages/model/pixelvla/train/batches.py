@@ -22,18 +22,10 @@ from ..config import PixelVLAConfig
 from ..data import LocalDataset
 from ..model import ModelInputs
 from ..normalize import ActionNormalizer
-from ..tokenizer import TextTokenizer
+from ..tokenizer import TextTokenizer, format_instruction
 from .config import TrainConfig
 
 CAMERA = "front"
-
-
-def format_instruction(template: str, instruction: str) -> str:
-    """The paper's text template around a task phrase ("Pick up the cube." -> "pick up the cube")."""
-    task = instruction.strip().rstrip(".?!").strip()
-    if task[:1].isupper() and not task[:2].isupper():
-        task = task[0].lower() + task[1:]
-    return template.format(task=task)
 
 
 def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
