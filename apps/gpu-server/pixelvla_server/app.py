@@ -65,12 +65,17 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         log.info("server starting", extra={"device": device.name, "version": __version__})
         state.runs.start()
+        loader = None
         if settings.load_model:
             # Load in the background: the server answers /healthz and /v1/meta while the model warms up.
-            threading.Thread(target=state.policy.load_default, name="model-load", daemon=True).start()
+            loader = threading.Thread(target=state.policy.load_default, name="model-load", daemon=True)
+            loader.start()
         try:
             yield
         finally:
+            if loader is not None:
+                # A load cannot be interrupted; let it finish rather than leave torch running at exit.
+                loader.join(timeout=120)
             state.robots.close()
             state.policy.close()
             state.runs.stop()

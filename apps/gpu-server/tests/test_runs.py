@@ -27,6 +27,7 @@ def settings(tmp_path: Path, **kw: Any) -> Settings:
         models_dir=tmp_path / "models",
         run_command=TEMPLATE,
         operator_token="op",
+        load_model=False,
     )
     base.update(kw)
     return Settings(**base)
