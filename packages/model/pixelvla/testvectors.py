@@ -260,15 +260,26 @@ def _to_json_value(v: Any) -> Any:
     return v
 
 
+def _case_tokens(module: torch.nn.Module, case: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    feats = featurize(prompts_from_json(case["prompts"]))
+    with torch.no_grad():
+        return feats, module(**features_to_tensors(feats))[0].numpy()
+
+
 def build(onnx_bytes: bytes | None = None) -> dict[str, bytes]:
     """All testdata files as {name: bytes}."""
     module = make_prompt_encoder(seed=ENCODER_SEED)
     onnx_bytes = export_bytes(module) if onnx_bytes is None else onnx_bytes
     featurize_cases = []
-    for case in prompt_cases() + random_prompt_cases():
-        feats = featurize(prompts_from_json(case["prompts"]))
-        with torch.no_grad():
-            tokens = module(**features_to_tensors(feats))[0].numpy()
+    # Reference tokens are computed on one thread: a reduction split across threads rounds
+    # differently in the last bits, and the committed file must not depend on the machine's setting.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cases = [(case, _case_tokens(module, case)) for case in prompt_cases() + random_prompt_cases()]
+    finally:
+        torch.set_num_threads(threads)
+    for case, (feats, tokens) in cases:
         # To keep the files small, only the used mask slots and valid token rows are stored;
         # the readers check that everything after them is exactly zero.
         n_masks = sum(p.get("type") == "mask" for p in case["prompts"])
