@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+# The server, its robot sessions and the studio share a few cores; PyTorch's OpenMP threads
+# spin-wait badly when oversubscribed (tiny-model predict: 50 ms on 1 thread, 817 ms on 2 threads
+# with one other busy process, `python -m pixelvla.bench`), so one intra-op thread by default.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export PATH="$PWD/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-osmesa} PYOPENGL_PLATFORM=${PYOPENGL_PLATFORM:-osmesa}
 SERVER_PORT=${PIXELVLA_PORT:-8000}
 STUDIO_PORT=${PIXELVLA_STUDIO_PORT:-5173}

@@ -13,14 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-
-schemathesis = pytest.importorskip(
-    "schemathesis", reason="schemathesis is in pixelvla-server's dev group; sync it to run the fuzz"
-)
-from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
-from pixelvla_server.config import Settings  # noqa: E402
-from pixelvla_server.live import LiveServer, serve, wait_model  # noqa: E402
+import schemathesis  # the root dev group installs it: a missing fuzzer fails, never skips
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from pixelvla_server.config import Settings
+from pixelvla_server.live import LiveServer, serve, wait_model
 
 
 @pytest.fixture(scope="module")

@@ -219,3 +219,26 @@ def test_ray_adapter_boundary(tmp_path):
     assert ray.poll(handle, tmp_path).phase == "lost"
     ray.cancel(handle)
     assert fake.stopped == ["pixelvla-r1"]
+
+
+def test_progress_keeps_the_last_loss_after_the_done_event(tmp_path):
+    """A finished run's last line is a "done" event with no loss; progress still shows the last loss."""
+    import json as _json
+
+    from pixelvla_server.runs.metrics import last_progress
+
+    path = tmp_path / "metrics.jsonl"
+    rows = [
+        {"kind": "train", "step": 9, "total_steps": 10, "loss": 0.5, "samples_per_s": 3.0},
+        {"kind": "train", "step": 10, "total_steps": 10, "loss": 0.25, "samples_per_s": 4.0},
+        {"kind": "event", "event": "checkpoint", "step": 10, "total_steps": 10},
+        {"kind": "event", "event": "done", "step": 10, "total_steps": 10},
+    ]
+    path.write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    prog = last_progress(path)
+    assert prog is not None
+    assert prog["step"] == 10 and prog["total_steps"] == 10
+    assert prog["loss"] == 0.25 and prog["samples_per_s"] == 4.0
+    path.write_text(_json.dumps({"kind": "event", "event": "start", "step": 0, "total_steps": 5}) + "\n")
+    only_event = last_progress(path)
+    assert only_event is not None and only_event["step"] == 0 and "loss" not in only_event

@@ -40,7 +40,9 @@ def read_metrics(path: Path, offset: int = 0, limit: int = 1000) -> tuple[list[d
 
 
 def last_progress(path: Path) -> dict[str, Any] | None:
-    """The newest record that has a step; reads only the file's tail."""
+    """Step and total from the newest record that has a step; loss, throughput and the rest from the
+    newest record that has a loss (the last line of a finished run is a "done" event without one).
+    Reads only the file's tail."""
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
@@ -49,14 +51,23 @@ def last_progress(path: Path) -> dict[str, Any] | None:
             tail = f.read().split(b"\n")
     except FileNotFoundError:
         return None
+    latest: dict[str, Any] | None = None
     for line in reversed(tail):
         try:
             obj = json.loads(line)
         except ValueError:
             continue
-        if isinstance(obj, dict) and isinstance(obj.get("step"), int):
-            return obj
-    return None
+        if not isinstance(obj, dict) or not isinstance(obj.get("step"), int):
+            continue
+        if latest is None:
+            latest = obj
+        if isinstance(obj.get("loss"), int | float):
+            return {
+                **obj,
+                "step": latest["step"],
+                "total_steps": latest.get("total_steps", obj.get("total_steps")),
+            }
+    return latest
 
 
 def tail_log(path: Path, lines: int) -> list[str]:
