@@ -154,6 +154,11 @@ def merge_lora(model: nn.Module) -> int:
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, module.get_base_layer())
         merged += 1
+    # peft leaves its config on the module it injected into; without adapters it is stale, and a
+    # later add_lora (stage 2 from a merged bundle) would warn about "multiple adapters".
+    for m in model.modules():
+        if hasattr(m, "peft_config") and not any(isinstance(c, LoraLayer) for c in m.modules()):
+            del m.peft_config
     return merged
 
 
