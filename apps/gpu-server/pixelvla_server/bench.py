@@ -48,12 +48,12 @@ def bench_predict(ws_url: str, n: int, image: bytes) -> dict[str, Any]:
 
     rtt, fwd, over, inproc, queue, decode = [], [], [], [], [], []
     with connect(f"{ws_url}/v1/policy/stream", max_size=None) as ws:
-        unpackb(ws.recv(timeout=30))
+        unpackb(ws.recv(timeout=30, decode=False))
         obs = {"image": image, "instruction": "pick up the red cube", "state": np.zeros(8, np.float32)}
         for i in range(n + 5):
             t0 = time.perf_counter()
             ws.send(packb(obs))
-            reply = unpackb(ws.recv(timeout=60))
+            reply = unpackb(ws.recv(timeout=60, decode=False))
             ms = (time.perf_counter() - t0) * 1000.0
             if reply.get("type") != "actions":
                 raise RuntimeError(f"bench predict failed: {reply}")
@@ -87,10 +87,10 @@ def bench_healthz_under_load(url: str, ws_url: str, image: bytes, n: int, client
 
     def stream(i: int) -> None:
         with connect(f"{ws_url}/v1/policy/stream", max_size=None) as ws:
-            unpackb(ws.recv(timeout=30))
+            unpackb(ws.recv(timeout=30, decode=False))
             while not stop.is_set():
                 ws.send(packb({"image": image, "instruction": f"client {i}"}))
-                unpackb(ws.recv(timeout=60))
+                unpackb(ws.recv(timeout=60, decode=False))
                 served[i] += 1
 
     threads = [threading.Thread(target=stream, args=(i,), daemon=True) for i in range(clients)]
@@ -128,12 +128,12 @@ def bench_robot_stream(url: str, ws_url: str, seconds: float, control_hz: float 
     frames = 0
     nbytes = 0
     with connect(f"{ws_url}/v1/robots/{sid}/stream?role=watcher", max_size=None) as ws:
-        unpackb(ws.recv(timeout=30))
+        unpackb(ws.recv(timeout=30, decode=False))
         for _ in range(5):
-            ws.recv(timeout=30)
+            ws.recv(timeout=30, decode=False)
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < seconds:
-            msg = unpackb(ws.recv(timeout=30))
+            msg = unpackb(ws.recv(timeout=30, decode=False))
             if msg.get("type") == "frame":
                 frames += 1
                 nbytes += len(msg["images"]["front"])
