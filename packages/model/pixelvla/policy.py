@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from pixelvla import prompts as P
 from pixelvla.checkpoint import LoadedBundle, load_bundle
@@ -26,6 +25,7 @@ from pixelvla.errors import PixelVLAError, PromptError
 from pixelvla.model import ModelInputs
 from pixelvla.prompt_encoder import encoder_hash
 from pixelvla.tokenizer import build_tokenizer, format_instruction
+from pixelvla.vision import images_to_pixels
 
 TIMING_KEYS = ("decode", "vision", "pixel_encoder", "prompt_encoder", "llm", "decoder", "total")
 
@@ -106,14 +106,8 @@ class Policy:
             raise ObservationError(f"image must be uint8, got {image.dtype}")
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
             raise ObservationError(f"image must have shape (H, W, 3), got {image.shape}")
-        x = (
-            torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
-            / 255.0
-        )
-        size = self.config.vision.image_size
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        return x.clamp(0.0, 1.0)
+        pixels = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)[None]
+        return images_to_pixels(pixels, self.config.vision.image_size)
 
     def text_ids(self, instruction: str) -> list[int]:
         if not isinstance(instruction, str) or not instruction.strip():

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pixelvla.config import TowerConfig, VisionConfig
@@ -79,3 +80,12 @@ class VisionBackbone(nn.Module):
             if name == self.cfg.pixel_tower:
                 levels = [by_block[i] for i in self.cfg.pixel_levels]
         return VisionFeatures(patches=torch.cat(patches, dim=-1), levels=levels)
+
+
+def images_to_pixels(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, size, size) in [0, 1]: bilinear with antialias, no crop
+    (Prismatic's resize-naive). Training batches and the policy both go through this one function."""
+    x = images.permute(0, 3, 1, 2).float() / 255.0
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(0.0, 1.0)

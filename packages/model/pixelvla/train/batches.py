@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from .. import prompts as P
@@ -23,17 +22,10 @@ from ..data import LocalDataset
 from ..model import ModelInputs
 from ..normalize import ActionNormalizer
 from ..tokenizer import TextTokenizer, format_instruction
+from ..vision import images_to_pixels
 from .config import TrainConfig
 
 CAMERA = "front"
-
-
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, size, size) in [0, 1]; bilinear with antialias, no crop."""
-    x = images.permute(0, 3, 1, 2).float() / 255.0
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.clamp(0.0, 1.0)
 
 
 @dataclass
@@ -71,7 +63,9 @@ class BatchBuilder:
             if self.prompted and not accepted:
                 continue  # stage 2 learns from annotated episodes only
             frames = torch.from_numpy(np.stack(list(ep.frames(CAMERA))))
-            small = (resize_images(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            small = (
+                (images_to_pixels(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            )
             self.episodes.append(
                 EpisodeData(
                     frames=small,
@@ -140,7 +134,7 @@ class BatchBuilder:
         for i, x in enumerate(ids):
             input_ids[i, : len(x)] = torch.tensor(x)
             text_mask[i, : len(x)] = True
-        pixels = resize_images(torch.from_numpy(np.stack(images)), mc.vision.image_size)
+        pixels = images_to_pixels(torch.from_numpy(np.stack(images)), mc.vision.image_size)
         return ModelInputs(
             pixel_values=pixels,
             input_ids=input_ids,
