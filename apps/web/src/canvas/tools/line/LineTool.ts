@@ -3,7 +3,8 @@
 // abandons it. The whole polyline is one undo entry.
 import { type Vec, dist } from '../../geometry';
 import { type LineShape, newId } from '../../shapes';
-import { DRAG_THRESHOLD_PX, type KeyInfo, type PointerInfo, StateNode, ToolNode } from '../StateNode';
+import { DRAG_THRESHOLD_PX, type PointerInfo, StateNode, ToolNode } from '../StateNode';
+import { VertexDrawing } from '../VertexDrawing';
 import type { Editor } from '../../editor';
 
 class Idle extends StateNode {
@@ -42,24 +43,13 @@ class Pointing extends StateNode {
   }
 }
 
-class Drawing extends StateNode {
-  readonly id = 'drawing';
-  private points: Vec[] = [];
-  private hover: Vec | null = null;
+class Drawing extends VertexDrawing {
+  protected readonly closed = false;
   override onEnter(info?: unknown): void {
-    this.points = [...(info as Vec[])];
-    this.show();
-  }
-  override onPointerMove(e: PointerInfo): void {
-    this.hover = e.norm;
-    this.show();
+    this.start(info as Vec[]);
   }
   override onPointerUp(e: PointerInfo): void {
-    const last = this.points.at(-1);
-    // A release on the last vertex (the second half of a double-click) adds nothing.
-    if (last && dist(last, e.norm) < 1e-6) return;
-    this.points.push(e.norm);
-    this.show();
+    this.addVertex(e.norm);
   }
   override onDoubleClick(): void {
     this.onComplete();
@@ -67,26 +57,6 @@ class Drawing extends StateNode {
   override onComplete(): void {
     if (this.points.length >= 2) commitLine(this.editor, this.points);
     this.finish();
-  }
-  override onKeyDown(e: KeyInfo): boolean {
-    if (e.key !== 'Backspace') return false;
-    this.points.pop();
-    if (this.points.length === 0) this.finish();
-    else this.show();
-    return true;
-  }
-  override onCancel(): void {
-    this.finish();
-  }
-  private show(): void {
-    const pts = this.hover ? [...this.points, this.hover] : this.points;
-    this.editor.setPreview({ kind: 'polyline', points: pts, closed: false });
-  }
-  private finish(): void {
-    this.points = [];
-    this.hover = null;
-    this.editor.setPreview(null);
-    this.transition('idle');
   }
 }
 

@@ -1,9 +1,10 @@
 // Polygon-to-mask: click vertices, close by clicking the first vertex, double-clicking or
 // pressing Enter; the polygon is filled into the active mask (Alt while closing subtracts).
 // Backspace drops the last vertex, Escape abandons. One undo entry per polygon.
-import { type Vec, dist, normToImage } from '../../geometry';
+import { dist, normToImage } from '../../geometry';
 import { fillPolygon } from '../mask/raster';
-import { type KeyInfo, type PointerInfo, StateNode, ToolNode } from '../StateNode';
+import { type PointerInfo, StateNode, ToolNode } from '../StateNode';
+import { VertexDrawing } from '../VertexDrawing';
 import type { Editor } from '../../editor';
 
 /** Screen px within which a click on the first vertex closes the polygon. */
@@ -16,18 +17,11 @@ class Idle extends StateNode {
   }
 }
 
-class Drawing extends StateNode {
-  readonly id = 'drawing';
-  private points: Vec[] = [];
-  private hover: Vec | null = null;
+class Drawing extends VertexDrawing {
+  protected readonly closed = true;
 
   override onEnter(info?: unknown): void {
-    this.points = [(info as PointerInfo).norm];
-    this.show();
-  }
-  override onPointerMove(e: PointerInfo): void {
-    this.hover = e.norm;
-    this.show();
+    this.start([(info as PointerInfo).norm]);
   }
   override onPointerUp(e: PointerInfo): void {
     const first = this.points[0]!;
@@ -38,26 +32,13 @@ class Drawing extends StateNode {
       this.close(e.alt);
       return;
     }
-    const last = this.points.at(-1)!;
-    if (dist(last, e.norm) < 1e-6) return;
-    this.points.push(e.norm);
-    this.show();
+    this.addVertex(e.norm);
   }
   override onDoubleClick(e: PointerInfo): void {
     this.close(e.alt);
   }
   override onComplete(): void {
     this.close(false);
-  }
-  override onKeyDown(e: KeyInfo): boolean {
-    if (e.key !== 'Backspace') return false;
-    this.points.pop();
-    if (this.points.length === 0) this.finish();
-    else this.show();
-    return true;
-  }
-  override onCancel(): void {
-    this.finish();
   }
 
   private close(subtract: boolean): void {
@@ -73,16 +54,6 @@ class Drawing extends StateNode {
       this.editor.squash();
     }
     this.finish();
-  }
-  private show(): void {
-    const pts = this.hover ? [...this.points, this.hover] : this.points;
-    this.editor.setPreview({ kind: 'polyline', points: pts, closed: true });
-  }
-  private finish(): void {
-    this.points = [];
-    this.hover = null;
-    this.editor.setPreview(null);
-    this.transition('idle');
   }
 }
 
