@@ -115,6 +115,43 @@ class PixelVLA(nn.Module):
     def forward(self, inputs: ModelInputs, timer: Timer | None = None) -> ModelOutput:
         cfg, t = self.config, timer or _no_timer
         b, device = inputs.pixel_values.shape[0], inputs.pixel_values.device
+        x, attention_mask, action_ids = self._sequence(inputs, t)
+
+        with t("llm"):
+            # On the meta device (shape checks) the mask's values are unknowable; go causal-only.
+            llm_mask = None if x.device.type == "meta" else attention_mask.long()
+            hidden = self.llm.model(inputs_embeds=x, attention_mask=llm_mask).last_hidden_state
+
+        with t("decoder"):
+            # The action part is always the last valid stretch of each row.
+            n_valid = attention_mask.sum(1, keepdim=True)
+            if cfg.head == "continuous":
+                n_slots = cfg.action.chunk_size * cfg.action.action_dim
+                slot_states = _take(hidden, n_valid - n_slots + torch.arange(n_slots, device=device))
+                actions = self.action_decoder(slot_states).float()
+                loss = None if inputs.actions is None else l1_loss(actions, inputs.actions)
+                return ModelOutput(actions=actions, loss=loss)
+
+            # Position p predicts the action token at p + 1 (next-token loss on the action tokens only).
+            assert action_ids is not None
+            k = action_ids.shape[1]
+            before_action = n_valid - k - 1 + torch.arange(k, device=device)
+            logits = self.llm.lm_head(_take(hidden, before_action)).float()
+            tok = self.action_tokenizer
+            best = logits[..., tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+            actions = tok.decode(best).view(b, -1, cfg.action.action_dim)
+            loss = None
+            if inputs.actions is not None:
+                loss = F.cross_entropy(logits.reshape(b * k, -1), action_ids.reshape(-1))
+            return ModelOutput(actions=actions, loss=loss, logits=logits)
+
+    def _sequence(
+        self, inputs: ModelInputs, t: Timer
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The LLM input: embeddings (B, L, D), attention mask (B, L) with right padding only, and
+        the action token ids of the tokens head (None for the continuous head)."""
+        cfg = self.config
+        b, device = inputs.pixel_values.shape[0], inputs.pixel_values.device
         embed = self.llm.get_input_embeddings()
         dtype: torch.dtype = self.projector.fc1.weight.dtype
         parts: list[tuple[torch.Tensor, torch.Tensor, int]] = []  # (embeddings, valid, role)
@@ -158,33 +195,7 @@ class PixelVLA(nn.Module):
             add(embed(action_ids), None, ROLE_ACTION)
 
         x, attention_mask = _squeeze_padding(parts)
-
-        with t("llm"):
-            # On the meta device (shape checks) the mask's values are unknowable; go causal-only.
-            llm_mask = None if x.device.type == "meta" else attention_mask.long()
-            hidden = self.llm.model(inputs_embeds=x, attention_mask=llm_mask).last_hidden_state
-
-        with t("decoder"):
-            # The action part is always the last valid stretch of each row.
-            n_valid = attention_mask.sum(1, keepdim=True)
-            if cfg.head == "continuous":
-                slot_states = _take(hidden, n_valid - n_slots + torch.arange(n_slots, device=device))
-                actions = self.action_decoder(slot_states).float()
-                loss = None if inputs.actions is None else l1_loss(actions, inputs.actions)
-                return ModelOutput(actions=actions, loss=loss)
-
-            # Position p predicts the action token at p + 1 (next-token loss on the action tokens only).
-            assert action_ids is not None
-            k = action_ids.shape[1]
-            before_action = n_valid - k - 1 + torch.arange(k, device=device)
-            logits = self.llm.lm_head(_take(hidden, before_action)).float()
-            tok = self.action_tokenizer
-            best = logits[..., tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
-            actions = tok.decode(best).view(b, -1, cfg.action.action_dim)
-            loss = None
-            if inputs.actions is not None:
-                loss = F.cross_entropy(logits.reshape(b * k, -1), action_ids.reshape(-1))
-            return ModelOutput(actions=actions, loss=loss, logits=logits)
+        return x, attention_mask, action_ids
 
     # ---------------------------------------------------------------- inference
 
@@ -199,8 +210,14 @@ class PixelVLA(nn.Module):
         ids = torch.full(
             (b, k), self.action_tokenizer.first_id, dtype=torch.long, device=inputs.pixel_values.device
         )
-        # Causal attention: the logit for token i sees only tokens < i, so the placeholders after
-        # position i never leak; one forward per token keeps the sequence layout of training.
+        x, mask, _ = self._sequence(
+            ModelInputs(**{**inputs.__dict__, "actions": None, "action_token_ids": ids}), timer or _no_timer
+        )
+        if x.device.type != "meta" and bool(mask.all()):
+            return self._greedy_cached(x[:, : x.shape[1] - k], k, timer or _no_timer)
+        # Rows of different lengths (right padding): causal attention means the logit for token i
+        # sees only tokens < i, so the placeholders after position i never leak; one full forward
+        # per token keeps the sequence layout of training.
         for i in range(k):
             step = ModelInputs(**{**inputs.__dict__, "actions": None, "action_token_ids": ids})
             out = self.forward(step, timer)
@@ -208,6 +225,26 @@ class PixelVLA(nn.Module):
             tok = self.action_tokenizer
             ids[:, i] = out.logits[:, i, tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
         return self.action_tokenizer.decode(ids).view(b, act.base_steps, act.action_dim)
+
+    def _greedy_cached(self, prefix: torch.Tensor, k: int, t: Timer) -> torch.Tensor:
+        """Greedy decoding of k action tokens with a KV cache: one pass over the prefix (everything
+        up to the last text token), then one position per token. Same tokens as the full-forward
+        loop (the test compares them), 1 + (k - 1) short passes instead of k full ones."""
+        act, tok = self.config.action, self.action_tokenizer
+        b = prefix.shape[0]
+        embed = self.llm.get_input_embeddings()
+        ids = torch.empty((b, k), dtype=torch.long, device=prefix.device)
+        with t("llm"):
+            out = self.llm.model(inputs_embeds=prefix, use_cache=True)
+            cache, h = out.past_key_values, out.last_hidden_state[:, -1]
+            for i in range(k):
+                logits = self.llm.lm_head(h).float()
+                ids[:, i] = logits[:, tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+                if i + 1 < k:
+                    e = embed(ids[:, i : i + 1]).to(prefix.dtype)
+                    out = self.llm.model(inputs_embeds=e, past_key_values=cache, use_cache=True)
+                    cache, h = out.past_key_values, out.last_hidden_state[:, -1]
+        return tok.decode(ids).view(b, act.base_steps, act.action_dim)
 
     # ---------------------------------------------------------------- helpers
 

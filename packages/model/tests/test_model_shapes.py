@@ -197,6 +197,28 @@ def test_tokens_head_forward_and_greedy_decoding(model: PixelVLA) -> None:
     assert torch.equal(tf_ids, ids)
 
 
+def test_tokens_head_kv_cache_decodes_like_full_forwards() -> None:
+    torch.manual_seed(3)
+    m = PixelVLA(dataclasses.replace(tiny_config(), head="tokens")).eval()
+    # An untied random head: with tied embeddings a random model just repeats its last token,
+    # and a decode of one repeated token could not show a cache that attends to the wrong place.
+    head = torch.nn.Linear(CFG.llm.hidden_size, CFG.llm.vocab_size, bias=False)
+    torch.nn.init.normal_(head.weight, std=1.0)
+    m.llm.lm_head = head
+    both = dataclasses.replace(make_inputs(b=2), actions=None)
+    both.text_mask[0, 8:] = False  # row 0 has a shorter text: the batch is right-padded
+    inputs = dataclasses.replace(
+        both, pixel_values=both.pixel_values[:1], input_ids=both.input_ids[:1], text_mask=both.text_mask[:1]
+    )
+    cached = m.predict(inputs)  # batch 1: no padding left after squeezing, the cached path
+    padded = both  # rows of different lengths: one full forward per token
+    full = m.predict(padded)
+    assert not bool(padded.text_mask.all())
+    torch.testing.assert_close(full[:1], cached)
+    # the seven tokens are not one repeated value, so the comparison could catch a wrong position
+    assert len(set(cached.flatten().tolist())) > 1
+
+
 def test_stage1_layout_skips_the_new_encoders(model: PixelVLA) -> None:
     off = dataclasses.replace(CFG, use_pixel_encoder=False, use_prompt_encoder=False)
     m = PixelVLA(off).eval()
