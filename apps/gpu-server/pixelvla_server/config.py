@@ -32,7 +32,7 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024
     # Training/eval run command. Placeholders: {python} {stage} {run_dir} {config} {dataset} {base} {resume}
     # ({resume} expands to "--resume" or nothing). See README "Run command template".
-    run_command: str = "{python} -m pixelvla train {stage} --run-dir {run_dir} --config {config} {resume}"
+    run_command: str = "{python} -m pixelvla run {stage} --run-dir {run_dir} --config {config} {resume}"
     run_slots: int = 0  # concurrent runs; 0 = one per GPU, or one on CPU
     deadman_ms: int = 200  # a robot stops when its controller is silent this long (plus at most one tick)
     load_model: bool = True  # load the default model at start (tests of other rooms turn it off)

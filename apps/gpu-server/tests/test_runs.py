@@ -33,8 +33,16 @@ def settings(tmp_path: Path, **kw: Any) -> Settings:
     return Settings(**base)
 
 
+def registry_entries(root: Path) -> None:
+    """A dataset and a base model for runs to name (the fake trainer reads neither)."""
+    (root / "datasets" / "d").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "m").mkdir(parents=True, exist_ok=True)
+    (root / "models" / "m" / "config.json").write_text("{}")
+
+
 @pytest.fixture()
 def client(tmp_path):
+    registry_entries(tmp_path)
     with TestClient(create_app(settings(tmp_path))) as c:
         yield c
 
@@ -49,8 +57,15 @@ def wait_status(c: TestClient, run_id: str, statuses: set[str], timeout: float =
         time.sleep(0.05)
 
 
+FAKE_ONLY = ("step_s", "crash_at", "bundle")  # fake_train's knobs travel in TrainConfig.extra
+
+
 def create(c: TestClient, **overrides: Any) -> dict[str, Any]:
-    r = c.post("/v1/runs", json={"stage": "stage1", "overrides": overrides}, headers=OP)
+    extra = {k: overrides.pop(k) for k in FAKE_ONLY if k in overrides}
+    if extra:
+        overrides["extra"] = extra
+    body = {"stage": "stage1", "dataset": "d", "base_checkpoint": "m", "overrides": overrides}
+    r = c.post("/v1/runs", json=body, headers=OP)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -115,6 +130,7 @@ def running_pid(c: TestClient, run_id: str) -> int:
 
 
 def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path):
+    registry_entries(tmp_path)
     with TestClient(create_app(settings(tmp_path))) as c:
         long = create(c, steps=30, step_s=0.05)
         queued = create(c, steps=2)
@@ -130,6 +146,7 @@ def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path):
     db.commit()
     db.close()
     assert process_start_time(pid) is not None
+    registry_entries(tmp_path)
     with TestClient(create_app(settings(tmp_path))) as c:
         ghost = c.get("/v1/runs/ghost").json()
         assert ghost["status"] == "failed" and "vanished" in ghost["error"]
@@ -150,6 +167,7 @@ def test_events_stream_metrics_then_final_status(client):
 
 def test_bad_inputs_are_typed(client, tmp_path):
     def post(body: dict[str, Any], headers: dict[str, str] = OP) -> tuple[int, str]:
+        body = {"dataset": "d", "base_checkpoint": "m", **body}
         r = client.post("/v1/runs", json=body, headers=headers)
         return r.status_code, r.json()["error"]["code"]
 
@@ -158,6 +176,16 @@ def test_bad_inputs_are_typed(client, tmp_path):
     assert post({"stage": "stage1", "dataset": "missing"}) == (404, "unknown_dataset")
     assert post({"stage": "stage1", "base_checkpoint": "missing"}) == (404, "unknown_model")
     assert post({"stage": "stage1", "overrides": {"x": "y" * 20000}}) == (422, "validation_error")
+    # overrides are checked against TrainConfig before anything is queued; paths are never taken
+    assert post({"stage": "stage1", "overrides": {"stepz": 3}}) == (400, "invalid_overrides")
+    assert post({"stage": "stage1", "overrides": {"steps": "many"}}) == (400, "invalid_overrides")
+    assert post({"stage": "stage1", "overrides": {"precision": "fp8"}}) == (400, "invalid_overrides")
+    assert post({"stage": "stage1", "overrides": {"dataset": "/etc"}}) == (400, "invalid_overrides")
+    assert post({"stage": "stage1", "overrides": {"init": "/tmp/x"}}) == (400, "invalid_overrides")
+    assert post({"stage": "stage2", "base_checkpoint": None}) == (400, "base_checkpoint_required")
+    assert post({"stage": "base", "base_checkpoint": None, "dataset": None}) == (400, "dataset_required")
+    assert post({"stage": "eval", "overrides": {"steps": 3}}) == (400, "invalid_overrides")
+    assert client.get("/v1/runs").json()["runs"] == []  # nothing was queued by the bad requests
     assert post({"stage": "stage1"}, headers={}) == (403, "operator_token_required")
     assert post({"stage": "stage1"}, headers={"X-Operator-Token": "wrong"}) == (
         403,
@@ -242,3 +270,49 @@ def test_progress_keeps_the_last_loss_after_the_done_event(tmp_path):
     path.write_text(_json.dumps({"kind": "event", "event": "start", "step": 0, "total_steps": 5}) + "\n")
     only_event = last_progress(path)
     assert only_event is not None and only_event["step"] == 0 and "loss" not in only_event
+
+
+def test_config_schema_matches_train_config_and_validates(client):
+    from pixelvla.train.config import TrainConfig
+
+    schema = client.get("/v1/runs/config-schema").json()
+    props = schema["properties"]
+    defaults = TrainConfig(stage="base", dataset="-", out_dir="-")
+    assert props["steps"]["type"] == "integer" and props["steps"]["default"] == defaults.steps
+    assert props["lr"]["type"] == "number" and props["lr"]["default"] == defaults.lr
+    assert props["precision"]["enum"] == ["auto", "fp32", "bf16"]
+    assert props["tensorboard"]["type"] == "boolean"
+    assert not set(props) & {"stage", "dataset", "init", "out_dir"}  # paths are not the client's
+    # every default is accepted as an override, and a value past a limit is refused
+    everything = {k: f["default"] for k, f in props.items()}
+    assert create(client, **everything)["overrides"] == everything
+    r = client.post(
+        "/v1/runs",
+        json={"stage": "stage2", "dataset": "d", "base_checkpoint": "m", "overrides": {"pixel_mask_drop": 2}},
+        headers=OP,
+    )
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_overrides"
+
+
+def test_deploy_a_finished_run_serves_its_bundle(client):
+    unfinished = create(client, steps=400, step_s=0.05)
+    wait_status(client, unfinished["id"], {"running"})
+    r = client.post(f"/v1/runs/{unfinished['id']}/deploy", headers=OP)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "run_has_no_bundle"
+    client.post(f"/v1/runs/{unfinished['id']}/cancel", headers=OP)
+
+    run = create(client, steps=2, bundle=True)
+    done = wait_status(client, run["id"], {"succeeded", "failed"}, timeout=120)
+    assert done["status"] == "succeeded" and done["has_bundle"] is True
+    assert client.post(f"/v1/runs/{run['id']}/deploy").status_code == 403
+    r = client.post(f"/v1/runs/{run['id']}/deploy", headers=OP)
+    assert r.status_code == 200, r.text
+    meta = r.json()
+    assert meta["id"] == done["model"] == f"run-{run['id']}"
+    assert client.get("/v1/policy/metadata").json()["id"] == meta["id"]
+    models = client.get("/v1/models").json()
+    assert models["loaded"] == meta["id"] and meta["id"] in [m["id"] for m in models["models"]]
+    # the registry copy outlives the run
+    assert client.delete(f"/v1/runs/{run['id']}", headers=OP).status_code == 204
+    assert meta["id"] in [m["id"] for m in client.get("/v1/models").json()["models"]]
+    assert client.post(f"/v1/runs/{run['id']}/deploy", headers=OP).status_code == 404

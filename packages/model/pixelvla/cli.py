@@ -115,6 +115,52 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+EVAL_OVERRIDES = ("episodes_per_cell", "max_steps", "tasks", "prompt_types", "seed")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The GPU server's entry point: one launch request (config.json), any stage. Training stages
+    go to `train`; an `eval` run evaluates the request's base model in the simulator and writes
+    eval.json / eval.md plus an "eval" metrics record into the run folder."""
+    if args.stage != "eval":
+        return cmd_train(args)
+    from .evaluation import EvalConfig, EvaluationError, evaluate, write_report
+    from .policy import Policy
+    from .train.metrics import MetricsLog
+
+    request = json.loads(Path(args.config).read_text())
+    if not request.get("base_dir"):
+        raise EvaluationError("an eval run needs a base checkpoint (the model to evaluate)")
+    overrides = dict(request.get("overrides") or {})
+    unknown = sorted(set(overrides) - set(EVAL_OVERRIDES))
+    if unknown:
+        raise EvaluationError(f"unknown eval overrides {unknown}; expected some of {list(EVAL_OVERRIDES)}")
+    for key in ("tasks", "prompt_types"):
+        if key in overrides:
+            overrides[key] = tuple(overrides[key])
+    cfg = EvalConfig(**{"episodes_per_cell": 2, **overrides})
+    run_dir = Path(args.run_dir)
+    log = MetricsLog(run_dir, tensorboard=False)
+    total = len(cfg.tasks) * len(cfg.prompt_types) * cfg.episodes_per_cell
+    log.event("start", step=0, total_steps=total)
+    try:
+        report = evaluate(Policy.load(request["base_dir"], device=args.device or "cpu"), cfg, progress=False)
+    except Exception as exc:
+        log.event("failed", step=0, total_steps=total, error=f"{type(exc).__name__}: {exc}")
+        raise
+    write_report(report, run_dir)
+    summary = report.summary()
+    log.eval(
+        step=total,
+        success=summary["overall"]["success"],
+        episodes=summary["overall"]["n"],
+        **{f"success/{k}": v["success"] for k, v in summary["prompt_type"].items()},
+    )
+    log.event("done", step=total, total_steps=total)
+    print(report.markdown())
+    return 0
+
+
 def cmd_export_encoder(args: argparse.Namespace) -> int:
     from .checkpoint import load_bundle
     from .export_onnx import export_prompt_encoder
@@ -148,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(fn=cmd_train)
+
+    r = sub.add_parser("run", help="the GPU server's entry point: a launch request for any stage")
+    r.add_argument("stage", choices=["base", "stage1", "stage2", "eval"])
+    r.add_argument("--run-dir", required=True)
+    r.add_argument("--config", required=True, help="the server's launch request (config.json)")
+    r.add_argument("--resume", action="store_true")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(
+        fn=cmd_run,
+        **{k: None for k in ("dataset", "init", "model", "steps", "batch_size", "seed", "device", "set")},
+    )
 
     e = sub.add_parser("eval", help="closed-loop evaluation in the simulator on held-out seeds")
     e.add_argument("--model", required=True, help="bundle folder")

@@ -60,3 +60,27 @@ def test_unknown_prompt_type_is_typed(tmp_path):
     policy = Policy.load(make_random_tiny_bundle(tmp_path / "bundle", seed=0))
     with pytest.raises(EvaluationError, match="unknown prompt type"):
         evaluate(policy, EvalConfig(prompt_types=("scribble",)), progress=False)
+
+
+def test_server_eval_run_writes_report_and_eval_metrics(tmp_path):
+    """`pixelvla run eval` is what the GPU server launches for an eval run (launch request in)."""
+    from pixelvla.cli import main
+    from pixelvla.train.metrics import read_metrics
+
+    bundle = make_random_tiny_bundle(tmp_path / "bundle", seed=0)
+    request = tmp_path / "config.json"
+    overrides = {"tasks": ["pick"], "prompt_types": ["none", "point"], "episodes_per_cell": 1, "max_steps": 4}
+    request.write_text(json.dumps({"stage": "eval", "base_dir": str(bundle), "overrides": overrides}))
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as done:
+        main(["run", "eval", "--run-dir", str(run), "--config", str(request)])
+    assert done.value.code == 0
+    assert json.loads((run / "eval.json").read_text())["summary"]["overall"]["n"] == 2
+    recs = read_metrics(run / "metrics.jsonl")
+    assert [r.get("event", r["kind"]) for r in recs] == ["start", "eval", "done"]
+    assert recs[1]["episodes"] == 2 and "success/point" in recs[1] and recs[2]["total_steps"] == 2
+    # a bad override is a typed error (exit 2), not a traceback
+    request.write_text(json.dumps({"stage": "eval", "base_dir": str(bundle), "overrides": {"steps": 3}}))
+    with pytest.raises(SystemExit) as bad:
+        main(["run", "eval", "--run-dir", str(tmp_path / "run2"), "--config", str(request)])
+    assert bad.value.code == 2

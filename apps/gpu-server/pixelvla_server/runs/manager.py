@@ -21,11 +21,43 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
-from ..ids import dataset_dir, model_dir, runs_root
+from ..ids import dataset_dir, is_bundle, model_dir, runs_root
 from .registry import STAGES, TERMINAL, RunRecord, RunRegistry
 from .runner import JobHandle, Runner, RunSpec
 
 log = logging.getLogger("pixelvla_server.runs")
+
+
+# Launch-request fields that the server fills in from ids; a client never sends them (they are paths).
+SERVER_FIELDS = ("stage", "dataset", "init", "out_dir")
+
+
+def check_overrides(stage: str, overrides: dict[str, Any]) -> None:
+    """Typed 400 for overrides the training process would reject, before anything is queued."""
+    from pixelvla.errors import PixelVLAError
+    from pixelvla.train.config import TrainConfig
+
+    bad = sorted(k for k in overrides if k in SERVER_FIELDS)
+    if bad:
+        raise ApiError(
+            f"overrides may not set {', '.join(bad)}: the server sets them from the request's ids",
+            code="invalid_overrides",
+        )
+    if stage == "eval":
+        from pixelvla.cli import EVAL_OVERRIDES
+
+        unknown = sorted(set(overrides) - set(EVAL_OVERRIDES))
+        if unknown:
+            raise ApiError(
+                f"unknown eval overrides {', '.join(unknown)}; expected some of {', '.join(EVAL_OVERRIDES)}",
+                code="invalid_overrides",
+            )
+        return
+    probe = {"stage": stage, "dataset": "-", "out_dir": "-", "init": None if stage == "base" else "-"}
+    try:
+        TrainConfig.from_dict({**probe, **overrides})
+    except PixelVLAError as exc:
+        raise ApiError(str(exc), code="invalid_overrides") from exc
 
 
 def build_argv(template: str, values: dict[str, str]) -> list[str]:
@@ -100,10 +132,18 @@ class RunManager:
     ) -> RunRecord:
         if stage not in STAGES:
             raise ApiError(f"stage {stage!r} is not one of {', '.join(STAGES)}", code="invalid_stage")
+        if base_checkpoint is None and stage != "base":
+            raise ApiError(
+                f"a {stage} run starts from a model: choose a base checkpoint",
+                code="base_checkpoint_required",
+            )
+        if dataset is None and stage != "eval":
+            raise ApiError(f"a {stage} run trains on a dataset: choose one", code="dataset_required")
         if base_checkpoint is not None:
             model_dir(self.settings, base_checkpoint)  # raises unknown_model
         if dataset is not None:
             dataset_dir(self.settings, dataset)  # raises unknown_dataset
+        check_overrides(stage, overrides)
         rec = self.registry.create(
             stage=stage, name=name, base_checkpoint=base_checkpoint, dataset=dataset, overrides=overrides
         )
@@ -143,6 +183,33 @@ class RunManager:
         )
         self._wake.set()
         return self.get(run_id)
+
+    def deployed_model_id(self, run_id: str) -> str:
+        return f"run-{run_id}"
+
+    def has_bundle(self, run_id: str) -> bool:
+        return is_bundle(self.run_dir(run_id) / "bundle")
+
+    def deploy(self, run_id: str) -> str:
+        """Copy a finished run's bundle into the model registry (<data-dir>/models/run-<id>) and
+        return its model id. The copy outlives the run folder; deploying twice reuses it."""
+        rec = self.get(run_id)
+        src = self.run_dir(run_id) / "bundle"
+        if rec.status != "succeeded" or not is_bundle(src):
+            raise Conflict(
+                f"run {run_id} is {rec.status} and has no finished bundle to deploy",
+                code="run_has_no_bundle",
+            )
+        model_id = self.deployed_model_id(run_id)
+        dest = self.settings.data_dir / "models" / model_id
+        if not is_bundle(dest):
+            tmp = dest.with_name(f".{model_id}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(src, tmp)
+            shutil.rmtree(dest, ignore_errors=True)
+            tmp.rename(dest)
+            log.info("run bundle added to the model registry", extra={"run": run_id, "model": model_id})
+        return model_id
 
     def delete(self, run_id: str) -> None:
         rec = self.get(run_id)

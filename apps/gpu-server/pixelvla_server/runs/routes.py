@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from ..errors import ERROR_RESPONSES, ErrorResponse
 from ..ids import ID_PATTERN
+from ..policy.routes import PolicyMetadata, Svc, metadata_of
 from ..security import require_operator
 from .manager import RunManager
 from .metrics import last_progress, list_checkpoints, read_metrics, tail_log
@@ -69,6 +70,8 @@ class Run(BaseModel):
     resumed: bool
     progress: RunProgress | None
     checkpoints: list[str]
+    has_bundle: bool = Field(description="a finished bundle exists (POST /v1/runs/{id}/deploy serves it)")
+    model: str = Field(description="the model id this run's bundle gets when deployed")
 
 
 class RunList(BaseModel):
@@ -122,6 +125,8 @@ def to_model(m: RunManager, rec: RunRecord) -> Run:
         resumed=rec.resume,
         progress=progress,
         checkpoints=list_checkpoints(run_dir),
+        has_bundle=m.has_bundle(rec.id),
+        model=m.deployed_model_id(rec.id),
     )
 
 
@@ -137,6 +142,30 @@ def create_run(body: RunCreate, m: Mgr) -> Run:
         overrides=body.overrides,
     )
     return to_model(m, rec)
+
+
+class ConfigField(BaseModel):
+    type: Literal["integer", "number", "string", "boolean"]
+    default: int | float | str | bool | None
+    title: str | None = None
+    description: str | None = None
+    enum: list[str | int | float] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+class ConfigSchema(BaseModel):
+    title: str
+    properties: dict[str, ConfigField]
+
+
+@router.get("/config-schema", response_model=ConfigSchema)
+def config_schema() -> ConfigSchema:
+    """The tunable training-config fields (types, defaults, limits); the studio's launch form is
+    generated from it and sends only the fields that differ from the defaults, as `overrides`."""
+    from pixelvla.train.config import config_schema as schema
+
+    return ConfigSchema.model_validate(schema())
 
 
 @router.get("", response_model=RunList)
@@ -163,6 +192,18 @@ async def cancel_run(run_id: str, m: Mgr) -> Run:
 )
 def resume_run(run_id: str, m: Mgr) -> Run:
     return to_model(m, m.resume(run_id))
+
+
+@router.post(
+    "/{run_id}/deploy",
+    response_model=PolicyMetadata,
+    responses={**OPERATOR, 409: {"model": ErrorResponse}},
+    dependencies=[Depends(require_operator)],
+)
+async def deploy_run(run_id: str, m: Mgr, svc: Svc) -> PolicyMetadata:
+    """Add the run's bundle to the model registry as `run-<id>` and hot-swap the served policy to it."""
+    model_id = await asyncio.to_thread(m.deploy, run_id)
+    return metadata_of(await asyncio.to_thread(svc.load, model_id))
 
 
 @router.delete("/{run_id}", status_code=204, responses=OPERATOR, dependencies=[Depends(require_operator)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +51,7 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
+        self._check_types()
         if self.stage not in STAGES:
             raise TrainConfigError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
         for name in ("steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
@@ -68,6 +71,26 @@ class TrainConfig:
         if self.precision not in ("auto", "fp32", "bf16"):
             raise TrainConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         return self
+
+    def _check_types(self) -> None:
+        hints = typing.get_type_hints(TrainConfig)
+        for f in dataclasses.fields(self):
+            value, hint = getattr(self, f.name), hints[f.name]
+            expected = hint if hint in _JSON_TYPES else None
+            if expected is None and typing.get_origin(hint) in (typing.Union, types.UnionType):
+                args = [a for a in typing.get_args(hint) if a is not type(None)]
+                if value is None:
+                    continue
+                expected = args[0] if len(args) == 1 and args[0] in _JSON_TYPES else None
+            if expected is None:
+                continue
+            ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                raise TrainConfigError(
+                    f"{f.name} must be {_JSON_TYPES[expected]}, got {type(value).__name__} {value!r}"
+                )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -96,3 +119,54 @@ class TrainConfig:
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
         return TrainConfig.from_dict({**dataclasses.asdict(self), **overrides})
+
+
+# The fields a person tunes when launching a run (the studio's form is generated from this; the
+# rest -- stage, dataset, init, out_dir -- come from the launch request itself). Types, defaults
+# and choices are read from TrainConfig, so the schema cannot drift from the dataclass.
+TUNABLE: dict[str, dict[str, Any]] = {
+    "steps": {"description": "optimizer steps", "minimum": 1},
+    "batch_size": {"description": "examples per step (per process under torchrun)", "minimum": 1},
+    "lr": {"description": "learning rate of the new modules and heads", "minimum": 0},
+    "lora_lr": {"description": "learning rate of the LoRA adapters (stage 2)", "minimum": 0},
+    "weight_decay": {"description": "AdamW weight decay", "minimum": 0},
+    "warmup_steps": {"description": "linear warm-up before the cosine decay", "minimum": 0},
+    "min_lr_factor": {
+        "description": "final learning rate as a fraction of the peak",
+        "minimum": 0,
+        "maximum": 1,
+    },
+    "grad_clip": {"description": "gradient norm clip (0: off)", "minimum": 0},
+    "seed": {"description": "model init, data order and prompt sampling", "minimum": 0},
+    "precision": {"description": "auto: bf16 autocast on CUDA, fp32 on CPU"},
+    "log_every": {"description": "steps between metrics lines", "minimum": 1},
+    "checkpoint_every": {"description": "steps between resumable checkpoints", "minimum": 1},
+    "keep_checkpoints": {"description": "checkpoints kept on disk", "minimum": 1},
+    "pixel_mask_drop": {
+        "description": "stage 2: probability of dropping the pixel mask",
+        "minimum": 0,
+        "maximum": 1,
+    },
+    "tensorboard": {"description": "also write TensorBoard event files"},
+}
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema (a flat-object subset) of the tunable TrainConfig fields, defaults included."""
+    hints = typing.get_type_hints(TrainConfig)
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    props: dict[str, Any] = {}
+    for name, extra in TUNABLE.items():
+        hint, f = hints[name], fields[name]
+        prop: dict[str, Any] = {"title": name.replace("_", " ")}
+        if typing.get_origin(hint) is Literal:
+            choices = typing.get_args(hint)
+            prop["type"] = _JSON_TYPES[type(choices[0])]
+            prop["enum"] = list(choices)
+        else:
+            prop["type"] = _JSON_TYPES[hint]
+        prop["default"] = f.default
+        props[name] = {**prop, **extra}
+    return {"title": "TrainConfig", "type": "object", "properties": props, "additionalProperties": False}
