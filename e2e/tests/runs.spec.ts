@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { DATASET } from './fixtures';
 
 test('runs: launch a short stage-2 run on the sample dataset and watch it finish', async ({ page }) => {
-  test.setTimeout(300_000);
+  test.setTimeout(420_000);
   await page.goto('/#/runs');
   const form = page.getByTestId('launch-form');
   await form.locator('select[name=stage]').selectOption('stage2');
@@ -34,4 +34,16 @@ test('runs: launch a short stage-2 run on the sample dataset and watch it finish
   await expect(page.getByTestId('loss-chart')).toBeVisible({ timeout: 10_000 });
   await expect(row.locator('.bar')).toContainText(/^\d+\/(\d+|\?)$/);
   await page.screenshot({ path: 'screenshots/runs.png', fullPage: true });
+
+  // Deploy the finished run: its bundle joins the registry as run-<id> and becomes the served model.
+  const served = page.locator('select[name=served-model]');
+  const before = await served.inputValue();
+  const runId = await row.getAttribute('data-run');
+  await page.getByTestId('deploy-run').click();
+  await expect(page.getByTestId('deploy-run')).toHaveText('Deployed', { timeout: 60_000 });
+  await expect(served).toHaveValue(`run-${runId}`, { timeout: 10_000 });
+  // Switch back (hot-swap from the picker) so the other specs see the model they expect.
+  await served.selectOption(before);
+  await expect(served).toHaveValue(before, { timeout: 60_000 });
+  await expect(page.getByTestId('deploy-run')).toHaveText('Deploy');
 });

@@ -185,6 +185,8 @@ def test_bad_inputs_are_typed(client, tmp_path):
     assert post({"stage": "stage2", "base_checkpoint": None}) == (400, "base_checkpoint_required")
     assert post({"stage": "base", "base_checkpoint": None, "dataset": None}) == (400, "dataset_required")
     assert post({"stage": "eval", "overrides": {"steps": 3}}) == (400, "invalid_overrides")
+    assert post({"stage": "eval", "overrides": {"max_steps": "3"}}) == (400, "invalid_overrides")
+    assert post({"stage": "eval", "overrides": {"episodes_per_cell": 0}}) == (400, "invalid_overrides")
     assert client.get("/v1/runs").json()["runs"] == []  # nothing was queued by the bad requests
     assert post({"stage": "stage1"}, headers={}) == (403, "operator_token_required")
     assert post({"stage": "stage1"}, headers={"X-Operator-Token": "wrong"}) == (
@@ -292,6 +294,9 @@ def test_config_schema_matches_train_config_and_validates(client):
         headers=OP,
     )
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_overrides"
+    ev = client.get("/v1/runs/config-schema", params={"stage": "eval"}).json()["properties"]
+    assert ev["episodes_per_cell"]["type"] == "integer" and "steps" not in ev
+    assert client.get("/v1/runs/config-schema", params={"stage": "nope"}).status_code == 422
 
 
 def test_deploy_a_finished_run_serves_its_bundle(client):

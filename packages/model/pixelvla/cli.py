@@ -115,7 +115,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-EVAL_OVERRIDES = ("episodes_per_cell", "max_steps", "tasks", "prompt_types", "seed")
+EVAL_OVERRIDES = ("episodes_per_cell", "max_steps", "execute_steps", "tasks", "prompt_types", "seed")
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -47,6 +47,21 @@ class EvalConfig:
     image_size: int = 224
 
 
+# What a person tunes when launching an eval run from the studio (tasks and prompt types: all).
+TUNABLE: dict[str, dict[str, Any]] = {
+    "episodes_per_cell": {"description": "episodes per (task, prompt type)", "minimum": 1, "maximum": 1000},
+    "max_steps": {"description": "control steps before an episode counts as failed", "minimum": 1},
+    "execute_steps": {"description": "actions of each chunk executed before re-planning", "minimum": 1},
+    "seed": {"description": "first held-out scene seed", "minimum": HELD_OUT_SEED_BASE},
+}
+
+
+def config_schema() -> dict[str, Any]:
+    from .train.config import flat_schema
+
+    return flat_schema(EvalConfig, TUNABLE)
+
+
 @dataclass
 class EpisodeResult:
     task: str

@@ -52,6 +52,12 @@ def check_overrides(stage: str, overrides: dict[str, Any]) -> None:
                 f"unknown eval overrides {', '.join(unknown)}; expected some of {', '.join(EVAL_OVERRIDES)}",
                 code="invalid_overrides",
             )
+        from pixelvla.evaluation import config_schema
+
+        for key, field in config_schema()["properties"].items():
+            v = overrides.get(key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < field["minimum"]):
+                raise ApiError(f"{key} must be an integer >= {field['minimum']}", code="invalid_overrides")
         return
     probe = {"stage": stage, "dataset": "-", "out_dir": "-", "init": None if stage == "base" else "-"}
     try:

@@ -160,12 +160,15 @@ class ConfigSchema(BaseModel):
 
 
 @router.get("/config-schema", response_model=ConfigSchema)
-def config_schema() -> ConfigSchema:
-    """The tunable training-config fields (types, defaults, limits); the studio's launch form is
-    generated from it and sends only the fields that differ from the defaults, as `overrides`."""
-    from pixelvla.train.config import config_schema as schema
+def config_schema(stage: RunStage = "stage2") -> ConfigSchema:
+    """The tunable config fields of a stage (types, defaults, limits): TrainConfig for the training
+    stages, EvalConfig for eval. The studio's launch form is generated from it and sends only the
+    fields that differ from the defaults, as `overrides`."""
+    from pixelvla import evaluation
+    from pixelvla.train import config
 
-    return ConfigSchema.model_validate(schema())
+    schema = evaluation.config_schema() if stage == "eval" else config.config_schema()
+    return ConfigSchema.model_validate(schema)
 
 
 @router.get("", response_model=RunList)

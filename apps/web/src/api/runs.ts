@@ -28,6 +28,41 @@ export function useModels() {
   });
 }
 
+export type RunStage = RunCreate['stage'];
+
+/** The launch form's fields for a stage, published by the server (TrainConfig / EvalConfig). */
+export function useConfigSchema(stage: RunStage) {
+  return useQuery({
+    queryKey: ['config-schema', stage],
+    queryFn: async () => {
+      const { data, error, response } = await api.GET('/v1/runs/config-schema', {
+        params: { query: { stage } },
+      });
+      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+      return data;
+    },
+    staleTime: Infinity,
+  });
+}
+
+/** Add a finished run's bundle to the model registry and serve it. */
+export function useDeployRun() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (id: string) => {
+      const { data, error, response } = await api.POST('/v1/runs/{run_id}/deploy', {
+        params: { path: { run_id: id } },
+      });
+      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+      return data;
+    },
+    onSuccess: () => {
+      void qc.invalidateQueries({ queryKey: ['models'] });
+      void qc.invalidateQueries({ queryKey: ['meta'] });
+    },
+  });
+}
+
 export function useRunLogs(id: string | null, live: boolean) {
   return useQuery({
     queryKey: ['run-logs', id],
@@ -86,7 +121,8 @@ export function useCreateRun() {
   });
 }
 
-export function useDeploy() {
+/** Hot-swap the served policy to a bundle of the model registry. */
+export function useLoadModel() {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: async (modelId: string) => {

@@ -4,9 +4,12 @@ import { useMemo, useState } from 'react';
 import { useDatasets } from '../api/datasets';
 import {
   type Run,
+  type RunStage,
   useCancelRun,
+  useConfigSchema,
   useCreateRun,
-  useDeploy,
+  useDeployRun,
+  useLoadModel,
   useModels,
   useResumeRun,
   useRunLogs,
@@ -14,10 +17,10 @@ import {
   useRuns,
 } from '../api/runs';
 import { SchemaForm } from '../runs/SchemaForm';
-import { type FormValues, TRAIN_CONFIG_SCHEMA, defaults, overrides } from '../runs/schema';
+import { type FormValues, defaults, overrides } from '../runs/schema';
 import { type Curve, LossChart } from '../runs/LossChart';
 
-const STAGES = ['stage1', 'stage2', 'base', 'eval'] as const;
+const STAGES: readonly RunStage[] = ['stage1', 'stage2', 'base', 'eval'];
 const LIVE = new Set(['queued', 'running']);
 
 export function RunsPage() {
@@ -30,6 +33,7 @@ export function RunsPage() {
     <section className="workspace runs" data-testid="page-runs">
       <aside className="sidebar">
         <LaunchForm onLaunched={(r) => setSelected(r.id)} />
+        <ServedModel />
       </aside>
       <div className="runs-main">
         <h3>Queue</h3>
@@ -105,13 +109,18 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
   const datasets = useDatasets();
   const models = useModels();
   const create = useCreateRun();
-  const [stage, setStage] = useState<(typeof STAGES)[number]>('stage2');
+  const [stage, setStage] = useState<RunStage>('stage2');
   const [dataset, setDataset] = useState('');
   const [base, setBase] = useState('');
   const [name, setName] = useState('');
-  const [values, setValues] = useState<FormValues>(() => defaults(TRAIN_CONFIG_SCHEMA));
+  // Edits per schema title (TrainConfig, EvalConfig): switching stages keeps what was typed.
+  const [edits, setEdits] = useState<Record<string, FormValues>>({});
+  const schema = useConfigSchema(stage);
   const ds = datasets.data?.datasets ?? [];
-  const changed = overrides(TRAIN_CONFIG_SCHEMA, values);
+  const values: FormValues = schema.data
+    ? { ...defaults(schema.data), ...(edits[schema.data.title] ?? {}) }
+    : {};
+  const changed = schema.data ? overrides(schema.data, values) : {};
   // Stages after base fine-tune a trained model: default to the one the policy serves now.
   const startFrom = base || (stage === 'base' ? '' : (models.data?.loaded ?? ''));
   return (
@@ -123,7 +132,7 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
           {
             stage,
             name: name || null,
-            dataset: dataset || ds[0]?.id || null,
+            dataset: stage === 'eval' ? null : dataset || ds[0]?.id || null,
             base_checkpoint: startFrom || null,
             overrides: changed,
           },
@@ -134,17 +143,13 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
       <h3>Launch a run</h3>
       <label className="field">
         <span>stage</span>
-        <select
-          value={stage}
-          onChange={(e) => setStage(e.target.value as (typeof STAGES)[number])}
-          name="stage"
-        >
+        <select value={stage} onChange={(e) => setStage(e.target.value as RunStage)} name="stage">
           {STAGES.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>
       </label>
-      <label className="field">
+      <label className="field" hidden={stage === 'eval'}>
         <span>dataset</span>
         <select
           value={dataset || ds[0]?.id || ''}
@@ -177,21 +182,63 @@ function LaunchForm({ onLaunched }: { onLaunched: (r: Run) => void }) {
           name="name"
         />
       </label>
-      <h3 style={{ marginTop: 10 }}>
-        {TRAIN_CONFIG_SCHEMA.title} <span className="muted">({Object.keys(changed).length} changed)</span>
-      </h3>
-      <SchemaForm schema={TRAIN_CONFIG_SCHEMA} values={values} onChange={setValues} />
+      {schema.data ? (
+        <>
+          <h3 style={{ marginTop: 10 }}>
+            {schema.data.title} <span className="muted">({Object.keys(changed).length} changed)</span>
+          </h3>
+          <SchemaForm
+            key={schema.data.title}
+            schema={schema.data}
+            values={values}
+            onChange={(v) => setEdits({ ...edits, [schema.data.title]: overrides(schema.data, v) })}
+          />
+        </>
+      ) : schema.isError ? (
+        <div className="errbox">config schema: {schema.error.message}</div>
+      ) : (
+        <p className="muted">Loading the {stage} config…</p>
+      )}
       <button
         type="submit"
         className="primary"
         style={{ width: '100%', marginTop: 8 }}
-        disabled={create.isPending}
+        disabled={create.isPending || !schema.data}
         data-testid="launch"
       >
         {create.isPending ? 'Launching…' : `Launch ${stage}`}
       </button>
       {create.isError && <div className="errbox">{create.error.message}</div>}
     </form>
+  );
+}
+
+/** Which registry bundle the policy server serves; switching hot-swaps it (streams keep going). */
+function ServedModel() {
+  const models = useModels();
+  const load = useLoadModel();
+  const loaded = models.data?.loaded ?? '';
+  return (
+    <div data-testid="served-model" style={{ marginTop: 16 }}>
+      <h3>Served model</h3>
+      <label className="field">
+        <span>model</span>
+        <select
+          value={load.isPending ? (load.variables ?? loaded) : loaded}
+          disabled={load.isPending || models.data?.loading != null}
+          onChange={(e) => load.mutate(e.target.value)}
+          name="served-model"
+        >
+          {!loaded && <option value="">(none loaded)</option>}
+          {(models.data?.models ?? []).map((m) => (
+            <option key={m.id}>{m.id}</option>
+          ))}
+        </select>
+      </label>
+      {load.isPending && <p className="muted">Loading and warming up…</p>}
+      {load.isError && <div className="errbox">{load.error.message}</div>}
+      {models.data?.load_error && <div className="errbox">{models.data.load_error}</div>}
+    </div>
   );
 }
 
@@ -206,13 +253,11 @@ function RunDetail({ run }: { run: Run }) {
   const logs = useRunLogs(run.id, live);
   const cancel = useCancelRun();
   const resume = useResumeRun();
-  const deploy = useDeploy();
+  const deploy = useDeployRun();
   const models = useModels();
   const records = useMemo(() => metrics.data?.records ?? [], [metrics.data]);
   const curves = useMemo(() => [curveOf(run.name, records)], [run.name, records]);
-  const deployable = (models.data?.models ?? []).filter(
-    (m) => m.id === run.id || m.id.startsWith(`${run.id}`),
-  );
+  const served = models.data?.loaded === run.model;
   const evalRows = records.filter((r) =>
     Object.keys(r).some((k) => k.startsWith('eval') || k.includes('success')),
   );
@@ -232,18 +277,18 @@ function RunDetail({ run }: { run: Run }) {
             Resume
           </button>
         )}
-        {deployable.map((m) => (
+        {run.has_bundle && (
           <button
-            key={m.id}
             type="button"
             className="primary"
-            onClick={() => deploy.mutate(m.id)}
-            disabled={m.loaded}
-            title="Load this checkpoint into the policy server"
+            onClick={() => deploy.mutate(run.id)}
+            disabled={served || deploy.isPending}
+            title={`Add this run's bundle to the model registry as ${run.model} and serve it`}
+            data-testid="deploy-run"
           >
-            {m.loaded ? 'Deployed' : `Deploy ${m.id}`}
+            {served ? 'Deployed' : deploy.isPending ? 'Deploying…' : 'Deploy'}
           </button>
-        ))}
+        )}
       </div>
       {run.error && <div className="errbox">{run.error}</div>}
       {deploy.isError && <div className="errbox">{deploy.error.message}</div>}

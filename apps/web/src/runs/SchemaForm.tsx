@@ -18,7 +18,7 @@ export function SchemaForm({
         const v = values[key];
         const changed = v !== f.default;
         const label = (
-          <span className={changed ? 'changed' : undefined} title={f.description}>
+          <span className={changed ? 'changed' : undefined} title={f.description ?? undefined}>
             {f.title ?? key}
           </span>
         );

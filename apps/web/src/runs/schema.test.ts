@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { defaults, overrides, parseField, TRAIN_CONFIG_SCHEMA } from './schema';
+import { defaults, type ObjectSchema, overrides, parseField } from './schema';
+
+// The shape GET /v1/runs/config-schema answers with (a subset of TrainConfig's fields).
+const TRAIN_CONFIG_SCHEMA: ObjectSchema = {
+  title: 'TrainConfig',
+  properties: {
+    steps: { type: 'integer', default: 2000, minimum: 1 },
+    lr: { type: 'number', default: 1e-4, minimum: 0 },
+    precision: { type: 'string', default: 'auto', enum: ['auto', 'fp32', 'bf16'] },
+    pixel_mask_drop: { type: 'number', default: 0.1, minimum: 0, maximum: 1, description: null },
+  },
+};
 
 describe('run config form schema', () => {
   it('starts from the defaults and sends only what changed', () => {

@@ -155,10 +155,16 @@ _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 def config_schema() -> dict[str, Any]:
     """JSON Schema (a flat-object subset) of the tunable TrainConfig fields, defaults included."""
-    hints = typing.get_type_hints(TrainConfig)
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    return flat_schema(TrainConfig, TUNABLE)
+
+
+def flat_schema(cls: type, tunable: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A flat-object JSON Schema of some scalar fields of a dataclass: type, default and choices come
+    from the dataclass, descriptions and limits from `tunable`."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     props: dict[str, Any] = {}
-    for name, extra in TUNABLE.items():
+    for name, extra in tunable.items():
         hint, f = hints[name], fields[name]
         prop: dict[str, Any] = {"title": name.replace("_", " ")}
         if typing.get_origin(hint) is Literal:
@@ -169,4 +175,4 @@ def config_schema() -> dict[str, Any]:
             prop["type"] = _JSON_TYPES[hint]
         prop["default"] = f.default
         props[name] = {**prop, **extra}
-    return {"title": "TrainConfig", "type": "object", "properties": props, "additionalProperties": False}
+    return {"title": cls.__name__, "type": "object", "properties": props, "additionalProperties": False}
