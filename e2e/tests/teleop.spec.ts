@@ -46,8 +46,13 @@ test('teleop: start a sim robot, draw on the live frame, Go, see it move, E-stop
     )
     .toBeGreaterThan(1e-3);
 
+  // The policy's remaining chunk is drawn over the live frame, projected with the camera model.
+  await expect(page.getByTestId('teleop-stage')).toHaveAttribute('data-plan', 'projected', {
+    timeout: 30_000,
+  });
+  await page.screenshot({ path: 'screenshots/teleop.png' });
+
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('robot-mode')).toHaveText('estopped', { timeout: 10_000 });
   await expect(page.getByTestId('go')).toBeDisabled();
-  await page.screenshot({ path: 'screenshots/teleop.png' });
 });

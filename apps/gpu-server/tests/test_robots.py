@@ -169,6 +169,36 @@ def go_and_wait_moving(ws: ClientConnection) -> Heartbeat:
     return beat
 
 
+def test_frames_carry_the_plan_and_camera_models(live):
+    """What the studio needs to draw the planned end-effector path on the live frame."""
+    sid = create(live)["id"]
+    with open_ws(live, sid, "controller") as ctl:
+        recv(ctl)
+        idle = recv_type(ctl, "frame")
+        assert idle["plan"] == []  # nothing planned before go
+        cam = idle["camera_models"]["front"]
+        k, w2c = np.array(cam["intrinsics"]), np.array(cam["world_to_camera"])
+        assert k.shape == (3, 3) and w2c.shape == (4, 4) and (cam["width"], cam["height"]) == (224, 224)
+        # the hand at reset is in front of the front camera and inside its image
+        p = w2c[:3, :3] @ np.asarray(idle["state"][:3], np.float64) + w2c[:3, 3]
+        u, v = (k @ p)[:2] / (k @ p)[2]
+        assert p[2] > 0 and 0 <= u < 224 and 0 <= v < 224
+        beat = Heartbeat(ctl)
+        ctl.send(packb({"type": "go"}))
+        deadline = time.monotonic() + 60
+        while not (f := recv_type(ctl, "frame", timeout=60))["plan"]:
+            assert time.monotonic() < deadline
+        chunk = live.app.state.studio.policy.current.metadata["chunk_size"]  # type: ignore[attr-defined]
+        assert 1 <= len(f["plan"]) <= chunk - 1 and all(len(a) == 7 for a in f["plan"])
+        ctl.send(packb({"type": "stop"}))
+        recv_type(ctl, "ack")
+        while (f := recv_type(ctl, "frame"))["mode"] == "go":  # frames built before the stop
+            assert time.monotonic() < deadline
+        assert f["plan"] == []  # a stopped robot has no plan left
+        beat.silence()
+    httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)
+
+
 def test_dead_man_stops_a_silent_controller_within_300ms(live):
     sid = create(live)["id"]
     with open_ws(live, sid, "controller") as ctl:

@@ -303,6 +303,8 @@ class RobotSession:
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
         obs = self.robot.observe()
+        with self._lock:
+            plan = [a.tolist() for a in self._chunk] if self.mode == "go" else []
         frame = {
             "type": "frame",
             "seq": self.frames,
@@ -310,6 +312,10 @@ class RobotSession:
             "images": {name: encode_jpeg(obs["images"][name]) for name in self.cameras},
             "state": obs["state"],
             "action": applied,
+            # The rest of the policy's chunk (7-D deltas, un-normalised) still to execute, and each
+            # camera's model, so a client can project the planned end-effector path on the frame.
+            "plan": plan,
+            "camera_models": self._camera_models(),
             "mode": self.mode,
             "instruction": self.prompt.instruction,
         }
@@ -320,6 +326,14 @@ class RobotSession:
                     {"image": obs["images"][self.cameras[0]], "state": obs["state"], "action": applied}
                 )
         self._publish(frame)
+
+    def _camera_models(self) -> dict[str, Any]:
+        """Intrinsics + world-to-camera per streamed camera (OpenCV convention); a robot without
+        calibration (no `camera` method) streams none."""
+        camera = getattr(self.robot, "camera", None)
+        if camera is None:
+            return {}
+        return {name: camera(name).to_json() for name in self.cameras}
 
     def _publish(self, frame: dict[str, Any]) -> None:
         with self._lock:

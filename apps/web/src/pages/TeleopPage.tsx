@@ -16,6 +16,8 @@ import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
 import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
 import { RobotLink, type LinkStatus } from '../teleop/link';
+import { ActionOverlay } from '../actions/ActionOverlay';
+import { projectedPath } from '../actions/path';
 
 const TASKS = ['pick', 'place', 'pick_ambiguous', 'place_ambiguous'];
 const JOG_STEP = 0.02;
@@ -147,6 +149,14 @@ function Cockpit({ sessionId }: { sessionId: string }) {
       tokens,
     });
   };
+  // The policy's remaining plan, projected from the hand's position with the camera model.
+  const planned = useMemo(
+    () =>
+      st.camera && st.state && st.plan.length > 0
+        ? projectedPath(st.camera, [st.state[0]!, st.state[1]!, st.state[2]!], st.plan)
+        : null,
+    [st.camera, st.state, st.plan],
+  );
   // While the robot runs, a changed drawing re-prompts it at once.
   const going = st.mode === 'go';
   useEffect(() => {
@@ -175,9 +185,17 @@ function Cockpit({ sessionId }: { sessionId: string }) {
 
   return (
     <>
-      <div className="stage-col">
+      <div className="stage-col" data-testid="teleop-stage" data-plan={planned ? 'projected' : 'none'}>
         <Toolbar editor={editor} />
-        <CanvasView editor={editor} frame={st.frame} />
+        <CanvasView
+          editor={editor}
+          frame={st.frame}
+          overlay={
+            planned
+              ? (toScreen) => <ActionOverlay path={planned} toScreen={toScreen} label="plan" />
+              : undefined
+          }
+        />
         <CanvasStatus editor={editor}>
           <LinkIndicator st={st} />
         </CanvasStatus>

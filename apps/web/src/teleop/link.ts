@@ -3,6 +3,7 @@
 // (createImageBitmap), times command acknowledgements, and stops the robot when the tab goes away.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { NdArray, packMessage, unpackMessage, type WireValue } from '@pixelvla/model';
+import { type CameraModel, parseCameraModel } from '../actions/path';
 
 export type LinkState = 'connecting' | 'open' | 'closed';
 export type RobotMode = 'idle' | 'go' | 'stopped' | 'estopped' | 'error';
@@ -26,6 +27,10 @@ export interface LinkStatus {
   readonly ackRttMs: number | null;
   readonly state: readonly number[] | null;
   readonly action: readonly number[] | null;
+  /** The rest of the policy's chunk still to execute (7-D un-normalised deltas); empty when idle. */
+  readonly plan: readonly (readonly number[])[];
+  /** The streamed camera's model (for projecting the plan), when the robot is calibrated. */
+  readonly camera: CameraModel | null;
   readonly recording: boolean;
   readonly lastError: string | null;
   readonly lastAck: string | null;
@@ -51,6 +56,8 @@ const INITIAL: LinkStatus = {
   ackRttMs: null,
   state: null,
   action: null,
+  plan: [],
+  camera: null,
   recording: false,
   lastError: null,
   lastAck: null,
@@ -231,13 +238,18 @@ export class RobotLink {
     this.frameTimes.push(now);
     while (this.frameTimes.length > 0 && now - this.frameTimes[0]! > 1000) this.frameTimes.shift();
     const images = m.images as Record<string, Uint8Array> | undefined;
-    const jpeg = images ? Object.values(images)[0] : undefined;
+    const name = images ? Object.keys(images)[0] : undefined;
+    const jpeg = name !== undefined ? images![name] : undefined;
+    const cams = m.camera_models as Record<string, unknown> | undefined;
+    const plan = Array.isArray(m.plan) ? m.plan.map(numbers).filter((a): a is number[] => a !== null) : [];
     this.status.setState({
       seq: Number(m.seq),
       mode: (m.mode as RobotMode) ?? this.status.getState().mode,
       instruction: String(m.instruction ?? ''),
       state: numbers(m.state),
       action: numbers(m.action),
+      plan,
+      camera: name !== undefined && cams ? parseCameraModel(cams[name]) : null,
       fps: this.frameTimes.length,
       frameGapMs: last === undefined ? null : now - last,
       frameAgeMs: 0,
