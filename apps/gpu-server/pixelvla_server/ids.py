@@ -40,6 +40,11 @@ def datasets_root(settings: Settings) -> Path:
     return settings.data_dir / "datasets"
 
 
+def annotations_root(settings: Settings) -> Path:
+    """Studio annotations: <data-dir>/annotations/<dataset>/episode-<index:06d>/v<NNNN>.json."""
+    return settings.data_dir / "annotations"
+
+
 def runs_root(settings: Settings) -> Path:
     return settings.data_dir / "runs"
 

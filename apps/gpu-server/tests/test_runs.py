@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -70,7 +71,7 @@ def create(c: TestClient, **overrides: Any) -> dict[str, Any]:
     return r.json()
 
 
-def test_run_succeeds_with_metrics_checkpoints_and_logs(client):
+def test_run_succeeds_with_metrics_checkpoints_and_logs(client, tmp_path):
     run = create(client, steps=4)
     assert run["status"] in ("queued", "running")
     done = wait_status(client, run["id"], {"succeeded", "failed"})
@@ -81,6 +82,9 @@ def test_run_succeeds_with_metrics_checkpoints_and_logs(client):
     assert [r["step"] for r in page["records"]] == [1, 2, 3, 4]
     newer = client.get(f"/v1/runs/{run['id']}/metrics", params={"offset": page["next_offset"]}).json()
     assert newer["records"] == []
+    launch = json.loads((tmp_path / "runs" / run["id"] / "config.json").read_text())
+    assert launch["dataset_dir"] == str(tmp_path / "datasets" / "d")
+    assert launch["annotations_dir"] == str(tmp_path / "annotations" / "d")  # studio prompts join training
     logs = client.get(f"/v1/runs/{run['id']}/logs").json()["lines"]
     assert any("fake_train stage=stage1" in line for line in logs)
     listed = client.get("/v1/runs", params={"status": "succeeded"}).json()["runs"]

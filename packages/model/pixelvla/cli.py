@@ -40,6 +40,8 @@ def _config_from_file(path: Path, stage: str, run_dir: str | None) -> dict[str, 
         out: dict[str, Any] = {"stage": data.get("stage", stage), "dataset": data.get("dataset_dir")}
         if data.get("base_dir"):
             out["init"] = data["base_dir"]
+        if data.get("annotations_dir"):
+            out["annotations"] = data["annotations_dir"]
         out.update(data.get("overrides") or {})
     else:
         out = dict(data)

@@ -182,6 +182,7 @@ def test_server_launch_request_is_accepted(dataset, tmp_path):
                 "stage": "stage1",
                 "dataset_dir": str(dataset),
                 "base_dir": str(base.bundle),
+                "annotations_dir": str(tmp_path / "annotations" / "toy"),  # none drawn yet: no effect
                 "resume": False,
                 "overrides": {"steps": 1, "batch_size": 2, "log_every": 1, "tensorboard": False},
             }
@@ -204,4 +205,68 @@ def test_server_launch_request_is_accepted(dataset, tmp_path):
     assert json.loads(r.stdout.strip().splitlines()[-1])["step"] == 1
     saved = json.loads((run / "train_config.json").read_text())
     assert saved["init"] == str(base.bundle) and saved["batch_size"] == 2
+    assert saved["annotations"] == str(tmp_path / "annotations" / "toy")
     assert (run / "bundle" / "manifest.json").exists()
+
+
+def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
+    """The latest readable studio version of an episode wins; a rejected episode becomes usable."""
+    from pixelvla.config import tiny_config
+    from pixelvla.data import open_dataset
+    from pixelvla.normalize import ActionNormalizer
+    from pixelvla.tokenizer import build_tokenizer, format_instruction
+    from pixelvla.train.batches import BatchBuilder
+
+    root = tmp_path / "ds"
+    w = LeRobotWriter(
+        root, cameras={"front": (48, 48)}, state_names=[f"s{i}" for i in range(8)], action_names=ACTION_NAMES
+    )
+    rng = np.random.default_rng(1)
+    w.write_episode(0, _episode(rng, 6, 48))
+    rejected = _episode(rng, 6, 48)
+    rejected.annotation = {**rejected.annotation, "accepted": False}  # type: ignore[dict-item]
+    w.write_episode(1, rejected)
+    w.finalize()
+
+    ann = tmp_path / "annotations" / "ds"
+    box = {"type": "box", "x0": 0.1, "y0": 0.2, "x1": 0.5, "y1": 0.6}
+    mask = np.zeros((48, 48), bool)
+    mask[5:20, 5:20] = True
+    m_rle = dict(rle.encode(mask))
+
+    def version(ep: int, v: int, text: str) -> None:
+        (ann / f"episode-{ep:06d}").mkdir(parents=True, exist_ok=True)
+        (ann / f"episode-{ep:06d}" / f"v{v:04d}.json").write_text(text)
+
+    version(1, 1, json.dumps({"camera": "front", "prompts": [box], "masks": []}))
+    record = {
+        "camera": "front",
+        "instruction": "pick up the cube on the left",
+        "prompts": [box],
+        "masks": [{"camera": "front", "frame": 0, "rle": m_rle}],
+    }
+    version(1, 2, json.dumps(record))
+    version(1, 3, "{torn")  # a half-written newer version is skipped, not fatal
+    version(0, 1, json.dumps({**record, "camera": "wrist"}))  # another camera: not for training
+
+    cfg_ = tiny_config()
+    tok = build_tokenizer(cfg_.tokenizer)
+    ds = open_dataset(root)
+    norm = ActionNormalizer((-1.0,) * 7, (1.0,) * 7, key="ds")
+
+    def builder(annotations: Path | None) -> BatchBuilder:
+        where = str(annotations) if annotations else None
+        cfg = _cfg(root, tmp_path / "run", "stage2", init="-", annotations=where)
+        return BatchBuilder(ds, cfg_, tok, norm, cfg, progress=False)
+
+    plain = builder(None)
+    assert len(plain.episodes) == 1 and plain.studio_annotated == 0  # the rejected episode is out
+
+    merged = builder(tmp_path / "annotations" / "ds")
+    assert len(merged.episodes) == 2 and merged.studio_annotated == 1
+    ep1 = merged.episodes[1]
+    assert ep1.prompts == [P.Box(0.1, 0.2, 0.5, 0.6), P.Mask(m_rle)]  # version 2, mask as a prompt
+    assert ep1.mask_rle == m_rle
+    assert ep1.text_ids == tok.encode(format_instruction(cfg_.prompt_template, record["instruction"]))
+    ep0 = merged.episodes[0]  # its only studio version was drawn on the wrist camera
+    assert ep0.prompts == plain.episodes[0].prompts and ep0.text_ids == plain.episodes[0].text_ids

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
-from ..ids import check_id, dataset_dir, datasets_root
+from ..ids import annotations_root, check_id, dataset_dir, datasets_root
 
 
 class DatasetUnavailable(ApiError):
@@ -146,7 +146,7 @@ class Catalog:
 
     # ---- studio annotations ------------------------------------------------------------------------
     def _ann_dir(self, dataset_id: str, index: int) -> Path:
-        return self.settings.data_dir / "annotations" / dataset_id / f"episode-{index:06d}"
+        return annotations_root(self.settings) / dataset_id / f"episode-{index:06d}"
 
     def annotation_versions(self, dataset_id: str, index: int) -> list[dict[str, Any]]:
         self.episode(dataset_id, index)  # validates ids

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
-from ..ids import dataset_dir, is_bundle, model_dir, runs_root
+from ..ids import annotations_root, dataset_dir, is_bundle, model_dir, runs_root
 from .registry import STAGES, TERMINAL, RunRecord, RunRegistry
 from .runner import JobHandle, Runner, RunSpec
 
@@ -29,7 +29,7 @@ log = logging.getLogger("pixelvla_server.runs")
 
 
 # Launch-request fields that the server fills in from ids; a client never sends them (they are paths).
-SERVER_FIELDS = ("stage", "dataset", "init", "out_dir")
+SERVER_FIELDS = ("stage", "dataset", "init", "out_dir", "annotations")
 
 
 def check_overrides(stage: str, overrides: dict[str, Any]) -> None:
@@ -266,6 +266,8 @@ class RunManager:
             "dataset_dir": ds or None,
             "base_checkpoint": rec.base_checkpoint,
             "base_dir": base or None,
+            # the studio's drawn prompts for this dataset (merged into training data when present)
+            "annotations_dir": str(annotations_root(self.settings) / rec.dataset) if rec.dataset else None,
             "resume": rec.resume,
             "overrides": rec.overrides,
         }

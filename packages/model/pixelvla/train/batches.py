@@ -23,6 +23,7 @@ from ..model import ModelInputs
 from ..normalize import ActionNormalizer
 from ..tokenizer import TextTokenizer, format_instruction
 from ..vision import images_to_pixels
+from .annotations import load_studio_annotations
 from .config import TrainConfig
 
 CAMERA = "front"
@@ -56,23 +57,33 @@ class BatchBuilder:
         indices = list(cfg.episodes) if cfg.episodes is not None else list(range(dataset.num_episodes))
         size = model_config.vision.image_size
         self.episodes: list[EpisodeData] = []
+        studio = load_studio_annotations(cfg.annotations, CAMERA)
+        self.studio_annotated = 0
         for i in tqdm(indices, desc="loading episodes", disable=not progress):
             ep = dataset.episode(i)
             ann = ep.annotation
             accepted = bool(ann and ann.get("accepted", True) and ann.get("mask_rle"))
-            if self.prompted and not accepted:
+            drawn = studio.get(i)
+            if self.prompted and not accepted and drawn is None:
                 continue  # stage 2 learns from annotated episodes only
             frames = torch.from_numpy(np.stack(list(ep.frames(CAMERA))))
             small = (
                 (images_to_pixels(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
             )
+            prompts = P.prompts_from_json(ann["prompts"]) if accepted and ann else None
+            mask_rle = dict(ann["mask_rle"]) if accepted and ann else None
+            task = ep.task
+            if drawn is not None:  # a person's annotation wins over the auto-annotator's
+                self.studio_annotated += 1
+                prompts, mask_rle = drawn.prompts, drawn.mask_rle
+                task = drawn.instruction or task
             self.episodes.append(
                 EpisodeData(
                     frames=small,
                     actions=ep.actions.astype(np.float32),
-                    text_ids=tokenizer.encode(format_instruction(model_config.prompt_template, ep.task)),
-                    prompts=P.prompts_from_json(ann["prompts"]) if accepted and ann else None,
-                    mask_rle=dict(ann["mask_rle"]) if accepted and ann else None,
+                    text_ids=tokenizer.encode(format_instruction(model_config.prompt_template, task)),
+                    prompts=prompts,
+                    mask_rle=mask_rle,
                 )
             )
         if not self.episodes:

@@ -46,6 +46,9 @@ class TrainConfig:
     prompt_types: tuple[str, ...] = PROMPT_TYPES  # stage 2 draws one uniformly per example
     pixel_mask_drop: float = 0.1  # stage 2: drop the pixel mask with this probability
     episodes: tuple[int, ...] | None = None  # subset of episode indices (None: all)
+    # Studio annotations of the dataset (<data-dir>/annotations/<dataset>, set by the GPU server):
+    # an episode's latest version replaces its auto-generated prompts (pixelvla.train.annotations).
+    annotations: str | None = None
     halt_after_steps: int | None = None  # stop early as if killed (tests of resume)
     tensorboard: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

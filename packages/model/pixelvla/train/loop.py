@@ -226,6 +226,8 @@ def _train(
             total_steps=cfg.steps,
             trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
             samples=len(data),
+            episodes=len(data.episodes),
+            studio_annotated_episodes=data.studio_annotated,
         )
 
     net: torch.nn.Module = model
