@@ -33,13 +33,26 @@ def _summary(xs: list[float]) -> dict[str, float]:
     return {"p50": _pct(xs, 50), "p99": _pct(xs, 99), "mean": round(float(np.mean(xs)), 3), "n": len(xs)}
 
 
-def _jpeg(size: int) -> bytes:
+def _jpeg(img: np.ndarray, quality: int = 90) -> bytes:
     from PIL import Image
 
-    img = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=90)
+    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
+
+
+def noise_frame(size: int) -> bytes:
+    """Worst case for decode and transfer: incompressible noise (~100 KB at 224 px)."""
+    return _jpeg(np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8))
+
+
+def camera_frame(size: int) -> bytes:
+    """What a robot client sends: the sim's front camera at reset, as a JPEG (~10 KB at 224 px)."""
+    from pixelvla_sim.robot import SimRobot  # torch is already imported (render-then-Triton hazard)
+
+    with SimRobot(image_size=size) as robot:
+        obs = robot.reset(0, "pick")
+        return _jpeg(np.asarray(obs["images"]["front"]))
 
 
 def bench_predict(ws_url: str, n: int, image: bytes) -> dict[str, Any]:
@@ -212,13 +225,18 @@ def main(argv: list[str] | None = None) -> None:
         models = Path(tmp) / "models"
         make_random_tiny_bundle(models / "tiny", seed=0)
         with server_process(args.device, models, Path(tmp) / "data") as (url, ws_url, device):
-            image = _jpeg(args.image_size)
+            image = camera_frame(args.image_size)
+            noise = noise_frame(args.image_size)
             out: dict[str, Any] = {
                 "device": device,
                 "model": "random tiny bundle",
-                "image": f"JPEG {args.image_size}x{args.image_size}",
+                "image": f"sim front camera, JPEG {args.image_size}x{args.image_size}, {len(image)} bytes",
             }
             out["predict_ws"] = bench_predict(ws_url, args.n, image)
+            out["predict_ws_noise_image"] = {
+                "image": f"noise JPEG {args.image_size}x{args.image_size}, {len(noise)} bytes (worst case)",
+                **bench_predict(ws_url, args.n // 2, noise),
+            }
             out["healthz_under_load"] = bench_healthz_under_load(url, ws_url, image, n=200)
             out["robot_stream"] = bench_robot_stream(url, ws_url, args.robot_seconds)
             out["goals"] = {
