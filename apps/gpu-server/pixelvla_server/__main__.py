@@ -29,6 +29,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--run-command", help="training/eval command template (see README: run command template)")
     p.add_argument("--run-slots", type=int, help="concurrent runs (default: one per GPU, one on CPU)")
+    p.add_argument(
+        "--runner",
+        choices=["subprocess", "ray"],
+        help="where runs execute: subprocess (default, on this machine) or ray (jobs on a Ray cluster)",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="URL",
+        help="the Ray cluster's job API (dashboard) address for --runner ray, e.g. http://head:8265",
+    )
     p.add_argument("--deadman-ms", type=int, help="robot dead-man timeout in ms (default 200)")
     p.add_argument(
         "--no-model",

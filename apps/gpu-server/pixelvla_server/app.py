@@ -15,7 +15,7 @@ from pixelvla.errors import PixelVLAError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, preload
-from .config import Settings
+from .config import ConfigError, Settings
 from .datasets.catalog import Catalog
 from .datasets.routes import router as datasets_router
 from .device import DeviceInfo, resolve
@@ -28,7 +28,7 @@ from .robots.routes import router as robots_router
 from .runs.manager import RunManager
 from .runs.registry import RunRegistry
 from .runs.routes import router as runs_router
-from .runs.runner import Runner, SubprocessRunner
+from .runs.runner import RayJobRunner, Runner, SubprocessRunner
 from .security import OPEN_PATHS, api_token_ok
 
 log = logging.getLogger("pixelvla_server")
@@ -55,11 +55,57 @@ def device_count(device: DeviceInfo) -> int:
     return max(1, torch.cuda.device_count()) if device.kind == "cuda" else 1
 
 
+def build_runner(settings: Settings) -> Runner:
+    """The run backend that settings.runner names. For Ray, connects now: a missing package or an
+    unreachable cluster is a configuration error at start, not a failed run later."""
+    if settings.runner != "ray":
+        return SubprocessRunner()
+    address = settings.ray_address or ""
+    try:
+        import ray.job_submission  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "--runner ray needs the ray package (with the job API): install pixelvla-server[ray] "
+            "(`pip install 'pixelvla-server[ray]'`; the workspace's `npm run bootstrap` installs it)"
+        ) from exc
+    _check_reachable(address)
+    try:
+        return RayJobRunner.connect(address)
+    except Exception as exc:  # ConnectionError, RuntimeError (version check), ValueError (bad address)
+        raise ConfigError(
+            f"cannot reach the Ray job API at {address!r}: {exc}. Start the cluster with "
+            "`ray start --head --dashboard-host 0.0.0.0` (its job API listens on port 8265) "
+            "and pass that address with --ray-address"
+        ) from exc
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds rather than hang on a TCP connect to a host that drops packets."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return  # "auto", ray://... and the like: Ray resolves those itself
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ConfigError(f"--ray-address {address!r} has an invalid port") from exc
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot connect to the Ray job API at {url.hostname}:{port} ({exc}); is the Ray head "
+            "running with its dashboard on that address (`ray start --head --dashboard-host ...`)?"
+        ) from exc
+
+
 def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
     settings = (settings or Settings()).validate()
+    runner = runner or build_runner(settings)  # first: an unreachable Ray cluster fails before torch loads
     device = resolve(settings.device)
     preload.torch_stack()  # before any robot session renders (see preload.py)
-    state = AppState(settings, device, runner or SubprocessRunner())
+    state = AppState(settings, device, runner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

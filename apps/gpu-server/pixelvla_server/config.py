@@ -17,6 +17,9 @@ def _repo_root() -> Path:
     return Path(__file__).resolve().parents[3]
 
 
+RUNNERS = ("subprocess", "ray")
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -34,6 +37,10 @@ class Settings:
     # ({resume} expands to "--resume" or nothing). See README "Run command template".
     run_command: str = "{python} -m pixelvla run {stage} --run-dir {run_dir} --config {config} {resume}"
     run_slots: int = 0  # concurrent runs; 0 = one per GPU, or one on CPU
+    # Where runs execute: "subprocess" (children of this server) or "ray" (jobs submitted to the Ray
+    # cluster whose dashboard/job API is at ray_address, e.g. http://head:8265). See README "Ray backend".
+    runner: str = "subprocess"
+    ray_address: str | None = None
     deadman_ms: int = 200  # a robot stops when its controller is silent this long (plus at most one tick)
     load_model: bool = True  # load the default model at start (tests of other rooms turn it off)
     predict_queue: int = 8  # pending predictions across all clients before new ones are refused (busy)
@@ -47,6 +54,13 @@ class Settings:
             raise ConfigError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
         if self.run_slots < 0:
             raise ConfigError(f"run slots {self.run_slots} must be >= 0 (0 = one per device)")
+        if self.runner not in RUNNERS:
+            raise ConfigError(f"runner {self.runner!r} is not one of {', '.join(RUNNERS)}")
+        if self.runner == "ray" and not self.ray_address:
+            raise ConfigError(
+                "the ray runner needs the cluster's job API address: pass --ray-address "
+                "http://HEAD:8265 or set PIXELVLA_RAY_ADDRESS"
+            )
         if not (20 <= self.deadman_ms <= 5000):
             raise ConfigError(f"deadman_ms {self.deadman_ms} is out of range 20..5000")
         if "{run_dir}" not in self.run_command:
