@@ -242,7 +242,9 @@ def test_ray_adapter_boundary(tmp_path):
     )
     handle = ray.start(spec)
     assert handle == JobHandle(backend_job="pixelvla-r1")
-    assert fake.submitted[0]["entrypoint"] == "torchrun --nproc-per-node=2 -m pixelvla train stage1 --x 'a b'"
+    wrap = f"{sys.executable} -m pixelvla_server.runs.wrap {tmp_path} --"
+    command = "torchrun --nproc-per-node=2 -m pixelvla train stage1 --x 'a b'"
+    assert fake.submitted[0]["entrypoint"] == f"{wrap} {command} >> {tmp_path / 'log.txt'} 2>&1"
     assert fake.submitted[0]["env"] == {"env_vars": {"K": "v"}}
     assert ray.poll(handle, tmp_path).phase == "running"
     fake.status["pixelvla-r1"] = "FAILED"

@@ -152,8 +152,10 @@ class JobSubmissionClientLike(Protocol):
 class RayJobRunner:
     """Submits runs to an existing Ray cluster. The run folder must be on storage the cluster shares.
 
-    `ray` is not a dependency of the server (it is large); pass a client built with
-    `ray.job_submission.JobSubmissionClient(address)` or use `RayJobRunner.connect(address)`.
+    `ray` comes with the server's `ray` extra (installed by `npm start` / `npm test`); pass a client
+    built with `ray.job_submission.JobSubmissionClient(address)` or use `RayJobRunner.connect(address)`.
+    Each job runs the command under `pixelvla_server.runs.wrap` with its output appended to RUN/log.txt,
+    so logs and the exit status live in the run folder as for local runs.
     """
 
     name = "ray"
@@ -180,8 +182,13 @@ class RayJobRunner:
         argv = spec.argv
         if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
             argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
+        # The same wrapper as the local runner: the command's output goes to RUN/log.txt (so the
+        # server's /logs route works for Ray runs too) and its exit status to RUN/exit.json.
+        (spec.run_dir / "exit.json").unlink(missing_ok=True)
+        wrapped = [sys.executable, "-m", "pixelvla_server.runs.wrap", str(spec.run_dir), "--", *argv]
+        log = shlex.quote(str(spec.run_dir / "log.txt"))
         job = self.client.submit_job(
-            entrypoint=shlex.join(argv),
+            entrypoint=f"{shlex.join(wrapped)} >> {log} 2>&1",
             submission_id=f"pixelvla-{spec.run_id}",
             runtime_env={"env_vars": spec.env},
         )
@@ -197,8 +204,21 @@ class RayJobRunner:
         if phase == "running":
             return JobState("running")
         recorded = read_exit(run_dir)
+        if recorded is None:
+            recorded = self._driver_exit_code(handle.backend_job)
         code = recorded if recorded is not None else (0 if status == "SUCCEEDED" else 1)
         return JobState("exited", code, None if status != "STOPPED" else "stopped on the Ray cluster")
+
+    def _driver_exit_code(self, job_id: str) -> int | None:
+        """The entrypoint's own exit status as Ray recorded it (JobInfo.driver_exit_code), if available."""
+        get_info = getattr(self.client, "get_job_info", None)
+        if get_info is None:
+            return None
+        try:
+            code = getattr(get_info(job_id), "driver_exit_code", None)
+        except Exception:
+            return None
+        return code if isinstance(code, int) else None
 
     def cancel(self, handle: JobHandle) -> None:
         if handle.backend_job is not None:
