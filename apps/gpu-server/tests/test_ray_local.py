@@ -30,10 +30,12 @@ pytest.importorskip("ray.job_submission")  # a guard only: the workspace's dev g
 
 from fastapi.testclient import TestClient
 from pixelvla_server.app import build_runner, create_app
-from pixelvla_server.config import ConfigError, from_env
+from pixelvla_server.config import ConfigError, Settings, from_env
 from pixelvla_server.runs.runner import RayJobRunner, process_start_time
-from test_runs import OP, registry_entries, settings
 
+FAKE = Path(__file__).parent / "fixtures" / "fake_train.py"
+TEMPLATE = f"{{python}} {FAKE} --run-dir {{run_dir}} --config {{config}} {{resume}}"
+OP = {"X-Operator-Token": "op"}
 RAY = Path(sys.executable).with_name("ray")
 HEAD_START_S = 120.0  # two busy cores: a cold head takes 15-40 s
 RUN_S = 90.0  # a job's first worker imports Ray before the entrypoint starts
@@ -119,11 +121,26 @@ def stop_head(head: subprocess.Popen[bytes]) -> None:
     head.wait(timeout=10)
 
 
+def settings(tmp_path: Path, **kw: Any) -> Settings:
+    base: dict[str, Any] = dict(
+        device="cpu",
+        data_dir=tmp_path,
+        models_dir=tmp_path / "models",
+        run_command=TEMPLATE,
+        operator_token="op",
+        load_model=False,
+    )
+    base.update(kw)
+    return Settings(**base)
+
+
 @pytest.fixture(scope="module")
 def client(ray_head: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The real app with the Ray backend chosen the way a user chooses it: settings, not a runner object."""
     root = tmp_path_factory.mktemp("ray-runs")
-    registry_entries(root)
+    (root / "datasets" / "d").mkdir(parents=True)
+    (root / "models" / "m").mkdir(parents=True)
+    (root / "models" / "m" / "config.json").write_text("{}")
     app = create_app(settings(root, runner="ray", ray_address=ray_head))
     assert isinstance(app.state.studio.runs.runner, RayJobRunner)
     with TestClient(app) as c:
