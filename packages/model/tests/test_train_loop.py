@@ -4,6 +4,7 @@ resume, cancellation, chaining base -> stage1 -> stage2, and the CLI's typed err
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -270,3 +271,42 @@ def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
     assert ep1.text_ids == tok.encode(format_instruction(cfg_.prompt_template, record["instruction"]))
     ep0 = merged.episodes[0]  # its only studio version was drawn on the wrist camera
     assert ep0.prompts == plain.episodes[0].prompts and ep0.text_ids == plain.episodes[0].text_ids
+
+
+def test_ddp_two_processes_on_cpu(dataset, tmp_path):
+    """torchrun with two CPU processes (gloo): one run folder, rank 0 writes, both ranks step."""
+    run = tmp_path / "ddp"
+    argv = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        "pixelvla",
+        "train",
+        "base",
+        "--dataset",
+        str(dataset),
+        "--run-dir",
+        str(run),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--set",
+        "log_every=1",
+        "--set",
+        "tensorboard=false",
+        "--quiet",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = read_metrics(run / "metrics.jsonl")
+    assert [x["step"] for x in rows if x["kind"] == "train"] == [1, 2]  # rank 0 only, once per step
+    assert [x["event"] for x in rows if x["kind"] == "event"].count("start") == 1
+    train_rows = [x for x in rows if x["kind"] == "train"]
+    # samples/s counts both processes' examples: 2 ranks x batch 2 per step
+    assert all(x["samples_per_s"] * x["step_time_s"] == pytest.approx(4, rel=1e-3) for x in train_rows)
+    assert (run / "bundle" / "manifest.json").exists()
