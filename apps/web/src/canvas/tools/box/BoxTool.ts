@@ -4,6 +4,7 @@ import { type Vec, dist, normaliseBox } from '../../geometry';
 import { type BoxShape, newId } from '../../shapes';
 import { DRAG_THRESHOLD_PX, type PointerInfo, StateNode, ToolNode } from '../StateNode';
 import type { Editor } from '../../editor';
+import { ShapeGesture } from '../ShapeGesture';
 
 class Idle extends StateNode {
   readonly id = 'idle';
@@ -37,32 +38,18 @@ class Pointing extends StateNode {
   }
 }
 
-class Creating extends StateNode {
+class Creating extends ShapeGesture<BoxShape> {
   readonly id = 'creating';
-  private shapeId: string | null = null;
+  protected readonly kind = 'box';
   private origin: Vec = { x: 0, y: 0 };
 
   override onEnter(info?: unknown): void {
     const { origin, e } = info as { origin: Origin; e: PointerInfo };
     this.origin = origin.norm;
-    this.editor.mark('box');
-    const shape: BoxShape = { id: newId('box'), kind: 'box', ...normaliseBox(this.origin, e.norm) };
-    this.shapeId = this.editor.createShape(shape).id;
+    this.begin('box', { id: newId('box'), kind: 'box', ...normaliseBox(this.origin, e.norm) });
   }
-  override onPointerMove(e: PointerInfo): void {
-    const s = this.shapeId ? this.editor.getShape(this.shapeId) : undefined;
-    if (s?.kind === 'box') this.editor.updateShape({ ...s, ...normaliseBox(this.origin, e.norm) });
-  }
-  override onPointerUp(): void {
-    this.editor.squash();
-    if (this.shapeId) this.editor.select([this.shapeId]);
-    this.shapeId = null;
-    this.transition('idle');
-  }
-  override onCancel(): void {
-    this.editor.bail();
-    this.shapeId = null;
-    this.transition('idle');
+  protected reshape(s: BoxShape, e: PointerInfo): BoxShape {
+    return { ...s, ...normaliseBox(this.origin, e.norm) };
   }
 }
 

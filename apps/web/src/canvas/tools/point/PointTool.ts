@@ -4,6 +4,7 @@ import type { PointShape } from '../../shapes';
 import { newId } from '../../shapes';
 import { type PointerInfo, StateNode, ToolNode } from '../StateNode';
 import type { Editor } from '../../editor';
+import { ShapeGesture } from '../ShapeGesture';
 
 class Idle extends StateNode {
   readonly id = 'idle';
@@ -12,9 +13,9 @@ class Idle extends StateNode {
   }
 }
 
-class Pointing extends StateNode {
+class Pointing extends ShapeGesture<PointShape> {
   readonly id = 'pointing';
-  private shapeId: string | null = null;
+  protected readonly kind = 'point';
 
   constructor(
     editor: Editor,
@@ -26,28 +27,12 @@ class Pointing extends StateNode {
 
   override onEnter(info?: unknown): void {
     const e = info as PointerInfo;
-    this.editor.mark('point');
     const positive = !(this.negativeTool || e.alt || e.button === 2);
-    const shape: PointShape = { id: newId('point'), kind: 'point', x: e.norm.x, y: e.norm.y, positive };
-    this.shapeId = this.editor.createShape(shape).id;
+    this.begin('point', { id: newId('point'), kind: 'point', x: e.norm.x, y: e.norm.y, positive });
   }
 
-  override onPointerMove(e: PointerInfo): void {
-    const s = this.shapeId ? this.editor.getShape(this.shapeId) : undefined;
-    if (s?.kind === 'point') this.editor.updateShape({ ...s, x: e.norm.x, y: e.norm.y });
-  }
-
-  override onPointerUp(): void {
-    this.editor.squash();
-    if (this.shapeId) this.editor.select([this.shapeId]);
-    this.shapeId = null;
-    this.transition('idle');
-  }
-
-  override onCancel(): void {
-    this.editor.bail();
-    this.shapeId = null;
-    this.transition('idle');
+  protected reshape(s: PointShape, e: PointerInfo): PointShape {
+    return { ...s, x: e.norm.x, y: e.norm.y };
   }
 }
 
