@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pixelvla_server.config import Settings
@@ -36,3 +37,39 @@ def live(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> Iterato
     with serve(settings) as server:
         wait_model(server.app)
         yield server
+
+
+FAKE_TRAIN = Path(__file__).parent / "fixtures" / "fake_train.py"
+RunSettings = Callable[..., Settings]
+
+
+@pytest.fixture(scope="session")
+def run_settings() -> RunSettings:
+    """Settings for the run tests: the fake trainer (fixtures/fake_train.py) as the run command, an
+    operator token "op", no model. `run_settings(data_dir, **overrides)`."""
+    template = f"{{python}} {FAKE_TRAIN} --run-dir {{run_dir}} --config {{config}} {{resume}}"
+
+    def make(data_dir: Path, **kw: Any) -> Settings:
+        base: dict[str, Any] = dict(
+            device="cpu",
+            data_dir=data_dir,
+            models_dir=data_dir / "models",
+            run_command=template,
+            operator_token="op",
+            load_model=False,
+        )
+        return Settings(**{**base, **kw})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def registry_entries() -> Callable[[Path], None]:
+    """Writes a dataset `d` and a base model `m` for runs to name (the fake trainer reads neither)."""
+
+    def make(root: Path) -> None:
+        (root / "datasets" / "d").mkdir(parents=True, exist_ok=True)
+        (root / "models" / "m").mkdir(parents=True, exist_ok=True)
+        (root / "models" / "m" / "config.json").write_text("{}")
+
+    return make

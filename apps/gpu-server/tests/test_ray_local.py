@@ -30,11 +30,9 @@ pytest.importorskip("ray.job_submission")  # a guard only: the workspace's dev g
 
 from fastapi.testclient import TestClient
 from pixelvla_server.app import build_runner, create_app
-from pixelvla_server.config import ConfigError, Settings, from_env
+from pixelvla_server.config import ConfigError, from_env
 from pixelvla_server.runs.runner import RayJobRunner, process_start_time
 
-FAKE = Path(__file__).parent / "fixtures" / "fake_train.py"
-TEMPLATE = f"{{python}} {FAKE} --run-dir {{run_dir}} --config {{config}} {{resume}}"
 OP = {"X-Operator-Token": "op"}
 RAY = Path(sys.executable).with_name("ray")
 HEAD_START_S = 120.0  # two busy cores: a cold head takes 15-40 s
@@ -121,27 +119,14 @@ def stop_head(head: subprocess.Popen[bytes]) -> None:
     head.wait(timeout=10)
 
 
-def settings(tmp_path: Path, **kw: Any) -> Settings:
-    base: dict[str, Any] = dict(
-        device="cpu",
-        data_dir=tmp_path,
-        models_dir=tmp_path / "models",
-        run_command=TEMPLATE,
-        operator_token="op",
-        load_model=False,
-    )
-    base.update(kw)
-    return Settings(**base)
-
-
 @pytest.fixture(scope="module")
-def client(ray_head: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def client(
+    ray_head: str, tmp_path_factory: pytest.TempPathFactory, run_settings: Any, registry_entries: Any
+) -> Iterator[TestClient]:
     """The real app with the Ray backend chosen the way a user chooses it: settings, not a runner object."""
     root = tmp_path_factory.mktemp("ray-runs")
-    (root / "datasets" / "d").mkdir(parents=True)
-    (root / "models" / "m").mkdir(parents=True)
-    (root / "models" / "m" / "config.json").write_text("{}")
-    app = create_app(settings(root, runner="ray", ray_address=ray_head))
+    registry_entries(root)
+    app = create_app(run_settings(root, runner="ray", ray_address=ray_head))
     assert isinstance(app.state.studio.runs.runner, RayJobRunner)
     with TestClient(app) as c:
         yield c
@@ -250,11 +235,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_unreachable_ray_address_fails_fast(tmp_path):
+def test_unreachable_ray_address_fails_fast(tmp_path, run_settings):
     url = closed_port_url()
     t0 = time.monotonic()
     with pytest.raises(ConfigError, match="cannot connect to the Ray job API"):
-        build_runner(settings(tmp_path, runner="ray", ray_address=url))
+        build_runner(run_settings(tmp_path, runner="ray", ray_address=url))
     assert time.monotonic() - t0 < 10
     r = run_cli(
         *("--port", str(free_port()), "--device", "cpu", "--no-model", "--data-dir", str(tmp_path)),

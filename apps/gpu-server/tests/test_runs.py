@@ -7,44 +7,20 @@ import os
 import sqlite3
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pixelvla_server.app import create_app
-from pixelvla_server.config import Settings
 from pixelvla_server.runs.runner import JobHandle, RayJobRunner, RunSpec, process_start_time
 
-FAKE = Path(__file__).parent / "fixtures" / "fake_train.py"
-TEMPLATE = f"{{python}} {FAKE} --run-dir {{run_dir}} --config {{config}} {{resume}}"
 OP = {"X-Operator-Token": "op"}
 
 
-def settings(tmp_path: Path, **kw: Any) -> Settings:
-    base: dict[str, Any] = dict(
-        device="cpu",
-        data_dir=tmp_path,
-        models_dir=tmp_path / "models",
-        run_command=TEMPLATE,
-        operator_token="op",
-        load_model=False,
-    )
-    base.update(kw)
-    return Settings(**base)
-
-
-def registry_entries(root: Path) -> None:
-    """A dataset and a base model for runs to name (the fake trainer reads neither)."""
-    (root / "datasets" / "d").mkdir(parents=True, exist_ok=True)
-    (root / "models" / "m").mkdir(parents=True, exist_ok=True)
-    (root / "models" / "m" / "config.json").write_text("{}")
-
-
 @pytest.fixture()
-def client(tmp_path):
+def client(tmp_path, run_settings, registry_entries):
     registry_entries(tmp_path)
-    with TestClient(create_app(settings(tmp_path))) as c:
+    with TestClient(create_app(run_settings(tmp_path))) as c:
         yield c
 
 
@@ -133,9 +109,9 @@ def running_pid(c: TestClient, run_id: str) -> int:
     return int(pid)
 
 
-def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path):
+def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path, run_settings, registry_entries):
     registry_entries(tmp_path)
-    with TestClient(create_app(settings(tmp_path))) as c:
+    with TestClient(create_app(run_settings(tmp_path))) as c:
         long = create(c, steps=30, step_s=0.05)
         queued = create(c, steps=2)
         wait_status(c, long["id"], {"running"})
@@ -151,7 +127,7 @@ def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path):
     db.close()
     assert process_start_time(pid) is not None
     registry_entries(tmp_path)
-    with TestClient(create_app(settings(tmp_path))) as c:
+    with TestClient(create_app(run_settings(tmp_path))) as c:
         ghost = c.get("/v1/runs/ghost").json()
         assert ghost["status"] == "failed" and "vanished" in ghost["error"]
         assert c.get(f"/v1/runs/{long['id']}").json()["status"] == "running"  # adopted, not restarted
@@ -202,8 +178,8 @@ def test_bad_inputs_are_typed(client, tmp_path):
     assert client.get("/v1/runs/nope/metrics").status_code == 404
 
 
-def test_api_token_guards_everything_but_healthz(tmp_path):
-    s = settings(tmp_path, api_token="secret")
+def test_api_token_guards_everything_but_healthz(tmp_path, run_settings):
+    s = run_settings(tmp_path, api_token="secret")
     with TestClient(create_app(s)) as c:
         assert c.get("/healthz").status_code == 200
         r = c.get("/v1/runs")
