@@ -3,6 +3,7 @@
     pixelvla train stage2 --dataset DATA --init RUN_OR_BUNDLE --run-dir RUN [--steps N] [--set key=value]
     pixelvla train stage2 --run-dir RUN --resume
     pixelvla eval --model BUNDLE --out DIR [--episodes-per-cell N]
+    pixelvla probe --model BUNDLE --dataset DATA   # open loop: does the motion follow the image?
     pixelvla export-encoder --model BUNDLE --out public/models
 
 `--config FILE` takes either a saved train_config.json (replays that run) or the GPU server's launch
@@ -163,6 +164,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .data import open_dataset
+    from .policy import Policy
+    from .probe import probe
+
+    dataset = open_dataset(args.dataset)
+    n = dataset.num_episodes
+    episodes = list(range(max(0, n - args.episodes), n))  # the last ones (held out if you hold any out)
+    report = probe(
+        Policy.load(args.model, device=args.device),
+        dataset,
+        episodes,
+        horizon=args.horizon,
+        prompt_type=args.prompt_type,
+    )
+    print(json.dumps(report.to_json(), indent=1))
+    return 0
+
+
 def cmd_export_encoder(args: argparse.Namespace) -> int:
     from .checkpoint import load_bundle
     from .export_onnx import export_prompt_encoder
@@ -220,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(fn=cmd_eval)
+
+    pr = sub.add_parser("probe", help="open-loop check: does the predicted motion follow the image?")
+    pr.add_argument("--model", required=True, help="bundle folder")
+    pr.add_argument("--dataset", required=True, help="LeRobot dataset folder")
+    pr.add_argument("--episodes", type=int, default=30, help="the dataset's last N episodes")
+    pr.add_argument("--horizon", type=int, default=4, help="actions summed into the compared motion")
+    pr.add_argument("--prompt-type", default="none", choices=["none", "point", "line", "box", "mask"])
+    pr.add_argument("--device", default="cpu")
+    pr.set_defaults(fn=cmd_probe)
 
     x = sub.add_parser("export-encoder", help="export a bundle's browser prompt encoder to ONNX")
     x.add_argument("--model", required=True, help="bundle folder")

@@ -84,3 +84,47 @@ def test_server_eval_run_writes_report_and_eval_metrics(tmp_path):
     with pytest.raises(SystemExit) as bad:
         main(["run", "eval", "--run-dir", str(tmp_path / "run2"), "--config", str(request)])
     assert bad.value.code == 2
+
+
+def test_open_loop_probe_tells_a_blind_policy_from_one_that_follows_the_data(tmp_path):
+    """A policy that replays the recorded motion scores ratio 1 / correlation 1; a constant one 0."""
+    from pixelvla.data import EpisodeRecord, LeRobotWriter, open_dataset
+    from pixelvla.policy import Prediction
+    from pixelvla.probe import probe
+
+    root = tmp_path / "ds"
+    names = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
+    w = LeRobotWriter(
+        root, cameras={"front": (16, 16)}, state_names=[f"s{i}" for i in range(8)], action_names=names
+    )
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        frames = np.full((5, 16, 16, 3), 20 * i, np.uint8)  # the episode index is in the pixels
+        actions = rng.uniform(-0.04, 0.04, (5, 7)).astype(np.float32)
+        w.write_episode(
+            i,
+            EpisodeRecord(
+                frames={"front": frames}, actions=actions, states=np.zeros((5, 8), np.float32), task="t"
+            ),
+        )
+    w.finalize()
+    ds = open_dataset(root)
+
+    class Replay:  # reads the episode from the image, answers with its recorded actions
+        def predict(self, obs):
+            a = ds.episode(int(obs.image[0, 0, 0]) // 20).actions
+            return Prediction(actions=a, actions_normalized=a)
+
+    class Blind:
+        def predict(self, obs):
+            a = np.full((8, 7), 0.01, np.float32)
+            return Prediction(actions=a, actions_normalized=a)
+
+    good = probe(Replay(), ds, list(range(6)), horizon=3)
+    assert good.spread_ratio == {"x": 1.0, "y": 1.0, "z": 1.0} and good.correlation["x"] == pytest.approx(1.0)
+    assert good.l1 == {"x": 0.0, "y": 0.0, "z": 0.0} and good.direction_agreement["y"] == 1.0
+    blind = probe(Blind(), ds, list(range(6)), horizon=3)
+    assert blind.spread_ratio == {"x": 0.0, "y": 0.0, "z": 0.0} and blind.correlation["x"] == 0.0
+    assert blind.l1_predict_zero == good.l1_predict_zero and blind.l1["x"] > 0
+    with pytest.raises(ValueError, match="unknown prompt type"):
+        probe(Blind(), ds, [0], prompt_type="scribble")
