@@ -11,6 +11,7 @@ correlation); one that has learned where things are follows the data (ratio ~1, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ def probe(
         ep = dataset.episode(i)
         frame = next(iter(ep.frames(camera)))
         prompts = _prompts_for(ep.annotation, prompt_type)
-        masks = [dict(p.rle) for p in prompts if isinstance(p, P.Mask)]
+        masks: list[Mapping[str, Any]] = [dict(p.rle) for p in prompts if isinstance(p, P.Mask)]
         out = policy.predict(
             Observation(image=frame, instruction=ep.task, prompts=prompts or None, pixel_masks=masks or None)
         )
