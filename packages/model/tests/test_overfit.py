@@ -56,3 +56,39 @@ def test_tiny_overfits_a_small_batch(one_thread: None) -> None:
         sched.step()
     assert first is not None and first > 0.3  # it started far away
     assert loss.item() < 0.01, f"L1 {loss.item():.4f} after {MAX_STEPS} steps"
+
+
+def test_stage2_learns_actions_that_depend_only_on_the_point_prompt(one_thread: None) -> None:
+    """Same image, same text, eight point prompts: the target motion is the point's position, so
+    only the prompt path (browser encoder -> projector -> LoRA'd LLM -> decoder) can explain it."""
+    import numpy as np
+    from pixelvla import prompts as P
+
+    torch.manual_seed(0)
+    model = PixelVLA(tiny_config())
+    apply_stage(model, "stage2")
+    g = torch.Generator().manual_seed(1)
+    b = 8
+    pts = torch.rand(b, 2, generator=g)
+    feats = [P.featurize([P.Point(float(x), float(y))]) for x, y in pts]
+    target = torch.zeros(b, 8, 7)
+    target[:, :, 0], target[:, :, 1] = pts[:, :1] * 2 - 1, pts[:, 1:] * 2 - 1
+    batch = ModelInputs(
+        pixel_values=torch.rand(1, 3, 112, 112, generator=g).expand(b, -1, -1, -1).clone(),
+        input_ids=torch.randint(3, 200, (1, 8), generator=g).expand(b, 8).clone(),
+        text_mask=torch.ones(b, 8, dtype=torch.bool),
+        actions=target,
+        prompt_features={k: torch.from_numpy(np.stack([f[k] for f in feats])) for k in feats[0]},
+    )
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    for _step in range(MAX_STEPS):
+        out = model(batch)
+        assert out.loss is not None
+        if out.loss.item() < 0.02:
+            break
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    x = out.actions[:, 0, 0].detach().numpy()
+    assert out.loss.item() < 0.02, f"L1 {out.loss.item():.4f} after {MAX_STEPS} steps"
+    assert np.corrcoef(x, target[:, 0, 0].numpy())[0, 1] > 0.95
