@@ -27,5 +27,9 @@ class ActionTokenizer:
         k = (token_ids.long() - self.first_id).clamp(0, self.bins - 1).float()
         return self.low + (k + 0.5) * (self.high - self.low) / self.bins
 
+    def greedy(self, logits: torch.Tensor) -> torch.Tensor:
+        """The most likely action token id per position, from logits (..., vocab); text tokens never win."""
+        return logits[..., self.first_id : self.vocab_size].argmax(-1) + self.first_id
+
     def is_action(self, token_ids: torch.Tensor) -> torch.Tensor:
         return (token_ids >= self.first_id) & (token_ids < self.vocab_size)

@@ -138,7 +138,7 @@ class PixelVLA(nn.Module):
             before_action = n_valid - k - 1 + torch.arange(k, device=device)
             logits = self.llm.lm_head(_take(hidden, before_action)).float()
             tok = self.action_tokenizer
-            best = logits[..., tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+            best = tok.greedy(logits)
             actions = tok.decode(best).view(b, -1, cfg.action.action_dim)
             loss = None
             if inputs.actions is not None:
@@ -223,7 +223,7 @@ class PixelVLA(nn.Module):
             out = self.forward(step, timer)
             assert out.logits is not None
             tok = self.action_tokenizer
-            ids[:, i] = out.logits[:, i, tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+            ids[:, i] = tok.greedy(out.logits[:, i])
         return self.action_tokenizer.decode(ids).view(b, act.base_steps, act.action_dim)
 
     def _greedy_cached(self, prefix: torch.Tensor, k: int, t: Timer) -> torch.Tensor:
@@ -239,7 +239,7 @@ class PixelVLA(nn.Module):
             cache, h = out.past_key_values, out.last_hidden_state[:, -1]
             for i in range(k):
                 logits = self.llm.lm_head(h).float()
-                ids[:, i] = logits[:, tok.first_id : tok.vocab_size].argmax(-1) + tok.first_id
+                ids[:, i] = tok.greedy(logits)
                 if i + 1 < k:
                     e = embed(ids[:, i : i + 1]).to(prefix.dtype)
                     out = self.llm.model(inputs_embeds=e, past_key_values=cache, use_cache=True)
