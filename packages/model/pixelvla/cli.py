@@ -118,30 +118,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-EVAL_OVERRIDES = ("episodes_per_cell", "max_steps", "execute_steps", "tasks", "prompt_types", "seed")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """The GPU server's entry point: one launch request (config.json), any stage. Training stages
     go to `train`; an `eval` run evaluates the request's base model in the simulator and writes
     eval.json / eval.md plus an "eval" metrics record into the run folder."""
     if args.stage != "eval":
         return cmd_train(args)
-    from .evaluation import EvalConfig, EvaluationError, evaluate, write_report
+    from .evaluation import EvaluationError, config_from_overrides, evaluate, write_report
     from .policy import Policy
     from .train.metrics import MetricsLog
 
     request = json.loads(Path(args.config).read_text())
     if not request.get("base_dir"):
         raise EvaluationError("an eval run needs a base checkpoint (the model to evaluate)")
-    overrides = dict(request.get("overrides") or {})
-    unknown = sorted(set(overrides) - set(EVAL_OVERRIDES))
-    if unknown:
-        raise EvaluationError(f"unknown eval overrides {unknown}; expected some of {list(EVAL_OVERRIDES)}")
-    for key in ("tasks", "prompt_types"):
-        if key in overrides:
-            overrides[key] = tuple(overrides[key])
-    cfg = EvalConfig(**{"episodes_per_cell": 2, **overrides})
+    cfg = config_from_overrides({"episodes_per_cell": 2, **(request.get("overrides") or {})})
     run_dir = Path(args.run_dir)
     log = MetricsLog(run_dir, tensorboard=False)
     total = len(cfg.tasks) * len(cfg.prompt_types) * cfg.episodes_per_cell

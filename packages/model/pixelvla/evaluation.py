@@ -62,6 +62,34 @@ def config_schema() -> dict[str, Any]:
     return flat_schema(EvalConfig, TUNABLE)
 
 
+# What an eval run's launch request may override: the tunable fields plus the task / prompt subsets.
+OVERRIDES = (*TUNABLE, "tasks", "prompt_types")
+
+
+def config_from_overrides(overrides: Mapping[str, Any]) -> EvalConfig:
+    """The EvalConfig of an eval run, checked the way TrainConfig checks a training run's overrides:
+    unknown keys, wrong types and values outside TUNABLE's limits are a typed EvaluationError."""
+    from .train.config import check_field_types
+
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise EvaluationError(f"unknown eval overrides {unknown}; expected some of {list(OVERRIDES)}")
+    values = dict(overrides)
+    for key in ("tasks", "prompt_types"):
+        if key in values:
+            if not isinstance(values[key], list | tuple) or not all(isinstance(v, str) for v in values[key]):
+                raise EvaluationError(f"{key} must be a list of names")
+            values[key] = tuple(values[key])
+    cfg = EvalConfig(**values)
+    check_field_types(cfg, EvaluationError)
+    for key, spec in TUNABLE.items():
+        v = getattr(cfg, key)
+        if v < spec.get("minimum", v) or v > spec.get("maximum", v):
+            bounds = f"{spec.get('minimum', '-inf')}..{spec.get('maximum', 'inf')}"
+            raise EvaluationError(f"{key} must be in {bounds}, got {v}")
+    return cfg
+
+
 @dataclass
 class EpisodeResult:
     task: str

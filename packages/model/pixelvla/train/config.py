@@ -54,7 +54,7 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
-        self._check_types()
+        check_field_types(self, TrainConfigError)
         if self.stage not in STAGES:
             raise TrainConfigError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
         for name in ("steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
@@ -74,26 +74,6 @@ class TrainConfig:
         if self.precision not in ("auto", "fp32", "bf16"):
             raise TrainConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         return self
-
-    def _check_types(self) -> None:
-        hints = typing.get_type_hints(TrainConfig)
-        for f in dataclasses.fields(self):
-            value, hint = getattr(self, f.name), hints[f.name]
-            expected = hint if hint in _JSON_TYPES else None
-            if expected is None and typing.get_origin(hint) in (typing.Union, types.UnionType):
-                args = [a for a in typing.get_args(hint) if a is not type(None)]
-                if value is None:
-                    continue
-                expected = args[0] if len(args) == 1 and args[0] in _JSON_TYPES else None
-            if expected is None:
-                continue
-            ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                ok = True
-            if not ok:
-                raise TrainConfigError(
-                    f"{f.name} must be {_JSON_TYPES[expected]}, got {type(value).__name__} {value!r}"
-                )
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -154,6 +134,28 @@ TUNABLE: dict[str, dict[str, Any]] = {
 }
 
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def check_field_types(obj: Any, error: type[PixelVLAError]) -> None:
+    """Raise `error` when a scalar field of the dataclass `obj` (int, float, str, bool, or an
+    Optional of one) holds a value of another JSON type; an int passes for a float, a bool never
+    for a number. Config values arrive as JSON from the CLI and the GPU server."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        expected = hint if hint in _JSON_TYPES else None
+        if expected is None and typing.get_origin(hint) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if value is None:
+                continue
+            expected = args[0] if len(args) == 1 and args[0] in _JSON_TYPES else None
+        if expected is None:
+            continue
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise error(f"{f.name} must be {_JSON_TYPES[expected]}, got {type(value).__name__} {value!r}")
 
 
 def config_schema() -> dict[str, Any]:
