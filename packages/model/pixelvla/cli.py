@@ -131,7 +131,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     request = json.loads(Path(args.config).read_text())
     if not request.get("base_dir"):
         raise EvaluationError("an eval run needs a base checkpoint (the model to evaluate)")
-    cfg = config_from_overrides({"episodes_per_cell": 2, **(request.get("overrides") or {})})
+    cfg = config_from_overrides(request.get("overrides") or {})
     run_dir = Path(args.run_dir)
     log = MetricsLog(run_dir, tensorboard=False)
     total = len(cfg.tasks) * len(cfg.prompt_types) * cfg.episodes_per_cell
