@@ -75,6 +75,15 @@ def read_exit(run_dir: Path) -> int | None:
         return None
 
 
+def wrapped_argv(spec: RunSpec) -> list[str]:
+    """The command both backends execute: the run's argv (under torchrun when nproc > 1) inside
+    `pixelvla_server.runs.wrap`, which records the exit status in RUN/exit.json."""
+    argv = spec.argv
+    if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
+        argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
+    return [sys.executable, "-m", "pixelvla_server.runs.wrap", str(spec.run_dir), "--", *argv]
+
+
 class SubprocessRunner:
     name = "subprocess"
 
@@ -83,13 +92,11 @@ class SubprocessRunner:
 
     def start(self, spec: RunSpec) -> JobHandle:
         spec.run_dir.mkdir(parents=True, exist_ok=True)
-        (spec.run_dir / "exit.json").unlink(missing_ok=True)
-        argv = spec.argv
-        if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
-            argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
+        (spec.run_dir / "exit.json").unlink(missing_ok=True)  # from an earlier attempt
+        argv = wrapped_argv(spec)
         with open(spec.run_dir / "log.txt", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "pixelvla_server.runs.wrap", str(spec.run_dir), "--", *argv],
+                argv,
                 cwd=spec.run_dir,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -179,16 +186,12 @@ class RayJobRunner:
     def start(self, spec: RunSpec) -> JobHandle:
         import shlex
 
-        argv = spec.argv
-        if spec.nproc > 1 and argv[:2] == [sys.executable, "-m"]:
-            argv = ["torchrun", f"--nproc-per-node={spec.nproc}", "-m", *argv[2:]]
-        # The same wrapper as the local runner: the command's output goes to RUN/log.txt (so the
-        # server's /logs route works for Ray runs too) and its exit status to RUN/exit.json.
-        (spec.run_dir / "exit.json").unlink(missing_ok=True)
-        wrapped = [sys.executable, "-m", "pixelvla_server.runs.wrap", str(spec.run_dir), "--", *argv]
+        # The same wrapped command as the local runner, its output appended to RUN/log.txt (so the
+        # server's /logs route works for Ray runs too); the exit status lands in RUN/exit.json.
+        (spec.run_dir / "exit.json").unlink(missing_ok=True)  # from an earlier attempt
         log = shlex.quote(str(spec.run_dir / "log.txt"))
         job = self.client.submit_job(
-            entrypoint=f"{shlex.join(wrapped)} >> {log} 2>&1",
+            entrypoint=f"{shlex.join(wrapped_argv(spec))} >> {log} 2>&1",
             submission_id=f"pixelvla-{spec.run_id}",
             runtime_env={"env_vars": spec.env},
         )
@@ -204,21 +207,8 @@ class RayJobRunner:
         if phase == "running":
             return JobState("running")
         recorded = read_exit(run_dir)
-        if recorded is None:
-            recorded = self._driver_exit_code(handle.backend_job)
         code = recorded if recorded is not None else (0 if status == "SUCCEEDED" else 1)
         return JobState("exited", code, None if status != "STOPPED" else "stopped on the Ray cluster")
-
-    def _driver_exit_code(self, job_id: str) -> int | None:
-        """The entrypoint's own exit status as Ray recorded it (JobInfo.driver_exit_code), if available."""
-        get_info = getattr(self.client, "get_job_info", None)
-        if get_info is None:
-            return None
-        try:
-            code = getattr(get_info(job_id), "driver_exit_code", None)
-        except Exception:
-            return None
-        return code if isinstance(code, int) else None
 
     def cancel(self, handle: JobHandle) -> None:
         if handle.backend_job is not None:
