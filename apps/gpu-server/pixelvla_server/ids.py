@@ -49,9 +49,14 @@ def runs_root(settings: Settings) -> Path:
     return settings.data_dir / "runs"
 
 
+def written_models_root(settings: Settings) -> Path:
+    """<data-dir>/models: the bundles the server writes itself (random-tiny, deployed runs)."""
+    return settings.data_dir / "models"
+
+
 def model_roots(settings: Settings) -> list[Path]:
-    """Bundles live in --models-dir and in <data-dir>/models (where the server writes random-tiny)."""
-    return [settings.models_dir, settings.data_dir / "models"]
+    """Bundles live in --models-dir and in the server's own <data-dir>/models."""
+    return [settings.models_dir, written_models_root(settings)]
 
 
 def is_bundle(path: Path) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ApiError, Conflict
-from ..ids import list_model_dirs, model_dir
+from ..ids import list_model_dirs, model_dir, written_models_root
 from .codec import FrameLoader, to_observation
 from .worker import DeviceWorker, NoModel
 
@@ -70,7 +70,7 @@ def default_model_id(settings: Settings) -> str:
     if RANDOM_TINY not in found:
         from pixelvla.checkpoint import make_random_tiny_bundle
 
-        out = settings.data_dir / "models" / RANDOM_TINY
+        out = written_models_root(settings) / RANDOM_TINY
         out.parent.mkdir(parents=True, exist_ok=True)
         make_random_tiny_bundle(out, seed=0)
         log.info("no model bundle found; wrote a random tiny bundle", extra={"path": str(out)})

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
-from ..ids import annotations_root, dataset_dir, is_bundle, model_dir, runs_root
+from ..ids import annotations_root, dataset_dir, is_bundle, model_dir, runs_root, written_models_root
 from .registry import STAGES, TERMINAL, RunRecord, RunRegistry
 from .runner import JobHandle, Runner, RunSpec
 
@@ -196,7 +196,7 @@ class RunManager:
                 code="run_has_no_bundle",
             )
         model_id = self.deployed_model_id(run_id)
-        dest = self.settings.data_dir / "models" / model_id
+        dest = written_models_root(self.settings) / model_id
         if not is_bundle(dest):
             tmp = dest.with_name(f".{model_id}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
