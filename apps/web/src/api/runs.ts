@@ -45,24 +45,6 @@ export function useConfigSchema(stage: RunStage) {
   });
 }
 
-/** Add a finished run's bundle to the model registry and serve it. */
-export function useDeployRun() {
-  const qc = useQueryClient();
-  return useMutation({
-    mutationFn: async (id: string) => {
-      const { data, error, response } = await api.POST('/v1/runs/{run_id}/deploy', {
-        params: { path: { run_id: id } },
-      });
-      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
-      return data;
-    },
-    onSuccess: () => {
-      void qc.invalidateQueries({ queryKey: ['models'] });
-      void qc.invalidateQueries({ queryKey: ['meta'] });
-    },
-  });
-}
-
 export function useRunLogs(id: string | null, live: boolean) {
   return useQuery({
     queryKey: ['run-logs', id],
@@ -121,20 +103,34 @@ export function useCreateRun() {
   });
 }
 
-/** Hot-swap the served policy to a bundle of the model registry. */
-export function useLoadModel() {
+/** A mutation that changes the served model: afterwards the model list and /v1/meta are refetched. */
+function useServedModelChange<T>(post: (arg: string) => Promise<T>) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: async (modelId: string) => {
-      const { data, error, response } = await api.POST('/v1/models/{model_id}/load', {
-        params: { path: { model_id: modelId } },
-      });
-      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
-      return data;
-    },
+    mutationFn: post,
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ['models'] });
       void qc.invalidateQueries({ queryKey: ['meta'] });
     },
   });
 }
+
+/** Hot-swap the served policy to a bundle of the model registry. */
+export const useLoadModel = () =>
+  useServedModelChange(async (modelId: string) => {
+    const { data, error, response } = await api.POST('/v1/models/{model_id}/load', {
+      params: { path: { model_id: modelId } },
+    });
+    if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+    return data;
+  });
+
+/** Add a finished run's bundle to the model registry (as `run-<id>`) and serve it. */
+export const useDeployRun = () =>
+  useServedModelChange(async (runId: string) => {
+    const { data, error, response } = await api.POST('/v1/runs/{run_id}/deploy', {
+      params: { path: { run_id: runId } },
+    });
+    if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+    return data;
+  });
