@@ -23,6 +23,15 @@ test('draw every prompt kind on a dataset frame, predict, see the action overlay
   );
 
   const at = await canvasAt(page);
+  /** Press at one canvas point, move in `steps` pointer events to another, release. */
+  const drag = async (from: [number, number], to: [number, number], steps: number): Promise<void> => {
+    const a = at(...from);
+    const b = at(...to);
+    await page.mouse.move(a.x, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps });
+    await page.mouse.up();
+  };
   const list = page.getByTestId('prompt-list');
   const kinds = async () =>
     list.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
@@ -34,12 +43,7 @@ test('draw every prompt kind on a dataset frame, predict, see the action overlay
   p = at(0.6, 0.5);
   await page.mouse.click(p.x, p.y);
   await page.keyboard.press('b');
-  p = at(0.35, 0.4);
-  await page.mouse.move(p.x, p.y);
-  await page.mouse.down();
-  p = at(0.55, 0.65);
-  await page.mouse.move(p.x, p.y, { steps: 6 });
-  await page.mouse.up();
+  await drag([0.35, 0.4], [0.55, 0.65], 6);
   await page.keyboard.press('l');
   for (const [fx, fy] of [
     [0.2, 0.2],
@@ -51,12 +55,7 @@ test('draw every prompt kind on a dataset frame, predict, see the action overlay
   }
   await page.keyboard.press('Enter');
   await page.keyboard.press('m');
-  p = at(0.7, 0.7);
-  await page.mouse.move(p.x, p.y);
-  await page.mouse.down();
-  p = at(0.8, 0.75);
-  await page.mouse.move(p.x, p.y, { steps: 8 });
-  await page.mouse.up();
+  await drag([0.7, 0.7], [0.8, 0.75], 8);
   await expect.poll(kinds).toEqual(['point', 'point', 'box', 'line', 'mask']);
 
   // Undo / redo one gesture at a time.
