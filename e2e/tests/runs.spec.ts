@@ -7,17 +7,19 @@ test('runs: launch a short stage-2 run on the sample dataset and watch it finish
   const form = page.getByTestId('launch-form');
   await form.locator('select[name=stage]').selectOption('stage2');
   await form.locator('select[name=dataset]').selectOption(DATASET);
-  await form.locator('input[name=name]').fill('e2e stage2');
+  // A name of its own: a reused data dir (var/e2e) holds earlier runs, and the row below must be this one.
+  const name = `e2e stage2 ${Date.now()}`;
+  await form.locator('input[name=name]').fill(name);
   await form.locator('input[name=steps]').fill('3');
   await form.locator('input[name=batch_size]').fill('2');
   await form.locator('input[name=log_every]').fill('1');
   await form.locator('input[name=warmup_steps]').fill('1');
   await page.getByTestId('launch').click();
 
-  const row = page.getByTestId('runs-table').locator('tr', { hasText: 'e2e stage2' }).first();
+  const row = page.getByTestId('runs-table').locator('tr', { hasText: name });
   await expect(row).toBeVisible({ timeout: 15_000 });
   await row.click();
-  await expect(page.getByTestId('run-detail')).toContainText('e2e stage2');
+  await expect(page.getByTestId('run-detail')).toContainText(name);
   // Progress arrives live; a failed run fails the spec at once with its log.
   await expect
     .poll(
