@@ -11,7 +11,6 @@ correlation); one that has learned where things are follows the data (ratio ~1, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -39,13 +38,6 @@ class ProbeReport:
         return asdict(self)
 
 
-def _prompts_for(annotation: dict[str, Any] | None, prompt_type: str) -> list[P.Prompt]:
-    if prompt_type == "none" or not annotation or not annotation.get("prompts"):
-        return []
-    kind = {"point": P.Point, "line": P.Line, "box": P.Box, "mask": P.Mask}[prompt_type]
-    return [p for p in P.prompts_from_json(annotation["prompts"]) if isinstance(p, kind)]
-
-
 def probe(
     policy: Any,
     dataset: LocalDataset,
@@ -55,16 +47,17 @@ def probe(
     prompt_type: str = "none",
     camera: str = "front",
 ) -> ProbeReport:
+    from .evaluation import PROMPT_TYPES, select_prompts
     from .policy import Observation
 
-    if prompt_type not in ("none", "point", "line", "box", "mask"):
+    if prompt_type not in PROMPT_TYPES:
         raise ValueError(f"unknown prompt type {prompt_type!r}")
     pred, true = [], []
     for i in episodes:
         ep = dataset.episode(i)
         frame = next(iter(ep.frames(camera)))
-        prompts = _prompts_for(ep.annotation, prompt_type)
-        masks: list[Mapping[str, Any]] = [dict(p.rle) for p in prompts if isinstance(p, P.Mask)]
+        drawn = (ep.annotation or {}).get("prompts")  # unannotated episodes are probed without prompts
+        prompts, masks = select_prompts(P.prompts_from_json(drawn), prompt_type) if drawn else ([], [])
         out = policy.predict(
             Observation(image=frame, instruction=ep.task, prompts=prompts or None, pixel_masks=masks or None)
         )
