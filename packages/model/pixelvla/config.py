@@ -128,6 +128,9 @@ class PixelVLAConfig:
     # Stage 1 removes the new encoders; stage 2 switches them on.
     use_pixel_encoder: bool = True
     use_prompt_encoder: bool = True
+    # (ours, after OpenVLA-OFT) Width of the proprioceptive state fed as one token before the action
+    # part; 0 (the paper, `full`) feeds none.
+    state_dim: int = 0
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -218,6 +221,8 @@ def tiny_config() -> PixelVLAConfig:
             kind="byte", vocab_size=BYTE_VOCAB, bos_token_id=1, eos_token_id=2, pad_token_id=0
         ),
         action=ActionConfig(chunk_size=8),
+        # The sim robot's state: hand position (3), roll/pitch/yaw (3), gripper command, width.
+        state_dim=8,
     )
 
 

@@ -3,7 +3,8 @@
     image ──vision──projector──> E_v (256 tokens for `full`)
     SigLIP block outputs + pixel masks ──pixel-aware encoder──> E_p (<= 4 tokens)
     visual prompts ──prompt encoder (browser half) ──prompt projector (server half)──> E_s (<= 16)
-    [BOS] [E_v] [E_p] [E_s] [text] [N_c x 7 action slots] ──Llama──> slot states
+    robot state ──state projector──> E_q (1 token; ours, after OpenVLA-OFT; config.state_dim > 0)
+    [BOS] [E_v] [E_p] [E_s] [text] [E_q] [N_c x 7 action slots] ──Llama──> slot states
     slot states ──action decoder──> (N_c, 7) normalised actions, L1 loss
 
 The base stage (`head == "tokens"`) swaps the slots for OpenVLA-style discrete action tokens and a
@@ -29,13 +30,13 @@ from pixelvla.action_tokenizer import ActionTokenizer
 from pixelvla.config import PixelVLAConfig
 from pixelvla.llm import build_llm
 from pixelvla.pixel_encoder import PixelAwareEncoder
-from pixelvla.projector import Projector
+from pixelvla.projector import Projector, StateProjector
 from pixelvla.prompt_aware_encoder import PromptProjector
 from pixelvla.prompt_encoder import PromptEncoder, PromptEncoderConfig
 from pixelvla.vision import VisionBackbone
 
 # Role of every part of the LLM sequence (documentation and debugging; order is the paper's).
-ROLE_BOS, ROLE_VISION, ROLE_PIXEL, ROLE_PROMPT, ROLE_TEXT, ROLE_SLOT, ROLE_ACTION = range(7)
+ROLE_BOS, ROLE_VISION, ROLE_PIXEL, ROLE_PROMPT, ROLE_TEXT, ROLE_SLOT, ROLE_ACTION, ROLE_STATE = range(8)
 
 Timer = Callable[[str], contextlib.AbstractContextManager[None]]
 
@@ -57,6 +58,8 @@ class ModelInputs:
     prompt_valid: torch.Tensor | None = None  # (B, 16) bool
     prompt_features: dict[str, torch.Tensor] | None = None  # batched prompts.featurize() arrays
     actions: torch.Tensor | None = None  # (B, N_c, 7) normalised targets
+    # Proprioceptive state, raw (the state projector scales it); None: the state token is left out.
+    state: torch.Tensor | None = None  # (B, S)
     # Base stage only: action token ids fed back during greedy decoding, (B, K).
     action_token_ids: torch.Tensor | None = None
 
@@ -79,6 +82,7 @@ class ModelInputs:
             prompt_valid=mv(self.prompt_valid),
             prompt_features=feats,
             actions=mv(self.actions),
+            state=mv(self.state),
             action_token_ids=mv(self.action_token_ids),
         )
 
@@ -104,6 +108,7 @@ class PixelVLA(nn.Module):
             PromptEncoderConfig(dim=config.prompt.dim, max_tokens=config.prompt.max_tokens)
         )
         self.prompt_projector = PromptProjector(config.prompt.dim, d)
+        self.state_projector = StateProjector(config.state_dim, d) if config.state_dim > 0 else None
         # (ours, after OpenVLA-OFT) one learned slot embedding plus a learned embedding per position.
         self.action_slot = nn.Parameter(torch.randn(d) * 0.02)
         self.action_slot_pos = nn.Parameter(torch.randn(act.chunk_size * act.action_dim, d) * 0.02)
@@ -184,6 +189,15 @@ class PixelVLA(nn.Module):
                 )
 
         add(embed(inputs.input_ids), inputs.text_mask.bool(), ROLE_TEXT)
+
+        if self.state_projector is not None:
+            if inputs.state is None:  # no state given: the token is padding, squeezed out below
+                e_q = torch.zeros(b, 1, self.state_projector.fc2.out_features, device=device)
+                add(e_q, torch.zeros(b, 1, dtype=torch.bool, device=device), ROLE_STATE)
+            else:
+                if inputs.state.shape != (b, cfg.state_dim):
+                    raise ValueError(f"state must have shape ({b}, {cfg.state_dim}), got {tuple(inputs.state.shape)}")
+                add(self.state_projector(inputs.state.float()), None, ROLE_STATE)  # E_q
 
         n_slots = cfg.action.chunk_size * cfg.action.action_dim
         if cfg.head == "continuous":

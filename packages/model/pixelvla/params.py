@@ -18,6 +18,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "pixel_encoder": ("pixel_encoder.",),
     "prompt_encoder": ("prompt_encoder.",),
     "prompt_projector": ("prompt_projector.",),
+    "state_projector": ("state_projector.",),
     "action_slots": ("action_slot",),
     "action_decoder": ("action_decoder.",),
 }

@@ -94,6 +94,7 @@ class Policy:
             "normalization_key": self.normalizer.key,
             "uses_pixel_masks": cfg.use_pixel_encoder,
             "uses_prompts": cfg.use_prompt_encoder,
+            "state_dim": cfg.state_dim,
         }
 
     # ---------------------------------------------------------------- inputs
@@ -141,6 +142,13 @@ class Policy:
             state = np.asarray(obs.state)
             if state.ndim != 1 or not np.isfinite(state.astype(np.float64)).all():
                 raise ObservationError(f"state must be a finite 1-D vector, got shape {state.shape}")
+            if cfg.state_dim > 0:
+                if state.shape[0] != cfg.state_dim:
+                    raise ObservationError(
+                        f"state has {state.shape[0]} values; this model takes {cfg.state_dim}"
+                    )
+                inputs.state = torch.from_numpy(state.astype(np.float32))[None].to(self.device)
+        # A model with a state token and no state given predicts without it (the token is left out).
         return inputs
 
     def _check_tokens(self, tokens: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,13 @@ def probe(
         drawn = (ep.annotation or {}).get("prompts")  # unannotated episodes are probed without prompts
         prompts, masks = select_prompts(P.prompts_from_json(drawn), prompt_type) if drawn else ([], [])
         out = policy.predict(
-            Observation(image=frame, instruction=ep.task, prompts=prompts or None, pixel_masks=masks or None)
+            Observation(
+                image=frame,
+                instruction=ep.task,
+                prompts=prompts or None,
+                pixel_masks=masks or None,
+                state=ep.state[0],
+            )
         )
         h = min(horizon, len(out.actions), len(ep.actions))
         pred.append(np.asarray(out.actions, np.float64)[:h, :3].sum(0))

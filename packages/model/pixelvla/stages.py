@@ -6,7 +6,8 @@
          trains the continuous action decoder and the action slot embeddings.
 - stage2 (paper): LoRA (rank 32, ours: alpha 16, dropout 0, every linear layer of the LLM) plus the
          prompt encoder (both halves), the pixel-aware encoder, the decoder and the slots.
-The vision towers are frozen in every stage.
+The vision towers are frozen in every stage. A model with a state token (config.state_dim > 0; ours,
+after OpenVLA-OFT) trains its state projector in every stage.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ STAGES: dict[str, StageRule] = {
         head="tokens",
         use_pixel_encoder=False,
         use_prompt_encoder=False,
-        train=("projector.", "llm."),
+        train=("projector.", "llm.", "state_projector."),
     ),
     "stage1": StageRule(
         head="continuous",
         use_pixel_encoder=False,
         use_prompt_encoder=False,
-        train=("action_decoder.", "action_slot", "action_slot_pos"),
+        train=("action_decoder.", "action_slot", "action_slot_pos", "state_projector."),
     ),
     "stage2": StageRule(
         head="continuous",
@@ -76,6 +77,7 @@ STAGES: dict[str, StageRule] = {
             "pixel_encoder.",
             "prompt_encoder.",
             "prompt_projector.",
+            "state_projector.",
         ),
         lora=LoraSettings(),
     ),

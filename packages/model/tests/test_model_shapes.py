@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -252,3 +253,34 @@ def test_llama_tokenizer_loads_only_from_a_local_folder(tmp_path: object) -> Non
     assert build_tokenizer(cfg).encode("pick up cube") == [3, 4, 5]  # no BOS: the model adds it
     with pytest.raises(TokenizerError):
         build_tokenizer(dataclasses.replace(cfg, path=str(folder / "missing")))
+
+
+def test_state_token_is_scaled_by_its_bounds_changes_actions_and_is_left_out_when_absent(
+    model: PixelVLA,
+) -> None:
+    proj = model.state_projector
+    assert proj is not None and CFG.state_dim == 8
+    low, high = torch.linspace(-1, 0, 8), torch.linspace(1, 3, 8)
+    high[3] = low[3]  # a dimension that never varies is centred, not scaled
+    fresh = PixelVLA(tiny_config()).eval()
+    fresh.load_state_dict(model.state_dict())
+    assert fresh.state_projector is not None
+    fresh.state_projector.set_bounds(low, high)
+    # Raw states at the bounds' centre all map to the projector's zero input.
+    centre = ((low + high) / 2)[None]
+    zero = fresh.state_projector.fc2(torch.nn.functional.gelu(fresh.state_projector.fc1(torch.zeros(1, 8))))
+    torch.testing.assert_close(fresh.state_projector(centre)[:, 0], zero)
+    with pytest.raises(ValueError):
+        fresh.state_projector.set_bounds(high, low)  # low > high
+
+    x = make_inputs(b=2)
+    with_state = dataclasses.replace(x, state=torch.stack([low, high]))
+    a = fresh(with_state).actions
+    b = fresh(dataclasses.replace(x, state=torch.stack([high, low]))).actions
+    assert not torch.allclose(a, b, atol=1e-5)  # the state reaches the actions
+    # Absent state: one position fewer per row, i.e. the token is padding squeezed out.
+    _, mask_with, _ = fresh._sequence(with_state, lambda _: contextlib.nullcontext())
+    _, mask_without, _ = fresh._sequence(x, lambda _: contextlib.nullcontext())
+    assert (mask_with.sum(1) - mask_without.sum(1)).tolist() == [1, 1]
+    with pytest.raises(ValueError, match="state must have shape"):
+        fresh(dataclasses.replace(x, state=torch.zeros(2, 5)))

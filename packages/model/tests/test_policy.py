@@ -92,6 +92,7 @@ def test_any_image_size_and_browser_tokens(policy: Policy) -> None:
         ),
         ({"prompt_tokens": np.zeros((16, 256), np.float32), "prompt_valid": None}, PromptError),
         ({"state": np.array([np.nan], np.float32)}, ObservationError),
+        ({"state": np.zeros(5, np.float32)}, ObservationError),  # tiny takes an 8-D state
     ],
 )
 def test_bad_inputs_raise_typed_errors(policy: Policy, kwargs: dict[str, object], error: type) -> None:

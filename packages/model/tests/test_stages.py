@@ -41,10 +41,11 @@ def inputs() -> ModelInputs:
     )
 
 
-def test_base_stage_trains_projector_and_llm_only() -> None:
+def test_base_stage_trains_projector_llm_and_state_projector_only() -> None:
     m = fresh()
     trainable = apply_stage(m, "base")
-    assert set(trainable) == names_under(m, "projector.", "llm.")
+    assert set(trainable) == names_under(m, "projector.", "llm.", "state_projector.")
+    assert names_under(m, "state_projector.")  # tiny has a state token
     assert m.config.head == "tokens"
     assert not m.config.use_pixel_encoder and not m.config.use_prompt_encoder
 
@@ -52,7 +53,7 @@ def test_base_stage_trains_projector_and_llm_only() -> None:
 def test_stage1_trains_decoder_and_slots_only() -> None:
     m = fresh()
     trainable = apply_stage(m, "stage1")
-    expected = names_under(m, "action_decoder.") | {"action_slot", "action_slot_pos"}
+    expected = names_under(m, "action_decoder.", "state_projector.") | {"action_slot", "action_slot_pos"}
     assert set(trainable) == expected
     assert m.config.head == "continuous"
     assert not m.config.use_pixel_encoder and not m.config.use_prompt_encoder
@@ -64,7 +65,9 @@ def test_stage2_adds_lora_r32_on_every_llm_linear_and_trains_new_modules() -> No
     apply_stage(m, "stage1")
     trainable = set(apply_stage(m, "stage2"))
     lora = {n for n, _ in m.named_parameters() if "lora_" in n}
-    new_modules = names_under(m, "action_decoder.", "pixel_encoder.", "prompt_encoder.", "prompt_projector.")
+    new_modules = names_under(
+        m, "action_decoder.", "pixel_encoder.", "prompt_encoder.", "prompt_projector.", "state_projector."
+    )
     assert trainable == lora | new_modules | {"action_slot", "action_slot_pos"}
     # One A and one B per linear layer of every LLM block, none on lm_head; rank 32.
     assert len(lora) == 2 * len(LINEAR) * CFG.llm.num_layers
@@ -125,3 +128,9 @@ def test_lora_save_load_merge_equality(tmp_path: object) -> None:
     assert not has_lora(loaded)
     torch.testing.assert_close(loaded.predict(x), before, atol=1e-5, rtol=1e-4)
     assert set(loaded.state_dict()) == set(plain.state_dict())
+
+
+def test_paper_config_has_no_state_token_and_its_stages_train_no_state_projector() -> None:
+    m = PixelVLA(dataclasses.replace(tiny_config(), state_dim=0))
+    assert m.state_projector is None
+    assert not any("state_projector" in n for n in apply_stage(m, "stage2"))

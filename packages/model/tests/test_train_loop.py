@@ -105,11 +105,19 @@ def test_metrics_schema_bundle_and_trainable_sets(dataset, tmp_path):
     # Base stage of tiny: projector, LLM and (ours) the randomly initialised towers train.
     ckpt = load_file(str(tmp_path / "base" / "checkpoints" / "step-00000004" / "model.safetensors"))
     assert any(k.startswith("vision.") for k in ckpt)
+    # The state token scales with the training data's state q01 / q99, carried in the bundle.
+    from pixelvla.data import open_dataset
 
-    # Stage 1 from the base run: only the decoder and the slots train, so only they are checkpointed.
+    low, high = open_dataset(str(dataset)).state_bounds()
+    proj = load_bundle(tmp_path / "base" / "bundle").model.state_projector
+    assert proj is not None and np.allclose(proj.low.numpy(), low) and np.allclose(proj.high.numpy(), high)
+    assert not np.allclose(low, 0.0)
+
+    # Stage 1 from the base run: only the decoder, the slots and the state projector train, so only
+    # they are checkpointed.
     s1 = train(_cfg(dataset, tmp_path / "s1", "stage1", init=str(tmp_path / "base"), steps=2), progress=False)
     keys = set(load_file(str(tmp_path / "s1" / "checkpoints" / "step-00000002" / "model.safetensors")))
-    assert keys and all(k.startswith(("action_decoder.", "action_slot")) for k in keys)
+    assert keys and all(k.startswith(("action_decoder.", "action_slot", "state_projector.")) for k in keys)
     base_llm = load_bundle(tmp_path / "base" / "bundle").model.llm.state_dict()
     s1_llm = load_bundle(s1.bundle).model.llm.state_dict()
     assert all(torch.equal(base_llm[k], s1_llm[k]) for k in base_llm)  # the backbone stayed frozen

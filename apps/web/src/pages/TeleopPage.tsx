@@ -205,7 +205,11 @@ function Cockpit({ sessionId }: { sessionId: string }) {
           <span className={`pill mode-${st.mode ?? 'none'}`} data-testid="robot-mode">
             {st.mode ?? '…'}
           </span>
-          {st.modeReason && <span className="muted">{st.modeReason}</span>}
+          {st.modeReason && (
+            <span className="muted" data-testid="robot-mode-reason">
+              {st.modeReason}
+            </span>
+          )}
           <span className="grow" />
           <label className="row" title="Record this run as an episode">
             <input

@@ -252,6 +252,16 @@ class LocalDataset:
                 f"corrupt dataset file {self.root / fmt.STATS_PATH}: no action q01/q99"
             ) from exc
 
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(q01, q99) of the proprioceptive state, the bounds a state-conditioned model scales with."""
+        try:
+            s = self.stats[fmt.STATE_KEY]
+            return np.asarray(s["q01"], dtype=np.float32), np.asarray(s["q99"], dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(
+                f"corrupt dataset file {self.root / fmt.STATS_PATH}: no observation.state q01/q99"
+            ) from exc
+
     # ------------------------------------------------------------------ episodes
 
     def __len__(self) -> int:

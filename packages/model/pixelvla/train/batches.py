@@ -1,6 +1,7 @@
 """From a LeRobot dataset with Pixel annotations to model batches.
 
-A sample is (episode, frame t): the front-camera frame at t, the episode's instruction, the action
+A sample is (episode, frame t): the front-camera frame at t, the robot state at t (models with a
+state token), the episode's instruction, the action
 chunk a[t : t + N_c] (past the end: zero arm motion, last gripper command), normalised with the
 dataset's q01/q99, and, in stage 2, one visual prompt type drawn uniformly per example from the
 episode's annotation. Randomness per sample comes from a generator seeded by (seed, epoch, index),
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from .. import prompts as P
 from ..config import PixelVLAConfig
-from ..data import LocalDataset
+from ..data import DatasetError, LocalDataset
 from ..model import ModelInputs
 from ..normalize import ActionNormalizer
 from ..tokenizer import TextTokenizer, format_instruction
@@ -33,6 +34,7 @@ CAMERA = "front"
 class EpisodeData:
     frames: np.ndarray  # uint8 (T, S, S, 3) at the model's image size
     actions: np.ndarray  # f32 (T, 7) raw
+    states: np.ndarray  # f32 (T, S) raw proprioceptive state, seen with frame t
     text_ids: list[int]
     prompts: list[P.Prompt] | None  # the annotation's prompts (None: unannotated or rejected)
     mask_rle: dict[str, Any] | None
@@ -61,6 +63,10 @@ class BatchBuilder:
         self.studio_annotated = 0
         for i in tqdm(indices, desc="loading episodes", disable=not progress):
             ep = dataset.episode(i)
+            if model_config.state_dim > 0 and ep.state.shape[1] != model_config.state_dim:
+                raise DatasetError(
+                    f"episode {i} has a {ep.state.shape[1]}-D state; the model takes {model_config.state_dim}"
+                )
             ann = ep.annotation
             accepted = bool(ann and ann.get("accepted", True) and ann.get("mask_rle"))
             drawn = studio.get(i)
@@ -81,6 +87,7 @@ class BatchBuilder:
                 EpisodeData(
                     frames=small,
                     actions=ep.actions.astype(np.float32),
+                    states=ep.state.astype(np.float32),
                     text_ids=tokenizer.encode(format_instruction(model_config.prompt_template, task)),
                     prompts=prompts,
                     mask_rle=mask_rle,
@@ -126,7 +133,7 @@ class BatchBuilder:
 
     def batch(self, sample_ids: list[int], epoch: int) -> ModelInputs:
         mc = self.model_config
-        images, ids, actions, feats, pmasks, pvalid = [], [], [], [], [], []
+        images, ids, actions, states, feats, pmasks, pvalid = [], [], [], [], [], [], []
         for sid in sample_ids:
             e, t = self.index[sid]
             ep = self.episodes[e]
@@ -134,6 +141,7 @@ class BatchBuilder:
             images.append(ep.frames[t])
             ids.append(ep.text_ids)
             actions.append(self.action_chunk(ep.actions, t))
+            states.append(ep.states[t])
             chosen, masks = self.choose_prompts(ep, rng)
             feats.append(P.featurize(chosen))
             grid, valid = P.pixel_mask_grid(masks, grid=mc.vision.grid, max_masks=mc.pixel.max_masks)
@@ -154,4 +162,5 @@ class BatchBuilder:
             pixel_mask_valid=torch.from_numpy(np.stack(pvalid)),
             prompt_features={k: torch.from_numpy(np.stack([f[k] for f in feats])) for k in feats[0]},
             actions=torch.from_numpy(np.stack(actions)),
+            state=torch.from_numpy(np.stack(states)) if mc.state_dim > 0 else None,
         )

@@ -3,12 +3,14 @@
     npm run train:demo            # = python -m pixelvla.train.demo --out models/demo
     python -m pixelvla.train.demo --quick --out /tmp/demo   # minutes-long smoke version
 
-Steps: generate Pixel-annotated sim episodes (pixelvla-sim gen) -> base (OpenVLA-style discrete
-actions) -> stage 1 (continuous decoder, backbone frozen) -> stage 2 (LoRA + prompt and pixel
-encoders) -> closed-loop evaluation on held-out seeds, including the small-scale replica of the
-paper's ablation (base, +stage 1, +stage 2 only, both stages; each with and without prompts) ->
-copy the final bundle with recipe.json, eval.json and eval.md into --out, and re-export the browser
-prompt encoder so the studio's encoder hash matches the served model.
+Steps, one at a time with every core: generate Pixel-annotated sim episodes (pixelvla-sim gen) ->
+base (OpenVLA-style discrete actions) -> stage 1 (continuous decoder, backbone frozen) -> stage 2
+(LoRA + prompt and pixel encoders) -> closed-loop evaluation on held-out seeds -> copy the final
+bundle with recipe.json, eval.json and eval.md into --out and re-export the browser prompt encoder
+so the studio's encoder hash matches the served model. The demo is complete at that point
+(`demo_total_s` in recipe.json). Then, unless the recipe says `"ablation": false`, the small-scale
+replica of the paper's ablation: stage 2 straight from the base, and base / +stage 1 / +stage 2 only /
+both stages on ambiguous scenes with and without prompts, added to eval.json and eval.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,42 @@ class DemoRecipe:
     data_seed: int = 0
     episodes: int = 300
     batch_size: int = 32
-    base_steps: int = 600
-    stage1_steps: int = 300
-    stage2_steps: int = 900
+    base_steps: int = 400
+    stage1_steps: int = 200
+    stage2_steps: int = 1500
     seed: int = 0
+    eval_tasks: tuple[str, ...] = ("pick", "pick_ambiguous")
+    eval_prompt_types: tuple[str, ...] = ("none", "point", "box", "mask")
     eval_episodes_per_cell: int = 10
     eval_max_steps: int = 80
+    # After the demo is written: stage 2 straight from the base, and every variant on ambiguous scenes.
     ablation: bool = True
+    ablation_tasks: tuple[str, ...] = ("pick_ambiguous",)
     ablation_prompt_types: tuple[str, ...] = ("none", "point", "box", "mask")
     overrides: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields for every stage
+    # Per-stage TrainConfig fields (over `overrides`), e.g. {"stage2": {"lr": 3e-4}}.
+    stage_overrides: dict[str, dict[str, Any]] = field(default_factory=lambda: {"stage2": {"lr": 3e-4}})
 
     @classmethod
     def quick(cls) -> DemoRecipe:
         return cls(
-            episodes=8, batch_size=8, base_steps=4, stage1_steps=4, stage2_steps=4, eval_episodes_per_cell=1
+            episodes=8,
+            batch_size=8,
+            base_steps=4,
+            stage1_steps=4,
+            stage2_steps=4,
+            eval_episodes_per_cell=1,
+            eval_max_steps=16,
         )
+
+    @classmethod
+    def from_json(cls, fields: dict[str, Any], base: DemoRecipe | None = None) -> DemoRecipe:
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(fields) - set(known)
+        if unknown:
+            raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(known)}")
+        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+        return dataclasses.replace(base or cls(), **fixed)
 
 
 def _run(argv: list[str], log: Path, threads: int | None = None) -> None:
@@ -87,7 +109,7 @@ def _train(
     argv += ["--steps", str(steps), "--batch-size", str(recipe.batch_size), "--seed", str(recipe.seed)]
     if init is not None:
         argv += ["--init", str(init)]
-    for k, v in recipe.overrides.items():
+    for k, v in {**recipe.overrides, **recipe.stage_overrides.get(stage, {})}.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
     if (run / "train_config.json").exists():
         argv = [sys.executable, "-m", "pixelvla.cli", "train", stage, "--run-dir", str(run), "--resume"]
@@ -96,6 +118,9 @@ def _train(
 
 
 def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | None) -> dict[str, Any]:
+    """Data -> base -> stage 1 -> stage 2 -> evaluation -> `out` (the demo, usable from here on);
+    then, with `recipe.ablation`, stage 2 straight from the base and the ablation on ambiguous
+    scenes, whose results join `out`'s eval.json / eval.md."""
     from ..evaluation import EvalConfig, evaluate, write_report
     from ..policy import Policy
 
@@ -118,59 +143,69 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         work / "recipe.log",
     )
     timings: dict[str, float] = {"data_s": time.time() - t0}
-    t = time.time()
-    base = _train("base", work, recipe, recipe.base_steps, None, data)
-    timings["base_s"] = time.time() - t
-    # After the base, two independent lanes: stage 1 -> stage 2 (the demo model) and, for the
-    # ablation, stage 2 straight from the base. On a small CPU box they run side by side with one
-    # thread each: two single-thread processes use two cores better than one two-thread process
-    # (OpenMP scaling is ~1.5x), and a two-thread process next to anything else is far slower.
-    t = time.time()
-    lanes = 2 if recipe.ablation else 1
-    threads = 1 if lanes == 2 and (os.cpu_count() or 1) <= 4 else None
 
-    def demo_lane() -> tuple[Path, Path, float]:
-        t1 = time.time()
-        s1 = _train("stage1", work, recipe, recipe.stage1_steps, base, data, threads)
-        t_s1 = time.time() - t1
-        return s1, _train("stage2", work, recipe, recipe.stage2_steps, s1, data, threads), t_s1
+    def timed(key: str, fn: Any, *args: Any) -> Any:
+        t = time.time()
+        result = fn(*args)
+        timings[key] = time.time() - t
+        return result
 
-    with ThreadPoolExecutor(lanes) as pool:
-        demo = pool.submit(demo_lane)
-        only = (
-            pool.submit(_train, "stage2", work, recipe, recipe.stage2_steps, base, data, threads)
-            if recipe.ablation
-            else None
-        )
-        s1, s2, timings["stage1_s"] = demo.result()
-        s2_only = only.result() if only is not None else None
-    timings["stage1_and_stage2_lanes_s"] = time.time() - t
+    # One stage at a time with every core: the demo lane is the critical path.
+    base = timed("base_s", _train, "base", work, recipe, recipe.base_steps, None, data)
+    s1 = timed("stage1_s", _train, "stage1", work, recipe, recipe.stage1_steps, base, data)
+    s2 = timed("stage2_s", _train, "stage2", work, recipe, recipe.stage2_steps, s1, data)
 
-    evals: dict[str, Any] = {}
-    t = time.time()
-    final = Policy.load(s2 / "bundle")
-    main_cfg = EvalConfig(episodes_per_cell=recipe.eval_episodes_per_cell, max_steps=recipe.eval_max_steps)
-    report = evaluate(final, main_cfg)
-    write_report(report, work / "eval")
-    evals["demo"] = report.summary()
-    if s2_only is not None:
-        variants = {"base": base, "stage1": s1, "stage2_only": s2_only, "stage1+stage2": s2}
-        amb = EvalConfig(
-            tasks=("pick_ambiguous", "place_ambiguous"),
-            prompt_types=recipe.ablation_prompt_types,
+    def eval_cfg(tasks: tuple[str, ...], types: tuple[str, ...]) -> EvalConfig:
+        return EvalConfig(
+            tasks=tasks,
+            prompt_types=types,
             episodes_per_cell=recipe.eval_episodes_per_cell,
             max_steps=recipe.eval_max_steps,
         )
+
+    evals: dict[str, Any] = {}
+    report = timed(
+        "eval_s",
+        evaluate,
+        Policy.load(s2 / "bundle"),
+        eval_cfg(recipe.eval_tasks, recipe.eval_prompt_types),
+    )
+    write_report(report, work / "eval")
+    evals["demo"] = report.summary()
+    timings["demo_total_s"] = time.time() - t0
+    record = _write_demo(recipe, s2, out, evals, timings, encoder_out)
+
+    if recipe.ablation:
+        s2_only = timed(
+            "ablation_stage2_only_s", _train, "stage2", work, recipe, recipe.stage2_steps, base, data
+        )
+        variants = {"base": base, "stage1": s1, "stage2_only": s2_only, "stage1+stage2": s2}
+        t = time.time()
         for name, run in variants.items():
-            rep = evaluate(Policy.load(run / "bundle"), amb)
+            rep = evaluate(
+                Policy.load(run / "bundle"), eval_cfg(recipe.ablation_tasks, recipe.ablation_prompt_types)
+            )
             write_report(rep, work / "eval", name=f"ablation-{name}")
             evals[f"ablation/{name}"] = rep.summary()
-    timings["eval_s"] = time.time() - t
-    timings["total_s"] = time.time() - t0
+        timings["ablation_eval_s"] = time.time() - t
+        timings["total_s"] = time.time() - t0
+        record = _write_demo(recipe, s2, out, evals, timings, None)
+    return record
 
-    # The served bundle: stage 2's folder plus the recipe and the evaluation beside it.
+
+def _write_demo(
+    recipe: DemoRecipe,
+    s2: Path,
+    out: Path,
+    evals: dict[str, Any],
+    timings: dict[str, float],
+    encoder_out: Path | None,
+) -> dict[str, Any]:
+    """The served bundle: stage 2's folder plus the recipe and the evaluation beside it (replaced
+    atomically), and the browser encoder re-exported so the studio's hash matches."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(s2 / "bundle", tmp)
     record = {
         "recipe": dataclasses.asdict(recipe),
@@ -239,10 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     recipe = DemoRecipe.quick() if args.quick else DemoRecipe()
     if args.recipe:
-        fields = json.loads(Path(args.recipe).read_text())
-        if "ablation_prompt_types" in fields:
-            fields["ablation_prompt_types"] = tuple(fields["ablation_prompt_types"])
-        recipe = dataclasses.replace(recipe, **fields)
+        recipe = DemoRecipe.from_json(json.loads(Path(args.recipe).read_text()), recipe)
     record = run_recipe(
         recipe, Path(args.out), Path(args.work), Path(args.encoder_out) if args.encoder_out else None
     )

@@ -190,6 +190,9 @@ def _train(
     normalizer = ActionNormalizer(tuple(map(float, q01)), tuple(map(float, q99)), key=dataset.root.name)
 
     model, from_file = build_model(cfg, device)
+    if not from_file and model.state_projector is not None:
+        low, high = dataset.state_bounds()  # a fresh model scales the state with this data's range
+        model.state_projector.set_bounds(torch.from_numpy(low), torch.from_numpy(high))
     trainable = _trainable(model, cfg, from_file)
     model.train()
     tokenizer = build_tokenizer(model.config.tokenizer)
