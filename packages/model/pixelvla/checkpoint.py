@@ -51,7 +51,14 @@ BASE_FILE = "model.safetensors"
 HEADS_FILE = "heads.safetensors"
 ADAPTER_FILE = "adapters/adapter_model.safetensors"
 ADAPTER_CONFIG = "adapters/adapter_config.json"
-HEAD_PREFIXES = ("action_decoder.", "action_slot", "pixel_encoder.", "prompt_encoder.", "prompt_projector.", "state_projector.")
+HEAD_PREFIXES = (
+    "action_decoder.",
+    "action_slot",
+    "pixel_encoder.",
+    "prompt_encoder.",
+    "prompt_projector.",
+    "state_projector.",
+)
 
 
 class CheckpointError(PixelVLAError):

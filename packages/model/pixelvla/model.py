@@ -196,7 +196,9 @@ class PixelVLA(nn.Module):
                 add(e_q, torch.zeros(b, 1, dtype=torch.bool, device=device), ROLE_STATE)
             else:
                 if inputs.state.shape != (b, cfg.state_dim):
-                    raise ValueError(f"state must have shape ({b}, {cfg.state_dim}), got {tuple(inputs.state.shape)}")
+                    raise ValueError(
+                        f"state must have shape ({b}, {cfg.state_dim}), got {tuple(inputs.state.shape)}"
+                    )
                 add(self.state_projector(inputs.state.float()), None, ROLE_STATE)  # E_q
 
         n_slots = cfg.action.chunk_size * cfg.action.action_dim

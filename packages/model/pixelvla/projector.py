@@ -30,6 +30,9 @@ class StateProjector(nn.Module):
     in the data (span below 1e-6) are centred but not scaled.
     """
 
+    low: torch.Tensor
+    high: torch.Tensor
+
     def __init__(self, state_dim: int, llm_dim: int) -> None:
         super().__init__()
         self.register_buffer("low", torch.zeros(state_dim))

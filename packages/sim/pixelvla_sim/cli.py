@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, default=0, help="run seed; the same seed gives the same dataset")
     g.add_argument("--noise", type=float, default=0.003, help="expert translation noise std (m/step)")
+    g.add_argument(
+        "--speed", type=float, default=1.0, help="expert speed as a fraction of the robot's limit (0.05-1)"
+    )
     g.add_argument("--image-size", type=int, default=224)
     g.add_argument("--cameras", nargs="+", default=list(CAMERAS), choices=list(CAMERAS))
     g.add_argument("--workers", type=int, default=default_workers(), help="parallel processes")
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             tasks=parse_tasks(args.tasks),
             seed=args.seed,
             noise=args.noise,
+            speed=args.speed,
             image_size=args.image_size,
             cameras=tuple(args.cameras),
         )

@@ -30,6 +30,13 @@ MAX_REGRASPS = 2
 class ExpertConfig:
     noise: float = 0.0  # std of the translation noise, metres per step
     seed: int = 0  # noise stream
+    # Fraction of the robot's speed limit the expert moves at (translation). Slower demonstrations
+    # spend more frames moving towards the target, which is what a policy must learn from them.
+    speed: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.speed <= 1.0:
+            raise ValueError(f"expert speed must be in [0.05, 1], got {self.speed}")
 
 
 class ScriptedExpert:
@@ -75,7 +82,7 @@ class ScriptedExpert:
     def _move(self, goal: np.ndarray, yaw: float, gripper: float) -> tuple[np.ndarray, bool]:
         state = self.robot.state()
         pos, cur_yaw = state[:3].astype(np.float64), float(state[5])
-        step = self.robot.max_step_linear
+        step = self.robot.max_step_linear * self.config.speed
         delta = np.clip(goal - pos, -step, step)
         dyaw = float(
             np.clip(wrap_angle(yaw - cur_yaw), -self.robot.max_step_angular, self.robot.max_step_angular)
@@ -198,10 +205,12 @@ def rollout(
     max_steps: int = 120,
     record_images: bool = True,
     settle_steps: int = 2,
+    speed: float = 1.0,
 ) -> EpisodeTrace:
     """Reset, run the expert until it is done (or ``max_steps``), record every step."""
+    expert_config = ExpertConfig(noise=noise, seed=seed, speed=speed)  # checked before the reset
     obs: Observation = robot.reset(seed, task) if record_images else _reset_blind(robot, seed, task)
-    expert = ScriptedExpert(robot, ExpertConfig(noise=noise, seed=seed))
+    expert = ScriptedExpert(robot, expert_config)
     trace = EpisodeTrace(seed, task, robot.instruction, robot.task.target, initial=robot.snapshot())
     trace.images = {name: [] for name in robot.cameras} if record_images else {}
     after_done = 0

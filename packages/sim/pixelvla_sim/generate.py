@@ -38,6 +38,7 @@ class GenConfig:
     tasks: tuple[str, ...] = TASKS
     seed: int = 0
     noise: float = 0.003
+    speed: float = 1.0  # the expert's fraction of the speed limit (ExpertConfig.speed)
     image_size: int = 224
     cameras: tuple[str, ...] = ("front", "wrist")
     control_hz: float = 10.0
@@ -48,6 +49,8 @@ class GenConfig:
             raise ValueError(f"episodes must be a non-negative integer, got {self.episodes!r}")
         if not self.tasks:
             raise ValueError("at least one task is needed")
+        if not 0.05 <= self.speed <= 1.0:
+            raise ValueError(f"expert speed must be in [0.05, 1], got {self.speed}")
         for t in self.tasks:
             check_task(t)
         check_seed(self.seed)
@@ -75,7 +78,7 @@ def generate_slot(robot: SimRobot, cfg: GenConfig, slot: int) -> tuple[EpisodeRe
     task = cfg.tasks[slot % len(cfg.tasks)]
     for attempt in range(MAX_ATTEMPTS):
         seed = slot_seed(cfg.seed, slot, attempt)
-        trace = rollout(robot, seed, task, noise=cfg.noise, max_steps=cfg.max_steps)
+        trace = rollout(robot, seed, task, noise=cfg.noise, max_steps=cfg.max_steps, speed=cfg.speed)
         if not trace.success:
             continue
         ann = annotate_episode(robot, trace, AnnotationConfig())
@@ -92,6 +95,7 @@ def generate_slot(robot: SimRobot, cfg: GenConfig, slot: int) -> tuple[EpisodeRe
                 "slot": slot,
                 "attempt": attempt,
                 "expert_noise": cfg.noise,
+                "expert_speed": cfg.speed,
                 "expert_target": trace.target,
                 "success": True,
                 "camera_models": {c: robot.camera(c).to_json() for c in cfg.cameras if c == "front"},

@@ -50,3 +50,24 @@ def test_actions_respect_the_control_limits() -> None:
         assert set(np.unique(actions[:, 6])) <= {0.0, 1.0}
     finally:
         robot.close()
+
+
+@pytest.mark.parametrize("task", ["pick", "place_ambiguous"])
+def test_a_slower_expert_still_succeeds_and_spends_more_frames_approaching(task: str) -> None:
+    robot = SimRobot(cameras=())
+    try:
+        fast, slow = [], []
+        for seed in range(6):
+            full = rollout(robot, 2000 + seed, task, record_images=False)
+            part = rollout(robot, 2000 + seed, task, record_images=False, speed=0.4)
+            assert full.success and part.success, seed
+            moves = np.abs(np.stack(part.actions)[:, :3])
+            assert moves.max() <= 0.4 * robot.max_step_linear + 1e-6
+            # Frames before the first gripper close: the approach and descent a policy learns from.
+            fast.append(int(np.argmax(np.stack(full.actions)[:, 6] > 0.5)))
+            slow.append(int(np.argmax(np.stack(part.actions)[:, 6] > 0.5)))
+        assert np.mean(slow) >= 1.8 * np.mean(fast), (fast, slow)  # measured: ~2x
+    finally:
+        robot.close()
+    with pytest.raises(ValueError, match="expert speed"):
+        rollout(robot, 0, "pick", record_images=False, speed=0.0)
