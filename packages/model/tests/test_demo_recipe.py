@@ -47,3 +47,26 @@ def test_recipe_file_fields_are_checked() -> None:
     assert r.stage2_steps == 10 and r.eval_tasks == ("pick",)
     with pytest.raises(ValueError, match="unknown recipe fields"):
         DemoRecipe.from_json({"stage3_steps": 10})
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_committed_demo_bundle_is_whole_small_and_matches_the_browser_encoder() -> None:
+    """models/demo is what `npm start` serves: it must load (manifest hashes verified), stay within
+    the 25 MB the repo allows, carry its recipe and evaluation, and its prompt encoder must be the
+    one the studio runs (public/models), or every browser token would be refused."""
+    demo = REPO / "models" / "demo"
+    size = sum(p.stat().st_size for p in demo.rglob("*") if p.is_file())
+    assert size <= 25_000_000, size
+    policy = Policy.load(demo)
+    exported = json.loads((REPO / "public" / "models" / "prompt_encoder.json").read_text())
+    assert exported["encoder_hash"] == policy.metadata["encoder_hash"]
+    record = json.loads((demo / "recipe.json").read_text())
+    recipe = DemoRecipe.from_json(record["recipe"])
+    evals = json.loads((demo / "eval.json").read_text())
+    assert set(evals["demo"]["task"]) == set(recipe.eval_tasks)
+    assert evals["demo"]["overall"]["n"] == (
+        len(recipe.eval_tasks) * len(recipe.eval_prompt_types) * recipe.eval_episodes_per_cell
+    )
+    assert (demo / "eval.md").read_text().startswith("# Demo model evaluation")

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+ABLATION_VARIANTS = ("base", "stage1", "stage2_only", "stage1+stage2")
+
 
 @dataclass
 class DemoRecipe:
@@ -49,10 +51,14 @@ class DemoRecipe:
     # After the demo is written: stage 2 straight from the base, and every variant on ambiguous scenes.
     ablation: bool = True
     ablation_tasks: tuple[str, ...] = ("pick_ambiguous",)
+    ablation_variants: tuple[str, ...] = ("base", "stage1", "stage2_only", "stage1+stage2")
     ablation_prompt_types: tuple[str, ...] = ("none", "point", "box", "mask")
+    ablation_variants: tuple[str, ...] = ABLATION_VARIANTS
     overrides: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields for every stage
     # Per-stage TrainConfig fields (over `overrides`), e.g. {"stage2": {"lr": 3e-4}}.
-    stage_overrides: dict[str, dict[str, Any]] = field(default_factory=lambda: {"stage2": {"lr": 3e-4}})
+    stage_overrides: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {"stage2": {"lr": 1e-3, "lora_lr": 1e-3}}
+    )
 
     @classmethod
     def quick(cls) -> DemoRecipe:
@@ -72,6 +78,9 @@ class DemoRecipe:
         unknown = set(fields) - set(known)
         if unknown:
             raise ValueError(f"unknown recipe fields {sorted(unknown)}; known: {sorted(known)}")
+        bad = set(fields.get("ablation_variants", ())) - set(ABLATION_VARIANTS)
+        if bad:
+            raise ValueError(f"unknown ablation variants {sorted(bad)}; known: {list(ABLATION_VARIANTS)}")
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
         return dataclasses.replace(base or cls(), **fixed)
 
@@ -185,12 +194,14 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
     record = _write_demo(recipe, s2, out, evals, timings, encoder_out)
 
     if recipe.ablation:
-        s2_only = timed(
-            "ablation_stage2_only_s", _train, "stage2", work, recipe, recipe.stage2_steps, base, data
-        )
-        variants = {"base": base, "stage1": s1, "stage2_only": s2_only, "stage1+stage2": s2}
+        variants = {"base": base, "stage1": s1, "stage1+stage2": s2}
+        if "stage2_only" in recipe.ablation_variants:
+            variants["stage2_only"] = timed(
+                "ablation_stage2_only_s", _train, "stage2", work, recipe, recipe.stage2_steps, base, data
+            )
         t = time.time()
-        for name, run in variants.items():
+        for name in recipe.ablation_variants:
+            run = variants[name]
             rep = evaluate(
                 Policy.load(run / "bundle"), eval_cfg(recipe.ablation_tasks, recipe.ablation_prompt_types)
             )
