@@ -113,7 +113,9 @@ def test_import_loads_every_backbone_tensor(tmp_path: Path) -> None:
     assert len(report.loaded) == len(tensors) and not report.unexpected
     # Only the new PixelVLA modules are left at their init.
     assert report.missing and all(
-        k.startswith(("pixel_encoder.", "prompt_encoder.", "prompt_projector.", "action_"))
+        k.startswith(
+            ("pixel_encoder.", "prompt_encoder.", "prompt_projector.", "state_projector.", "action_")
+        )
         for k in report.missing
     )
     src_state, tgt_state = source.state_dict(), target.state_dict()

@@ -51,11 +51,10 @@ class DemoRecipe:
     # After the demo is written: stage 2 straight from the base, and every variant on ambiguous scenes.
     ablation: bool = True
     ablation_tasks: tuple[str, ...] = ("pick_ambiguous",)
-    ablation_variants: tuple[str, ...] = ("base", "stage1", "stage2_only", "stage1+stage2")
     ablation_prompt_types: tuple[str, ...] = ("none", "point", "box", "mask")
     ablation_variants: tuple[str, ...] = ABLATION_VARIANTS
     overrides: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields for every stage
-    # Per-stage TrainConfig fields (over `overrides`), e.g. {"stage2": {"lr": 3e-4}}.
+    # Per-stage TrainConfig fields (over `overrides`).
     stage_overrides: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {"stage2": {"lr": 1e-3, "lora_lr": 1e-3}}
     )
