@@ -244,22 +244,19 @@ class LocalDataset:
 
     def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(q01, q99) of the actions, the normalisation bounds the model uses."""
-        try:
-            a = self.stats[fmt.ACTION_KEY]
-            return np.asarray(a["q01"], dtype=np.float32), np.asarray(a["q99"], dtype=np.float32)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DatasetError(
-                f"corrupt dataset file {self.root / fmt.STATS_PATH}: no action q01/q99"
-            ) from exc
+        return self._quantile_bounds(fmt.ACTION_KEY)
 
     def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(q01, q99) of the proprioceptive state, the bounds a state-conditioned model scales with."""
+        return self._quantile_bounds(fmt.STATE_KEY)
+
+    def _quantile_bounds(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         try:
-            s = self.stats[fmt.STATE_KEY]
+            s = self.stats[key]
             return np.asarray(s["q01"], dtype=np.float32), np.asarray(s["q99"], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(
-                f"corrupt dataset file {self.root / fmt.STATS_PATH}: no observation.state q01/q99"
+                f"corrupt dataset file {self.root / fmt.STATS_PATH}: no {key} q01/q99"
             ) from exc
 
     # ------------------------------------------------------------------ episodes

@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -84,23 +83,14 @@ class DemoRecipe:
         return dataclasses.replace(base or cls(), **fixed)
 
 
-def _run(argv: list[str], log: Path, threads: int | None = None) -> None:
+def _run(argv: list[str], log: Path) -> None:
     print("+ " + " ".join(argv), file=sys.stderr, flush=True)
     with open(log, "a") as f:
         f.write("+ " + " ".join(argv) + "\n")
-    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    subprocess.run(argv, check=True, env=env)
+    subprocess.run(argv, check=True)
 
 
-def _train(
-    stage: str,
-    work: Path,
-    recipe: DemoRecipe,
-    steps: int,
-    init: Path | None,
-    data: Path,
-    threads: int | None = None,
-) -> Path:
+def _train(stage: str, work: Path, recipe: DemoRecipe, steps: int, init: Path | None, data: Path) -> Path:
     run = (
         work / "runs" / stage
         if init is None or stage != "stage2"
@@ -126,7 +116,7 @@ def _train(
         argv += ["--set", f"{k}={json.dumps(v)}"]
     if (run / "train_config.json").exists():
         argv = [sys.executable, "-m", "pixelvla.cli", "train", stage, "--run-dir", str(run), "--resume"]
-    _run(argv, work / "recipe.log", threads)
+    _run(argv, work / "recipe.log")
     return run
 
 
@@ -190,7 +180,8 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
     write_report(report, work / "eval")
     evals["demo"] = report.summary()
     timings["demo_total_s"] = time.time() - t0
-    record = _write_demo(recipe, s2, out, evals, timings, encoder_out)
+    _write_bundle(s2, out, encoder_out)
+    record = _write_record(recipe, out, evals, timings)
 
     if recipe.ablation:
         variants = {"base": base, "stage1": s1, "stage1+stage2": s2}
@@ -208,28 +199,30 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
             evals[f"ablation/{name}"] = rep.summary()
         timings["ablation_eval_s"] = time.time() - t
         timings["total_s"] = time.time() - t0
-        record = _write_demo(recipe, s2, out, evals, timings, None)
+        record = _write_record(recipe, out, evals, timings)  # the bundle itself is unchanged
     return record
 
 
-def _write_demo(
-    recipe: DemoRecipe,
-    s2: Path,
-    out: Path,
-    evals: dict[str, Any],
-    timings: dict[str, float],
-    encoder_out: Path | None,
-) -> dict[str, Any]:
+def _write_bundle(s2: Path, out: Path, encoder_out: Path | None) -> None:
     """The served bundle: stage 2's weights with the LoRA adapters merged (2 MB less to commit; the
-    same actions), the recipe and the evaluation beside them (replaced atomically), and the browser
-    encoder re-exported so the studio's hash matches."""
+    same actions), replacing `out` atomically; and the browser encoder re-exported from it so the
+    studio's hash matches."""
     from ..checkpoint import load_bundle, save_bundle
 
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     trained = load_bundle(s2 / "bundle", merge=True)
-    save_bundle(trained.model, tmp, trained.normalizer, name="demo", stage="stage2")
+    save_bundle(trained.model, out, trained.normalizer, name="demo", stage="stage2")
+    if encoder_out is not None:
+        from ..export_onnx import export_prompt_encoder
+
+        export_prompt_encoder(trained.model.prompt_encoder, encoder_out)
+
+
+def _write_record(
+    recipe: DemoRecipe, out: Path, evals: dict[str, Any], timings: dict[str, float]
+) -> dict[str, Any]:
+    """recipe.json, eval.json and eval.md beside the bundle (outside its manifest), each replaced
+    atomically, so a later call with the ablation added rewrites only them."""
     record = {
         "recipe": dataclasses.asdict(recipe),
         "data_seed": recipe.data_seed,
@@ -237,16 +230,15 @@ def _write_demo(
         "machine": {"cpus": os.cpu_count()},
         "command": " ".join(sys.argv),
     }
-    (tmp / "recipe.json").write_text(json.dumps(record, indent=2))
-    (tmp / "eval.json").write_text(json.dumps(evals, indent=1))
-    (tmp / "eval.md").write_text(_eval_markdown(evals))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    if encoder_out is not None:
-        from ..export_onnx import export_prompt_encoder
-
-        export_prompt_encoder(load_bundle(out).model.prompt_encoder, encoder_out)
+    files = {
+        "recipe.json": json.dumps(record, indent=2),
+        "eval.json": json.dumps(evals, indent=1),
+        "eval.md": _eval_markdown(evals),
+    }
+    for name, text in files.items():
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(out / name)
     return record
 
 
