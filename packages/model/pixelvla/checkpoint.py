@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ BASE_FILE = "model.safetensors"
 HEADS_FILE = "heads.safetensors"
 ADAPTER_FILE = "adapters/adapter_model.safetensors"
 ADAPTER_CONFIG = "adapters/adapter_config.json"
+ENCODER_PREFIX = "prompt_encoder."
 HEAD_PREFIXES = (
     "action_decoder.",
     "action_slot",
@@ -123,20 +124,23 @@ def save_bundle(
     stage: str | None = None,
     lora: LoraSettings | None = None,
     extra: dict[str, Any] | None = None,
+    state: Mapping[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write `model` as a bundle at `out_dir` (replacing it atomically); returns the folder."""
+    """Write `model` as a bundle at `out_dir` (replacing it atomically); returns the folder.
+    `state`: the model's tensors when the module holds only shards of them (FSDP, gathered)."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         cfg = model.config
         (tmp / "config.json").write_text(cfg.to_json() + "\n")
-        base = base_state_dict(model)
+        tensors = model.state_dict() if state is None else state
+        base = base_state_dict(tensors)
         heads = {k: v for k, v in base.items() if k.startswith(HEAD_PREFIXES)}
         _save_tensors({k: v for k, v in base.items() if k not in heads}, tmp / BASE_FILE)
         _save_tensors(heads, tmp / HEADS_FILE)
         if has_lora(model):
-            _save_tensors(lora_state_dict(model), tmp / ADAPTER_FILE)
+            _save_tensors(lora_state_dict(tensors), tmp / ADAPTER_FILE)
             _write_json(tmp / ADAPTER_CONFIG, dataclasses.asdict(lora or LoraSettings()))
         _write_json(tmp / "normalization.json", normalizer.to_dict())
         tok: dict[str, Any] = dataclasses.asdict(cfg.tokenizer)
@@ -156,7 +160,9 @@ def save_bundle(
                 "config": cfg.name,
                 "stage": stage,
                 "model_id": model_id,
-                "encoder_hash": encoder_hash(model.prompt_encoder),
+                "encoder_hash": encoder_hash(
+                    {k[len(ENCODER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(ENCODER_PREFIX)}
+                ),
                 "files": hashes,
                 **(extra or {}),
             },

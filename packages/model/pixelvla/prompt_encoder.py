@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -168,13 +169,14 @@ def make_prompt_encoder(seed: int = 0, config: PromptEncoderConfig | None = None
     return module.eval()
 
 
-def state_dict_bytes(module: nn.Module) -> bytes:
-    """The safetensors serialisation of ``module.state_dict()`` (CPU, contiguous)."""
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
+def state_dict_bytes(module: nn.Module | Mapping[str, torch.Tensor]) -> bytes:
+    """The safetensors serialisation of ``module.state_dict()`` (or of those tensors; CPU, contiguous)."""
+    state = module.state_dict() if isinstance(module, nn.Module) else module
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     return safetensors.torch.save(tensors)
 
 
-def encoder_hash(module: nn.Module) -> str:
+def encoder_hash(module: nn.Module | Mapping[str, torch.Tensor]) -> str:
     """sha256 (hex) of the safetensors bytes of the encoder's state_dict: the studio compares it
     with the model's metadata to know its ONNX encoder matches the policy's weights."""
     return hashlib.sha256(state_dict_bytes(module)).hexdigest()

@@ -13,6 +13,7 @@ after OpenVLA-OFT) trains its state projector in every stage.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -164,11 +165,16 @@ def merge_lora(model: nn.Module) -> int:
     return merged
 
 
-def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Only the adapter tensors, with peft's names under the model (e.g. `llm.model.layers.0...`)."""
-    return {k: v for k, v in model.state_dict().items() if "lora_" in k}
+def _state(model: nn.Module | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    return model.state_dict() if isinstance(model, nn.Module) else model
 
 
-def base_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+def lora_state_dict(model: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Only the adapter tensors, with peft's names under the model (e.g. `llm.model.layers.0...`);
+    of the model, or of a state dict of one (an FSDP model's gathered tensors)."""
+    return {k: v for k, v in _state(model).items() if "lora_" in k}
+
+
+def base_state_dict(model: nn.Module | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Every non-adapter tensor under the plain (un-injected) names."""
-    return {k.replace(".base_layer.", "."): v for k, v in model.state_dict().items() if "lora_" not in k}
+    return {k.replace(".base_layer.", "."): v for k, v in _state(model).items() if "lora_" not in k}

@@ -16,6 +16,8 @@ from pixelvla import prompts as P
 from pixelvla import rle
 from pixelvla.checkpoint import load_bundle
 from pixelvla.data import EpisodeRecord, LeRobotWriter
+from pixelvla.prompt_encoder import encoder_hash
+from pixelvla.train.checkpointing import CheckpointStateError
 from pixelvla.train.config import TrainConfig, TrainConfigError
 from pixelvla.train.loop import train
 from pixelvla.train.metrics import TRAIN_KEYS, read_metrics
@@ -281,40 +283,68 @@ def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
     assert ep0.prompts == plain.episodes[0].prompts and ep0.text_ids == plain.episodes[0].text_ids
 
 
-def test_ddp_two_processes_on_cpu(dataset, tmp_path):
-    """torchrun with two CPU processes (gloo): one run folder, rank 0 writes, both ranks step."""
-    run = tmp_path / "ddp"
-    argv = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node=2",
-        "-m",
-        "pixelvla",
-        "train",
-        "base",
-        "--dataset",
-        str(dataset),
-        "--run-dir",
-        str(run),
-        "--steps",
-        "2",
-        "--batch-size",
-        "2",
-        "--set",
-        "log_every=1",
-        "--set",
-        "tensorboard=false",
-        "--quiet",
-    ]
+def _torchrun(dataset: Path, run: Path, *args: str, stage: str = "base", steps: int = 2) -> None:
+    """`pixelvla train` under torchrun with two CPU processes (gloo), batch 2 per process."""
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    argv += ["-m", "pixelvla", "train", stage, "--dataset", str(dataset), "--run-dir", str(run)]
+    argv += ["--steps", str(steps), "--batch-size", "2", "--seed", "7", "--quiet"]
+    argv += ["--set", "log_every=1", "--set", "tensorboard=false", "--set", "warmup_steps=1", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
-    rows = read_metrics(run / "metrics.jsonl")
+
+
+@pytest.fixture(scope="module")
+def ddp_run(dataset, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("ddp") / "run"
+    _torchrun(dataset, run)
+    return run
+
+
+def _max_diff(a_bundle: Path, b_bundle: Path, file: str = "model.safetensors") -> float:
+    a, b = load_file(str(a_bundle / file)), load_file(str(b_bundle / file))
+    assert a.keys() == b.keys()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
+def test_ddp_two_processes_on_cpu(ddp_run):
+    """torchrun with two CPU processes (gloo): one run folder, rank 0 writes, both ranks step."""
+    rows = read_metrics(ddp_run / "metrics.jsonl")
     assert [x["step"] for x in rows if x["kind"] == "train"] == [1, 2]  # rank 0 only, once per step
     assert [x["event"] for x in rows if x["kind"] == "event"].count("start") == 1
     train_rows = [x for x in rows if x["kind"] == "train"]
     # samples/s counts both processes' examples: 2 ranks x batch 2 per step
     assert all(x["samples_per_s"] * x["step_time_s"] == pytest.approx(4, rel=1e-3) for x in train_rows)
-    assert (run / "bundle" / "manifest.json").exists()
+    assert (ddp_run / "bundle" / "manifest.json").exists()
+
+
+def test_fsdp_two_processes_on_cpu_matches_ddp_and_resumes(dataset, ddp_run, tmp_path):
+    """FSDP (the `full` configuration's strategy) on two CPU processes: the same weights as DDP, a
+    run killed after step 1 resumes to the same weights, the checkpoint says it is sharded (and a
+    single process refuses to resume it), and stage 2's LoRA + frozen weights train sharded too."""
+    fsdp = ("--set", 'parallel="fsdp"')
+    _torchrun(dataset, tmp_path / "whole", *fsdp)
+    whole = tmp_path / "whole" / "bundle"
+    assert _max_diff(whole, ddp_run / "bundle") <= 1e-5  # sharding changes where, not what
+
+    cut = tmp_path / "cut"
+    _torchrun(dataset, cut, *fsdp, "--set", "checkpoint_every=1", "--set", "halt_after_steps=1")
+    state = json.loads((cut / "checkpoints" / "step-00000001" / "state.json").read_text())
+    assert state["extra"]["parallel"] == "fsdp" and not (cut / "bundle").exists()
+    with pytest.raises(CheckpointStateError, match="under FSDP"):
+        train(TrainConfig.load(cut / "train_config.json"), resume=True, progress=False)
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    argv += ["-m", "pixelvla", "train", "base", "--run-dir", str(cut), "--resume", "--quiet"]
+    r = subprocess.run(
+        argv, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _max_diff(cut / "bundle", whole) <= 1e-6
+
+    s2 = tmp_path / "s2"
+    _torchrun(dataset, s2, *fsdp, "--init", str(whole), stage="stage2", steps=1)
+    manifest = json.loads((s2 / "bundle" / "manifest.json").read_text())
+    loaded = load_bundle(s2 / "bundle")
+    assert manifest["encoder_hash"] == encoder_hash(loaded.model.prompt_encoder)
+    assert (s2 / "bundle" / "adapters" / "adapter_model.safetensors").exists()
+    assert _max_diff(s2 / "bundle", whole, "heads.safetensors") > 0  # stage 2 moved the heads

@@ -16,6 +16,8 @@ from ..errors import PixelVLAError
 Stage = Literal["base", "stage1", "stage2"]
 STAGES: tuple[Stage, ...] = ("base", "stage1", "stage2")
 PROMPT_TYPES = ("point", "line", "box", "mask", "none")
+ParallelSetting = Literal["auto", "ddp", "fsdp"]
+PARALLEL: tuple[ParallelSetting, ...] = ("auto", "ddp", "fsdp")
 
 
 class TrainConfigError(PixelVLAError):
@@ -40,6 +42,8 @@ class TrainConfig:
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
     device: str = "auto"
+    # Under torchrun: auto = FSDP for the `full` configuration, DDP for the others (train/parallel.py).
+    parallel: ParallelSetting = "auto"
     log_every: int = 10
     checkpoint_every: int = 250
     keep_checkpoints: int = 2
@@ -73,6 +77,8 @@ class TrainConfig:
             )
         if self.precision not in ("auto", "fp32", "bf16"):
             raise TrainConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.parallel not in PARALLEL:
+            raise TrainConfigError(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}")
         return self
 
     def to_json(self) -> str:

@@ -1,7 +1,8 @@
 """The training loop shared by every stage: build or load the model, apply the stage's rules, train
 with AdamW + warm-up/cosine, log metrics, checkpoint atomically, resume exactly, export a bundle.
 
-Runs on CPU for `tiny` and under `torchrun` for one or many GPUs (DDP; rank 0 writes). A resumed run
+Runs on CPU for `tiny` and under `torchrun` for one or many GPUs (DDP, or FSDP for `full`: see
+`parallel.py`; rank 0 writes). A resumed run
 continues the same run: weights, optimizer, scheduler, RNG and data position all come back.
 """
 
@@ -33,6 +34,7 @@ from .batches import BatchBuilder
 from .checkpointing import CheckpointManager, CheckpointStateError, TrainingState
 from .config import TrainConfig, TrainConfigError
 from .metrics import ACTION_DIMS, MetricsLog
+from .parallel import Parallel, choose, total_norm
 from .sampler import ResumableSampler
 from .schedule import lr_factor
 
@@ -198,6 +200,9 @@ def _train(
     tokenizer = build_tokenizer(model.config.tokenizer)
     data = BatchBuilder(dataset, model.config, tokenizer, normalizer, cfg, progress=progress)
     sampler = ResumableSampler(len(data), seed=cfg.seed, rank=rank, world_size=world)
+    trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    par = Parallel(choose(cfg.parallel, world, model.config.name), device, world)
+    net = par.wrap(model)  # before the optimizer: FSDP replaces the parameters by their shards
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -211,12 +216,19 @@ def _train(
     step = 0
     if resume and mgr.complete_steps():
         state = mgr.load()
-        _missing, unexpected = model.load_state_dict(state.weights, strict=False)
-        if unexpected or set(state.weights) != saved_names:
+        sharded = state.extra.get("parallel") == "fsdp"
+        if sharded != (par.strategy == "fsdp"):
+            raise CheckpointStateError(
+                f"the checkpoint was written {'under' if sharded else 'without'} FSDP; resume it "
+                f"{'under' if sharded else 'without'} FSDP (parallel setting, number of processes)"
+            )
+        if set(state.weights) != saved_names:
+            raise CheckpointStateError("checkpoint weights do not fit the model (different names)")
+        unexpected = par.load(model, optimizer, state.weights, state.optimizer)
+        if unexpected:
             raise CheckpointStateError(
                 f"checkpoint weights do not fit the model ({len(unexpected)} unexpected)"
             )
-        optimizer.load_state_dict(state.optimizer)
         scheduler.load_state_dict(state.scheduler)
         sampler.load_state_dict(state.sampler)
         rng.restore(state.rng)
@@ -227,32 +239,29 @@ def _train(
             "start",
             step=0,
             total_steps=cfg.steps,
-            trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
+            trainable_params=trainable_params,
             samples=len(data),
             episodes=len(data.episodes),
             studio_annotated_episodes=data.studio_annotated,
         )
 
-    net: torch.nn.Module = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, find_unused_parameters=True)
     params = [p for p in model.parameters() if p.requires_grad]
 
     def checkpoint() -> Path | None:
+        full = par.model_state(model)  # collective under FSDP: every rank takes part
+        optim_state = par.optimizer_state(model, optimizer)
         if not main:
             return None
-        weights: dict[str, torch.Tensor] = {n: p for n, p in model.named_parameters() if n in saved_names}
+        weights: dict[str, torch.Tensor] = {n: t for n, t in full.items() if n in saved_names}
         path = mgr.save(
             TrainingState(
                 step=step,
                 weights=weights,
-                optimizer=optimizer.state_dict(),
+                optimizer=optim_state,
                 scheduler=scheduler.state_dict(),
                 sampler=sampler.state_dict(),
                 rng=rng.capture(),
-                extra={"stage": cfg.stage},
+                extra={"stage": cfg.stage, "parallel": par.strategy},
             )
         )
         metrics.event("checkpoint", step=step, total_steps=cfg.steps, path=str(path.relative_to(run_dir)))
@@ -273,7 +282,7 @@ def _train(
             loss = out.loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+            grad_norm = total_norm(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
             optimizer.step()
             scheduler.step()
             step += 1
@@ -305,7 +314,7 @@ def _train(
                 window.clear()
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 checkpoint()
-            if cancel.requested:
+            if par.any_rank(cancel.requested):
                 if step % cfg.checkpoint_every:
                     checkpoint()
                 metrics.event("cancelled", step=step, total_steps=cfg.steps)
@@ -317,6 +326,7 @@ def _train(
     bar.close()
 
     bundle = None
+    final = par.model_state(model) if par.strategy == "fsdp" else None  # collective
     if main:
         rule = get_stage(cfg.stage)
         bundle = save_bundle(
@@ -327,6 +337,7 @@ def _train(
             stage=cfg.stage,
             lora=LoraSettings() if rule.lora is not None else None,
             extra={"dataset": str(cfg.dataset), "train_steps": step, "seed": cfg.seed},
+            state=final,
         )
         metrics.event("done", step=step, total_steps=cfg.steps, bundle=str(bundle.relative_to(run_dir)))
         (run_dir / "summary.json").write_text(json.dumps({"step": step, "final_loss": last_loss}))

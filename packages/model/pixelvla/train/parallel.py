@@ -1,0 +1,123 @@
+"""Data parallelism for the training loop under `torchrun`: DDP (every rank holds the whole model) or
+FSDP (PyTorch's per-parameter `fully_shard`: each rank holds 1/world of every parameter, gradient and
+optimizer state, which is what lets the `full` configuration's 7B backbone train on 80 GB cards).
+
+The loop talks to one `Parallel` object and never to the wrapper: wrap the model, then read the whole
+weights / optimizer state for a checkpoint (collective under FSDP: every rank must call it; rank 0 gets
+the tensors) and load them back on resume. Checkpoints record the strategy; a run resumes only under
+the strategy that wrote it (the optimizer state is keyed differently).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from .config import PARALLEL
+
+Strategy = Literal["none", "ddp", "fsdp"]
+
+
+def choose(setting: str, world: int, model_config: str) -> Strategy:
+    """`auto`: FSDP for the `full` configuration, DDP otherwise; nothing with one process."""
+    if world <= 1:
+        return "none"
+    if setting == "auto":
+        return "fsdp" if model_config == "full" else "ddp"
+    if setting not in ("ddp", "fsdp"):
+        raise ValueError(f"parallel must be one of {PARALLEL}, got {setting!r}")
+    return setting  # type: ignore[return-value]
+
+
+def _shard_units(model: nn.Module) -> list[nn.Module]:
+    """The repeated blocks FSDP gathers one at a time: the LLM's decoder layers and the vision towers'
+    transformer blocks (found by class name, so peft's wrappers and timm's towers need no imports)."""
+    names = {"LlamaDecoderLayer", "Block"}
+    return [m for m in model.modules() if type(m).__name__ in names]
+
+
+class Parallel:
+    def __init__(self, strategy: Strategy, device: torch.device, world: int) -> None:
+        self.strategy = strategy
+        self.device = device
+        self.world = world
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module to call in the training step. Build the optimizer after this: FSDP replaces
+        the parameters by sharded ones."""
+        if self.strategy == "ddp":
+            from torch.nn.parallel import DistributedDataParallel
+
+            return DistributedDataParallel(model, find_unused_parameters=True)
+        if self.strategy == "fsdp":
+            from torch.distributed.device_mesh import init_device_mesh
+            from torch.distributed.fsdp import fully_shard
+
+            mesh = init_device_mesh(self.device.type, (self.world,))
+            for unit in _shard_units(model):
+                fully_shard(unit, mesh=mesh)
+            fully_shard(model, mesh=mesh)
+        return model
+
+    def _options(self, **kw: Any) -> Any:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+        return StateDictOptions(full_state_dict=True, **kw)
+
+    def model_state(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """Every tensor of the model, whole (under FSDP: collective, and only rank 0's dict is filled)."""
+        if self.strategy != "fsdp":
+            return dict(model.state_dict())
+        from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+        return get_model_state_dict(model, options=self._options(cpu_offload=True))
+
+    def optimizer_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        if self.strategy != "fsdp":
+            return optimizer.state_dict()
+        from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+        return dict(get_optimizer_state_dict(model, optimizer, options=self._options(cpu_offload=True)))
+
+    def load(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        weights: dict[str, torch.Tensor],
+        optim_state: dict[str, Any],
+    ) -> list[str]:
+        """Checkpointed weights (a subset of the model's) and optimizer state back in; returns the
+        names the model does not have."""
+        if self.strategy != "fsdp":
+            _missing, unexpected = model.load_state_dict(weights, strict=False)
+            optimizer.load_state_dict(optim_state)
+            return list(unexpected)
+        from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+        unexpected = sorted(set(weights) - set(model.state_dict()))
+        if unexpected:
+            return unexpected
+        set_model_state_dict(model, weights, options=self._options(strict=False))
+        # strict=False: a parameter that never got a gradient (an unused tower block) has no
+        # AdamW state yet, exactly as in the checkpoint.
+        set_optimizer_state_dict(model, optimizer, optim_state, options=self._options(strict=False))
+        return []
+
+    def any_rank(self, flag: bool) -> bool:
+        """True on every rank when it is true on one (a cancel that reached only some ranks must
+        stop all of them at the same step, or the next collective hangs)."""
+        if self.strategy == "none":
+            return flag
+        import torch.distributed as dist
+
+        t = torch.tensor([int(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+
+def total_norm(norm: torch.Tensor) -> float:
+    """clip_grad_norm_'s result as a float (a DTensor under FSDP)."""
+    full = getattr(norm, "full_tensor", None)
+    return float(full() if full is not None else norm)
