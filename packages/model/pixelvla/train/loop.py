@@ -2,8 +2,8 @@
 with AdamW + warm-up/cosine, log metrics, checkpoint atomically, resume exactly, export a bundle.
 
 Runs on CPU for `tiny` and under `torchrun` for one or many GPUs (DDP, or FSDP for `full`: see
-`parallel.py`; rank 0 writes). A resumed run
-continues the same run: weights, optimizer, scheduler, RNG and data position all come back.
+`parallel.py`; rank 0 writes). A resumed run continues the same run: weights, optimizer, scheduler, RNG
+and data position all come back.
 """
 
 from __future__ import annotations

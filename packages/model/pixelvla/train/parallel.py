@@ -10,7 +10,7 @@ the strategy that wrote it (the optimizer state is keyed differently).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from torch import nn
@@ -72,7 +72,8 @@ class Parallel:
             return dict(model.state_dict())
         from torch.distributed.checkpoint.state_dict import get_model_state_dict
 
-        return get_model_state_dict(model, options=self._options(cpu_offload=True))
+        state = get_model_state_dict(model, options=self._options(cpu_offload=True))
+        return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
 
     def optimizer_state(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         if self.strategy != "fsdp":
@@ -99,7 +100,7 @@ class Parallel:
         unexpected = sorted(set(weights) - set(model.state_dict()))
         if unexpected:
             return unexpected
-        set_model_state_dict(model, weights, options=self._options(strict=False))
+        set_model_state_dict(model, cast(dict[str, Any], weights), options=self._options(strict=False))
         # strict=False: a parameter that never got a gradient (an unused tower block) has no
         # AdamW state yet, exactly as in the checkpoint.
         set_optimizer_state_dict(model, optimizer, optim_state, options=self._options(strict=False))
