@@ -107,7 +107,9 @@ class Policy:
             raise ObservationError(f"image must be uint8, got {image.dtype}")
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
             raise ObservationError(f"image must have shape (H, W, 3), got {image.shape}")
-        pixels = torch.from_numpy(np.ascontiguousarray(image)).to(self.device)[None]
+        if not (image.flags.writeable and image.flags.c_contiguous):
+            image = np.array(image, order="C")  # frames decoded from the wire are read-only views
+        pixels = torch.from_numpy(image).to(self.device)[None]
         return images_to_pixels(pixels, self.config.vision.image_size)
 
     def text_ids(self, instruction: str) -> list[int]:

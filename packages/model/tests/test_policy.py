@@ -141,3 +141,19 @@ def test_action_normalizer_round_trip_and_gripper_binarised() -> None:
         ActionNormalizer(q01=(1.0,) * 7, q99=(0.0,) * 7)
     with pytest.raises(NormalizationError):
         ActionNormalizer.from_dict({"q01": [0.0] * 7})
+
+
+def test_read_only_and_strided_frames_are_copied_not_shared(policy: Policy) -> None:
+    """Frames decoded from the wire are read-only views; torch must not be handed them (it warns that
+    writing through them is undefined) and the pixels must equal those of a writable copy."""
+    import warnings
+
+    frame = image()
+    wire = np.frombuffer(frame.tobytes(), np.uint8).reshape(frame.shape)  # read-only, like the server's
+    assert not wire.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = policy.preprocess_image(wire)
+        strided = policy.preprocess_image(np.concatenate([frame, frame], axis=1)[:, ::2])
+    assert np.array_equal(got.numpy(), policy.preprocess_image(frame.copy()).numpy())
+    assert strided.shape == got.shape
