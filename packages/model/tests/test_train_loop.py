@@ -348,3 +348,13 @@ def test_fsdp_two_processes_on_cpu_matches_ddp_and_resumes(dataset, ddp_run, tmp
     assert manifest["encoder_hash"] == encoder_hash(loaded.model.prompt_encoder)
     assert (s2 / "bundle" / "adapters" / "adapter_model.safetensors").exists()
     assert _max_diff(s2 / "bundle", whole, "heads.safetensors") > 0  # stage 2 moved the heads
+
+
+def test_parallel_strategy_choice():
+    from pixelvla.train.parallel import choose
+
+    assert choose("auto", 1, "full") == "none" and choose("fsdp", 1, "tiny") == "none"
+    assert choose("auto", 8, "full") == "fsdp" and choose("auto", 8, "tiny") == "ddp"
+    assert choose("ddp", 8, "full") == "ddp" and choose("fsdp", 2, "tiny") == "fsdp"
+    with pytest.raises(TrainConfigError, match="parallel must be one of"):
+        TrainConfig.from_dict({"stage": "base", "dataset": "d", "out_dir": "o", "parallel": "zero3"})
