@@ -283,21 +283,27 @@ def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
     assert ep0.prompts == plain.episodes[0].prompts and ep0.text_ids == plain.episodes[0].text_ids
 
 
-def _torchrun(dataset: Path, run: Path, *args: str, stage: str = "base", steps: int = 2) -> None:
-    """`pixelvla train` under torchrun with two CPU processes (gloo), batch 2 per process."""
+def _torchrun(*train_args: str) -> None:
+    """`pixelvla train ...` under torchrun with two CPU processes (gloo)."""
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    argv += ["-m", "pixelvla", "train", stage, "--dataset", str(dataset), "--run-dir", str(run)]
-    argv += ["--steps", str(steps), "--batch-size", "2", "--seed", "7", "--quiet"]
-    argv += ["--set", "log_every=1", "--set", "tensorboard=false", "--set", "warmup_steps=1", *args]
+    argv += ["-m", "pixelvla", "train", *train_args, "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
 
 
+def _torchrun_fresh(dataset: Path, run: Path, *args: str, stage: str = "base", steps: int = 2) -> None:
+    """A new run under torchrun, batch 2 per process."""
+    argv = [stage, "--dataset", str(dataset), "--run-dir", str(run), "--steps", str(steps)]
+    argv += ["--batch-size", "2", "--seed", "7"]
+    argv += ["--set", "log_every=1", "--set", "tensorboard=false", "--set", "warmup_steps=1", *args]
+    _torchrun(*argv)
+
+
 @pytest.fixture(scope="module")
 def ddp_run(dataset, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("ddp") / "run"
-    _torchrun(dataset, run)
+    _torchrun_fresh(dataset, run)
     return run
 
 
@@ -323,26 +329,21 @@ def test_fsdp_two_processes_on_cpu_matches_ddp_and_resumes(dataset, ddp_run, tmp
     run killed after step 1 resumes to the same weights, the checkpoint says it is sharded (and a
     single process refuses to resume it), and stage 2's LoRA + frozen weights train sharded too."""
     fsdp = ("--set", 'parallel="fsdp"')
-    _torchrun(dataset, tmp_path / "whole", *fsdp)
+    _torchrun_fresh(dataset, tmp_path / "whole", *fsdp)
     whole = tmp_path / "whole" / "bundle"
     assert _max_diff(whole, ddp_run / "bundle") <= 1e-5  # sharding changes where, not what
 
     cut = tmp_path / "cut"
-    _torchrun(dataset, cut, *fsdp, "--set", "checkpoint_every=1", "--set", "halt_after_steps=1")
+    _torchrun_fresh(dataset, cut, *fsdp, "--set", "checkpoint_every=1", "--set", "halt_after_steps=1")
     state = json.loads((cut / "checkpoints" / "step-00000001" / "state.json").read_text())
     assert state["extra"]["parallel"] == "fsdp" and not (cut / "bundle").exists()
     with pytest.raises(CheckpointStateError, match="under FSDP"):
         train(TrainConfig.load(cut / "train_config.json"), resume=True, progress=False)
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    argv += ["-m", "pixelvla", "train", "base", "--run-dir", str(cut), "--resume", "--quiet"]
-    r = subprocess.run(
-        argv, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+    _torchrun("base", "--run-dir", str(cut), "--resume")
     assert _max_diff(cut / "bundle", whole) <= 1e-6
 
     s2 = tmp_path / "s2"
-    _torchrun(dataset, s2, *fsdp, "--init", str(whole), stage="stage2", steps=1)
+    _torchrun_fresh(dataset, s2, *fsdp, "--init", str(whole), stage="stage2", steps=1)
     manifest = json.loads((s2 / "bundle" / "manifest.json").read_text())
     loaded = load_bundle(s2 / "bundle")
     assert manifest["encoder_hash"] == encoder_hash(loaded.model.prompt_encoder)

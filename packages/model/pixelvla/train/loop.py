@@ -224,11 +224,7 @@ def _train(
             )
         if set(state.weights) != saved_names:
             raise CheckpointStateError("checkpoint weights do not fit the model (different names)")
-        unexpected = par.load(model, optimizer, state.weights, state.optimizer)
-        if unexpected:
-            raise CheckpointStateError(
-                f"checkpoint weights do not fit the model ({len(unexpected)} unexpected)"
-            )
+        par.load(model, optimizer, state.weights, state.optimizer)
         scheduler.load_state_dict(state.scheduler)
         sampler.load_state_dict(state.sampler)
         rng.restore(state.rng)

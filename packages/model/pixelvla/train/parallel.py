@@ -86,23 +86,19 @@ class Parallel:
         optimizer: torch.optim.Optimizer,
         weights: dict[str, torch.Tensor],
         optim_state: dict[str, Any],
-    ) -> list[str]:
-        """Checkpointed weights (a subset of the model's) and optimizer state back in; returns the
-        names the model does not have."""
+    ) -> None:
+        """Checkpointed weights (a subset of the model's parameters: the caller checks the names)
+        and optimizer state back in."""
         if self.strategy != "fsdp":
-            _missing, unexpected = model.load_state_dict(weights, strict=False)
+            model.load_state_dict(weights, strict=False)
             optimizer.load_state_dict(optim_state)
-            return list(unexpected)
+            return
         from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
 
-        unexpected = sorted(set(weights) - set(model.state_dict()))
-        if unexpected:
-            return unexpected
         set_model_state_dict(model, cast(dict[str, Any], weights), options=self._options(strict=False))
         # strict=False: a parameter that never got a gradient (an unused tower block) has no
         # AdamW state yet, exactly as in the checkpoint.
         set_optimizer_state_dict(model, optimizer, optim_state, options=self._options(strict=False))
-        return []
 
     def any_rank(self, flag: bool) -> bool:
         """True on every rank when it is true on one (a cancel that reached only some ranks must
