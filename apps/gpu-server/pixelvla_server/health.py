@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from . import __version__
 
@@ -13,8 +13,11 @@ router = APIRouter(tags=["meta"])
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description='"ok", or "degraded" when part of the server cannot work (see problems)')
     uptime_s: float
+    problems: list[str] = Field(
+        default_factory=list, description="what is wrong when degraded (e.g. a damaged run registry)"
+    )
 
 
 class DeviceModel(BaseModel):
@@ -47,8 +50,15 @@ class Meta(BaseModel):
 
 @router.get("/healthz", response_model=Health)
 def healthz(request: Request) -> Health:
+    """Never "ok" while something the server stands on is broken: a damaged run registry (read-only,
+    runs cannot be launched) makes it "degraded", with the reasons."""
     state = request.app.state.studio
-    return Health(status="ok", uptime_s=round(time.time() - state.started_at, 3))
+    problems = list(state.runs.registry.problems)
+    return Health(
+        status="degraded" if problems else "ok",
+        uptime_s=round(time.time() - state.started_at, 3),
+        problems=problems,
+    )
 
 
 @router.get("/v1/meta", response_model=Meta)

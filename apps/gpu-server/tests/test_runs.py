@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -303,3 +307,124 @@ def test_deploy_a_finished_run_serves_its_bundle(client):
     assert client.delete(f"/v1/runs/{run['id']}", headers=OP).status_code == 204
     assert meta["id"] in [m["id"] for m in client.get("/v1/models").json()["models"]]
     assert client.post(f"/v1/runs/{run['id']}/deploy", headers=OP).status_code == 404
+
+
+# ---- stored state that is damaged or wrong --------------------------------------------------------------
+
+
+def test_random_bytes_registry_is_a_typed_startup_error_naming_the_file(tmp_path, run_settings):
+    from pixelvla_server.config import ConfigError
+    from pixelvla_server.runs.registry import RegistryUnreadable, RunRegistry
+
+    path = tmp_path / "registry.sqlite"
+    path.write_bytes(random.Random(0).randbytes(64 * 1024))
+    with pytest.raises(RegistryUnreadable, match="move it aside") as e:
+        RunRegistry(path)
+    assert str(path) in str(e.value) and isinstance(e.value, ConfigError)
+    with pytest.raises(RegistryUnreadable):
+        create_app(run_settings(tmp_path))
+    # The CLI's start-up path prints it as a configuration error, no traceback.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
+    argv = [sys.executable, "-m", "pixelvla_server", "--port", str(port), "--device", "cpu", "--no-model"]
+    r = subprocess.run(
+        [*argv, "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert r.returncode == 2, r.stderr
+    assert f"the run registry {path} cannot be opened" in r.stderr and "move it aside" in r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+
+
+def _registry_with_runs(path: Path, n: int) -> list[str]:
+    """n queued runs, each row ~3 KiB (one per 4 KiB page) carrying a marker to find its page by."""
+    from pixelvla_server.runs.registry import RunRegistry
+
+    reg = RunRegistry(path)
+    ids = [
+        reg.create(
+            stage="stage1",
+            name=f"run {i}",
+            base_checkpoint="m",
+            dataset="d",
+            overrides={"extra": {"pad": f"<row {i:03d}>" + "x" * 3000}},
+        ).id
+        for i in range(n)
+    ]
+    reg.close()  # the last connection checkpoints the WAL into the file
+    return ids
+
+
+def _damage_page_holding(path: Path, marker: bytes) -> None:
+    data = path.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big")
+    page = data.index(marker) // page_size
+    with open(path, "r+b") as f:
+        f.seek(page * page_size)
+        f.write(random.Random(1).randbytes(page_size))
+
+
+def test_damaged_page_degrades_the_registry_read_only(tmp_path, run_settings, registry_entries):
+    registry_entries(tmp_path)
+    path = tmp_path / "registry.sqlite"
+    ids = _registry_with_runs(path, 30)
+    _damage_page_holding(path, b"<row 015>")  # a table page in the middle of the file
+    with TestClient(create_app(run_settings(tmp_path))) as c:
+        health = c.get("/healthz").json()
+        assert health["status"] == "degraded", health
+        assert any(str(path) in p for p in health["problems"]), health
+        r = c.post("/v1/runs", json={"stage": "stage1", "dataset": "d", "base_checkpoint": "m"}, headers=OP)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "registry_degraded", r.text
+        # Reading what can be read: every run but the one on the damaged page, newest first.
+        r = c.get("/v1/runs")
+        assert r.status_code == 200, r.text
+        listed = [run["id"] for run in r.json()["runs"]]
+        assert listed == [i for i in reversed(ids) if i != ids[15]]
+        assert c.get(f"/v1/runs/{ids[3]}").json()["id"] == ids[3]
+        r = c.get(f"/v1/runs/{ids[15]}")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "registry_degraded"
+        assert c.get("/v1/runs", params={"status": "queued"}).status_code == 200
+        for action in ("cancel", "resume"):
+            r = c.post(f"/v1/runs/{ids[3]}/{action}", headers=OP)
+            assert r.status_code == 503, r.text
+        assert c.delete(f"/v1/runs/{ids[3]}", headers=OP).status_code == 503
+        # The queued runs are not launched from a registry that cannot record it.
+        c.app.state.studio.runs.tick()  # type: ignore[attr-defined]
+        assert not any((tmp_path / "runs" / i / "config.json").exists() for i in ids)
+        assert c.get(f"/v1/runs/{ids[3]}").json()["status"] == "queued"
+
+
+def test_a_run_killed_by_a_signal_says_so(tmp_path, run_settings, registry_entries):
+    registry_entries(tmp_path)
+    crash = '{python} -c "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)" {run_dir}'
+    with TestClient(create_app(run_settings(tmp_path, run_command=crash))) as c:
+        run = create(c, steps=1)
+        failed = wait_status(c, run["id"], {"succeeded", "failed"})
+    assert failed["status"] == "failed" and failed["exit_code"] == -11, failed
+    assert "killed by signal 11 (SIGSEGV)" in failed["error"], failed
+    exit_record = json.loads((tmp_path / "runs" / run["id"] / "exit.json").read_text())
+    assert exit_record["exit_code"] == -11 and exit_record["signal"] == "SIGSEGV"
+    log = (tmp_path / "runs" / run["id"] / "log.txt").read_text()
+    assert "killed by signal 11 (SIGSEGV)" in log  # the log says it too, not nothing
+
+
+def test_stored_request_is_checked_again_at_launch(tmp_path, run_settings, registry_entries):
+    """A queued row whose overrides the server would refuse today (an older server queued it, or the
+    file was edited) fails with the typed reason instead of launching."""
+    registry_entries(tmp_path)
+    db = sqlite3.connect(tmp_path / "registry.sqlite")
+    db.executescript(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT NOT NULL, stage TEXT NOT NULL,"
+        " base_checkpoint TEXT, dataset TEXT, overrides TEXT NOT NULL, status TEXT NOT NULL,"
+        " created_at REAL NOT NULL, started_at REAL, finished_at REAL, pid INTEGER, pid_start TEXT,"
+        " backend_job TEXT, exit_code INTEGER, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+        " resume INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO runs (id, name, stage, base_checkpoint, dataset, overrides, status, created_at)"
+        " VALUES ('old', 'old', 'stage1', 'm', 'd', '{\"stepz\": 3}', 'queued', 0);"
+    )
+    db.close()
+    with TestClient(create_app(run_settings(tmp_path))) as c:
+        failed = wait_status(c, "old", {"succeeded", "failed"})
+    assert failed["status"] == "failed" and "[invalid_overrides]" in failed["error"], failed
+    assert "stepz" in failed["error"]

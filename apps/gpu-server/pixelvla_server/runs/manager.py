@@ -3,7 +3,12 @@
 State lives in the registry; the manager only keeps handles of the runs it is watching. On start it
 looks at every run the registry says is running: a live process with the same start time is adopted,
 one that recorded an exit status is finished, anything else is marked failed ("lost"). Queued runs
-simply stay queued and start when a slot frees.
+simply stay queued and start when a slot frees. While the registry is damaged (read-only, see
+registry.py) nothing is scheduled, recovered or changed: those requests get 503 registry_degraded.
+
+A failed run's `error` says why in words: the typed error the run reported (`pixelvla: error [code]:
+...` in its log, or its `failed` metrics event), or the signal that killed it (a native crash is
+"killed by signal 11 (SIGSEGV)", not a bare -11).
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from typing import Any
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
 from ..ids import annotations_root, dataset_dir, is_bundle, model_dir, runs_root, written_models_root
+from .metrics import tail_log
 from .registry import STAGES, TERMINAL, RunRecord, RunRegistry
 from .runner import JobHandle, Runner, RunSpec
+from .wrap import WRAP_START, describe_exit
 
 log = logging.getLogger("pixelvla_server.runs")
 
@@ -70,6 +77,41 @@ def build_argv(template: str, values: dict[str, str]) -> list[str]:
     return out
 
 
+_ERROR_LINE = "pixelvla: error ["  # what `pixelvla` prints for a PixelVLAError before exiting 2
+_TAIL_BYTES = 64 * 1024
+MAX_ERROR_CHARS = 2000
+
+
+def reported_error(run_dir: Path) -> str | None:
+    """The reason the last attempt of a run gave for failing: the CLI's typed error line in log.txt,
+    else the `error` of a `failed` event in metrics.jsonl (any exception of the training loop).
+    Only what follows the attempt's start counts (log and metrics are appended across resumes)."""
+    for line in reversed(tail_log(run_dir / "log.txt", 200)):
+        if line.startswith(WRAP_START):
+            break
+        if line.startswith(_ERROR_LINE):
+            return line[len("pixelvla: ") :].strip()[:MAX_ERROR_CHARS]
+    try:
+        with open(run_dir / "metrics.jsonl", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - _TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict) or rec.get("kind", "event") != "event":
+            continue
+        if rec.get("event") == "failed" and isinstance(rec.get("error"), str):
+            return rec["error"][:MAX_ERROR_CHARS]
+        if rec.get("event") in ("start", "resume"):
+            break
+    return None
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(obj, indent=1))
@@ -83,6 +125,7 @@ class RunManager:
         self.runner = runner
         self.slots = max(1, slots)
         self._active: dict[str, tuple[JobHandle, int]] = {}  # run id -> (handle, slot index)
+        self._starting: dict[str, int] = {}  # run id -> slot, while the runner starts it (unlocked)
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -90,7 +133,10 @@ class RunManager:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self, poll_s: float = 0.2) -> None:
-        self.recover()
+        if self.registry.degraded:
+            log.error("run registry damaged: runs are neither recovered nor scheduled")
+        else:
+            self.recover()
         self._thread = threading.Thread(target=self._loop, args=(poll_s,), name="run-scheduler", daemon=True)
         self._thread.start()
 
@@ -127,6 +173,7 @@ class RunManager:
     ) -> RunRecord:
         if stage not in STAGES:
             raise ApiError(f"stage {stage!r} is not one of {', '.join(STAGES)}", code="invalid_stage")
+        self.registry.require_writable()  # 503 before anything else: nothing can be queued
         if base_checkpoint is None and stage != "base":
             raise ApiError(
                 f"a {stage} run starts from a model: choose a base checkpoint",
@@ -153,6 +200,7 @@ class RunManager:
         return rec
 
     def cancel(self, run_id: str) -> RunRecord:
+        self.registry.require_writable()  # a cancel that cannot be recorded would lose the run's state
         rec = self.get(run_id)
         if rec.status in TERMINAL:
             raise Conflict(f"run {run_id} already ended ({rec.status})", code="run_finished")
@@ -167,6 +215,7 @@ class RunManager:
         return self.get(run_id)
 
     def resume(self, run_id: str) -> RunRecord:
+        self.registry.require_writable()
         rec = self.get(run_id)
         if rec.status not in ("failed", "cancelled"):
             raise Conflict(
@@ -207,6 +256,7 @@ class RunManager:
         return model_id
 
     def delete(self, run_id: str) -> None:
+        self.registry.require_writable()
         rec = self.get(run_id)
         if rec.status in ("running", "queued"):
             raise Conflict(f"run {run_id} is {rec.status}; cancel it before deleting", code="run_active")
@@ -224,10 +274,12 @@ class RunManager:
             self._wake.clear()
 
     def _free_slot(self) -> int:
-        used = {slot for _, slot in self._active.values()}
+        used = {slot for _, slot in self._active.values()} | set(self._starting.values())
         return next(i for i in range(self.slots + len(used) + 1) if i not in used)
 
     def tick(self) -> None:
+        if self.registry.degraded:
+            return  # read-only: a launch or a finish could not be recorded
         with self._lock:
             active = list(self._active.items())
         for run_id, (handle, _slot) in active:
@@ -238,16 +290,34 @@ class RunManager:
                 self._finish(run_id, state.exit_code, state.message)
         for rec in self.registry.queued():
             with self._lock:
-                if len(self._active) >= self.slots:
+                if len(self._active) + len(self._starting) >= self.slots:
                     return
                 slot = self._free_slot()
+                self._starting[rec.id] = slot
+            # Outside the lock: a runner may take a while to start a job (Ray retries submission
+            # while its job agent starts), and cancel/requests must not wait on that.
+            try:
                 self._launch(rec, slot)
+            finally:
+                with self._lock:
+                    self._starting.pop(rec.id, None)
+
+    def _fail_launch(self, rec: RunRecord, error: str) -> None:
+        self.registry.update(rec.id, expect="queued", status="failed", error=error, finished_at=time.time())
+        log.error("run could not be launched", extra={"run": rec.id, "error": error})
 
     def _launch(self, rec: RunRecord, slot: int) -> None:
         run_dir = self.run_dir(rec.id)
         run_dir.mkdir(parents=True, exist_ok=True)
-        ds = str(dataset_dir(self.settings, rec.dataset)) if rec.dataset else ""
-        base = str(model_dir(self.settings, rec.base_checkpoint)) if rec.base_checkpoint else ""
+        # The stored request is checked again as it is read: it was queued by an older server, or its
+        # dataset / base model may have gone since. A typed reason in the run, not a stuck queue.
+        try:
+            check_overrides(rec.stage, rec.overrides)
+            ds = str(dataset_dir(self.settings, rec.dataset)) if rec.dataset else ""
+            base = str(model_dir(self.settings, rec.base_checkpoint)) if rec.base_checkpoint else ""
+        except ApiError as exc:
+            self._fail_launch(rec, f"the stored run request is no longer valid [{exc.code}]: {exc.message}")
+            return
         config = {
             "run_id": rec.id,
             "stage": rec.stage,
@@ -280,9 +350,7 @@ class RunManager:
             handle = self.runner.start(RunSpec(rec.id, argv, run_dir, env))
         except Exception as exc:
             log.exception("run failed to start", extra={"run": rec.id})
-            self.registry.update(
-                rec.id, status="failed", error=f"failed to start: {exc}", finished_at=time.time()
-            )
+            self._fail_launch(rec, f"failed to start: {exc}")
             return
         if not self.registry.update(
             rec.id,
@@ -296,14 +364,17 @@ class RunManager:
         ):
             self.runner.cancel(handle)  # cancelled or deleted between read and launch
             return
-        self._active[rec.id] = (handle, slot)
+        with self._lock:
+            self._active[rec.id] = (handle, slot)
         log.info("run started", extra={"run": rec.id, "argv": argv, "slot": slot})
 
     def _finish(self, run_id: str, exit_code: int | None, message: str | None) -> None:
         status = "succeeded" if exit_code == 0 else "failed"
         error = None
         if status == "failed":
-            error = message or f"the run exited with status {exit_code}; see its log"
+            how = f"the run {describe_exit(exit_code)}" if exit_code is not None else None
+            reasons = [reported_error(self.run_dir(run_id)), message, how]
+            error = "; ".join(r for r in reasons if r) + "; see its log"
         self.registry.update(
             run_id, expect="running", status=status, exit_code=exit_code, error=error, finished_at=time.time()
         )

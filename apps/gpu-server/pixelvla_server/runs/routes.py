@@ -23,6 +23,11 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 OPERATOR: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "Operator token missing or wrong"}
 }
+# Routes that write the registry: refused while it is damaged (read-only, see GET /healthz).
+WRITES: dict[int | str, dict[str, Any]] = {
+    **OPERATOR,
+    503: {"model": ErrorResponse, "description": "registry_degraded: the run registry is damaged, read-only"},
+}
 MAX_OVERRIDES_BYTES = 16 * 1024
 
 RunStage = Literal["base", "stage1", "stage2", "eval"]
@@ -131,7 +136,7 @@ def to_model(m: RunManager, rec: RunRecord) -> Run:
 
 
 @router.post(
-    "", response_model=Run, status_code=201, responses=OPERATOR, dependencies=[Depends(require_operator)]
+    "", response_model=Run, status_code=201, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 def create_run(body: RunCreate, m: Mgr) -> Run:
     rec = m.create(
@@ -182,7 +187,7 @@ def get_run(run_id: str, m: Mgr) -> Run:
 
 
 @router.post(
-    "/{run_id}/cancel", response_model=Run, responses=OPERATOR, dependencies=[Depends(require_operator)]
+    "/{run_id}/cancel", response_model=Run, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 async def cancel_run(run_id: str, m: Mgr) -> Run:
     # Cancel may wait for the process group to exit: keep it off the event loop.
@@ -191,7 +196,7 @@ async def cancel_run(run_id: str, m: Mgr) -> Run:
 
 
 @router.post(
-    "/{run_id}/resume", response_model=Run, responses=OPERATOR, dependencies=[Depends(require_operator)]
+    "/{run_id}/resume", response_model=Run, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 def resume_run(run_id: str, m: Mgr) -> Run:
     return to_model(m, m.resume(run_id))
@@ -209,7 +214,7 @@ async def deploy_run(run_id: str, m: Mgr, svc: Svc) -> PolicyMetadata:
     return metadata_of(await asyncio.to_thread(svc.load, model_id))
 
 
-@router.delete("/{run_id}", status_code=204, responses=OPERATOR, dependencies=[Depends(require_operator)])
+@router.delete("/{run_id}", status_code=204, responses=WRITES, dependencies=[Depends(require_operator)])
 def delete_run(run_id: str, m: Mgr) -> None:
     m.delete(run_id)
 
