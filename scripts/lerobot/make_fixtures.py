@@ -90,7 +90,14 @@ def write_source(root: Path, *, video: bool, tag: int, lengths: list[int], **kwa
                 [np.sin(phase + e), np.cos(phase), 0.5 * phase, -0.2 * e, 0.1 * t, uid], np.float32
             )
             action = np.array(
-                [np.sin(phase + e + 0.1), np.cos(phase + 0.1), 0.5 * phase + 0.02, -0.2 * e, 0.1 * t + 0.1, t % 2],
+                [
+                    np.sin(phase + e + 0.1),
+                    np.cos(phase + 0.1),
+                    0.5 * phase + 0.02,
+                    -0.2 * e,
+                    0.1 * t + 0.1,
+                    t % 2,
+                ],
                 np.float32,
             )
             frame = {"observation.state": state, "action": action, "task": TASKS[(e + tag) % 2]}
@@ -132,7 +139,7 @@ def expected(root: Path) -> dict:
         n = end - start
         for t in sorted({0, n // 2, n - 1}):
             item = items[t]
-            uid = int(round(float(item["observation.state"][5])))
+            uid = round(float(item["observation.state"][5]))
             for cam in CAMERAS:
                 if cam == "wrist" and t != n // 2:
                     continue

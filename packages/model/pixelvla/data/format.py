@@ -1,24 +1,29 @@
-"""The LeRobotDataset v3.0 layout as this project writes and reads it, plus shared helpers.
+"""The LeRobotDataset v3.0 layout as lerobot writes it (and this project reads and writes it).
 
 On disk (``root/``)::
 
-    meta/info.json                                  schema, fps, robot type, path templates, totals
+    meta/info.json                                  schema (features), fps, robot type, path templates, totals
     meta/stats.json                                 per-feature min/max/mean/std/count and q01..q99
     meta/tasks.parquet                              task string (pandas index "task") -> task_index
-    meta/episodes/chunk-000/file-000.parquet        one row per episode: length, tasks, data file, stats
+    meta/episodes/chunk-{c:03d}/file-{f:03d}.parquet one row per episode: length, tasks, where its data
+                                                    and videos are (chunk/file indices, from_timestamp),
+                                                    per-episode stats
     meta/pixel_annotations.jsonl                    the Pixel sidecar: one JSON line per episode
-    data/chunk-{c:03d}/file-{f:03d}.parquet         frames: action, state, indices, camera images
+    data/chunk-{c:03d}/file-{f:03d}.parquet         frames: action, state, indices, ``image`` features
+    videos/<key>/chunk-{c:03d}/file-{f:03d}.mp4     ``video`` features, several episodes back to back
 
-Camera frames use the v3 ``image`` feature dtype: PNG bytes in a ``struct<bytes, path>`` column of
-the data parquet (what Hugging Face ``datasets.Image`` stores), not ``video`` mp4 files. Reasons:
-no video encoder (PyAV/ffmpeg) is available here, PNG is lossless so segmentation masks stay exact
-on every frame, and a frame decodes on its own (random access without seeking a codec).
-Each episode is one parquet row group, so a reader fetches one episode's frames without the rest.
+An episode is the rows ``dataset_from_index <= index < dataset_to_index`` of its data file, in any
+row-group layout (lerobot's editing tools rewrite files with one group for many episodes). A camera is
+an ``image`` feature (PNG/JPEG bytes in a ``struct<bytes, path>`` column, what Hugging Face
+``datasets.Image`` stores) or a ``video`` feature (mp4, decoded by :mod:`pixelvla.data.video`). Our writer
+uses PNG by default: lossless, a frame decodes on its own; ``video=True`` writes AV1 like lerobot.
+Masks never depend on the frame codec: they live in the annotation sidecar as RLE.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -35,6 +40,7 @@ CHUNKS_SIZE = 1000
 DATA_FILES_SIZE_IN_MB = 100
 VIDEO_FILES_SIZE_IN_MB = 500
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_PATH = "meta/episodes/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 INFO_PATH = "meta/info.json"
 STATS_PATH = "meta/stats.json"
@@ -47,6 +53,27 @@ STATE_KEY = "observation.state"
 ACTION_KEY = "action"
 INDEX_KEYS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+QUANTILE_KEYS = tuple(f"q{round(q * 100):02d}" for q in QUANTILES)
+STAT_KEYS = ("min", "max", "mean", "std", "count", *QUANTILE_KEYS)
+CAMERA_DTYPES = ("image", "video")
+# Every dtype lerobot 0.6 writes into info.json features. Anything else is refused at open.
+NUMERIC_DTYPES = frozenset(
+    (
+        "float16",
+        "float32",
+        "float64",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "bool",
+    )
+)
+KNOWN_DTYPES = NUMERIC_DTYPES | {"image", "video", "string", "language", "audio"}
 
 
 class DatasetError(PixelVLAError):
@@ -81,8 +108,30 @@ def make_features(
     return features
 
 
+def camera_name(key: str) -> str:
+    """``observation.images.front`` -> ``front``; a camera key without that prefix (lerobot's
+    single-camera datasets use ``observation.image``) keeps its whole key as its name."""
+    return key[len(IMAGE_KEY_PREFIX) :] if key.startswith(IMAGE_KEY_PREFIX) else key
+
+
+def camera_keys(features: Mapping[str, Any]) -> dict[str, str]:
+    """camera name -> feature key, for every ``image`` or ``video`` feature."""
+    return {
+        camera_name(k): k
+        for k, v in features.items()
+        if isinstance(v, Mapping) and v.get("dtype") in CAMERA_DTYPES
+    }
+
+
 def cameras_of(features: Mapping[str, Any]) -> list[str]:
-    return [k[len(IMAGE_KEY_PREFIX) :] for k, v in features.items() if k.startswith(IMAGE_KEY_PREFIX)]
+    return list(camera_keys(features))
+
+
+def episode_fingerprint(actions: np.ndarray) -> str:
+    """Identifies an episode by content (its float32 actions), not by its index, so the Pixel
+    sidecar can follow an episode that an editing tool renumbered (deleted or merged episodes)."""
+    a = np.ascontiguousarray(actions, dtype=np.float32)
+    return f"{a.shape[0]}:" + hashlib.sha256(a.tobytes()).hexdigest()[:24]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -113,17 +162,21 @@ def image_stats(frames: Sequence[np.ndarray]) -> dict[str, Any]:
     def c(x: np.ndarray) -> list[list[list[float]]]:
         return [[[float(v)]] for v in x]
 
-    return {
+    out: dict[str, Any] = {
         "min": c(pixels.min(axis=0)),
         "max": c(pixels.max(axis=0)),
         "mean": c(pixels.mean(axis=0)),
         "std": c(pixels.std(axis=0)),
         "count": [len(frames)],
     }
+    for key, row in zip(QUANTILE_KEYS, np.quantile(pixels, QUANTILES, axis=0), strict=True):
+        out[key] = c(row)
+    return out
 
 
 def merge_image_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Combine per-episode image stats (count-weighted mean and pooled variance)."""
+    """Combine per-episode image stats (count-weighted mean and pooled variance; quantiles are the
+    count-weighted mean of the episodes' quantiles, as lerobot's aggregate_stats does)."""
     counts = np.array([p["count"][0] for p in parts], dtype=np.float64)
     means = np.array([np.asarray(p["mean"], dtype=np.float64).reshape(3) for p in parts])
     stds = np.array([np.asarray(p["std"], dtype=np.float64).reshape(3) for p in parts])
@@ -136,10 +189,30 @@ def merge_image_stats(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     def c(x: np.ndarray) -> list[list[list[float]]]:
         return [[[float(v)]] for v in x]
 
-    return {"min": c(mins), "max": c(maxs), "mean": c(mean), "std": c(np.sqrt(var)), "count": [int(total)]}
+    out: dict[str, Any] = {
+        "min": c(mins),
+        "max": c(maxs),
+        "mean": c(mean),
+        "std": c(np.sqrt(var)),
+        "count": [int(total)],
+    }
+    for key in QUANTILE_KEYS:
+        if all(key in p for p in parts):
+            q = np.array([np.asarray(p[key], dtype=np.float64).reshape(3) for p in parts])
+            out[key] = c((q * counts[:, None]).sum(axis=0) / total)
+    return out
 
 
 # --------------------------------------------------------------------------- atomic files
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 @contextlib.contextmanager
@@ -156,6 +229,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
+        # mkstemp creates 0600; dataset files are shared (a server, lerobot, a colleague) like any
+        # file this user writes, so give them the mode the umask grants a new file.
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -31,10 +31,12 @@ import pyarrow.parquet as pq
 from PIL import Image
 
 from pixelvla.data import format as fmt
+from pixelvla.data import video as vid
 from pixelvla.data.format import DatasetError
 
 _IMAGE_TYPE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-_STAT_KEYS = ("min", "max", "mean", "std", "count")
+_STAT_KEYS = fmt.STAT_KEYS
+_NUMERIC_KEYS = (fmt.STATE_KEY, fmt.ACTION_KEY, *fmt.INDEX_KEYS)
 
 
 @dataclass
@@ -49,9 +51,25 @@ class EpisodeRecord:
     source: Mapping[str, Any] = field(default_factory=dict)  # provenance, e.g. seed and task name
 
 
+def _hf_features(cameras: Sequence[str], state_dim: int, action_dim: int) -> dict[str, Any]:
+    """The ``huggingface`` schema metadata that ``datasets`` (and so lerobot) reads the columns by."""
+
+    def vector(n: int) -> dict[str, Any]:
+        return {"feature": {"dtype": "float32", "_type": "Value"}, "length": n, "_type": "List"}
+
+    out: dict[str, Any] = {fmt.image_key(c): {"_type": "Image"} for c in cameras}
+    out[fmt.STATE_KEY] = vector(state_dim)
+    out[fmt.ACTION_KEY] = vector(action_dim)
+    out["timestamp"] = {"dtype": "float32", "_type": "Value"}
+    for key in ("frame_index", "episode_index", "index", "task_index"):
+        out[key] = {"dtype": "int64", "_type": "Value"}
+    return {"info": {"features": out}}
+
+
 def data_schema(cameras: Sequence[str], state_dim: int, action_dim: int) -> pa.Schema:
     """Arrow types as Hugging Face ``datasets`` writes LeRobot features: a float32 vector of shape
-    (D,) is ``Sequence(length=D)``, i.e. a fixed-size list; an image is ``struct<bytes, path>``."""
+    (D,) is ``Sequence(length=D)``, i.e. a fixed-size list; an image is ``struct<bytes, path>``.
+    ``cameras`` are the image (not video) cameras: video frames live in mp4 files."""
     fields = [pa.field(fmt.image_key(c), _IMAGE_TYPE) for c in cameras]
     fields += [
         pa.field(fmt.STATE_KEY, pa.list_(pa.float32(), state_dim)),
@@ -62,7 +80,8 @@ def data_schema(cameras: Sequence[str], state_dim: int, action_dim: int) -> pa.S
         pa.field("index", pa.int64()),
         pa.field("task_index", pa.int64()),
     ]
-    return pa.schema(fields)
+    meta = {b"huggingface": json.dumps(_hf_features(cameras, state_dim, action_dim)).encode()}
+    return pa.schema(fields, metadata=meta)
 
 
 def encode_png(frame: np.ndarray, compress_level: int = 1) -> bytes:
@@ -123,6 +142,12 @@ def _stat_list(name: str, values: Any) -> list[Any]:
     return [int(v) for v in values] if name == "count" else [float(v) for v in values]
 
 
+def _image_stat(name: str, values: Any) -> list[Any]:
+    # Image stats are channel-first (3, 1, 1) in the episodes parquet, as lerobot writes them.
+    flat = np.asarray(values).reshape(-1)
+    return [int(v) for v in flat] if name == "count" else [[[float(v)]] for v in flat]
+
+
 class _DataFileSink:
     """Appends episodes (one row group each) to new data files, starting the next file once one
     passes the size limit. Each file is written under a temporary name and renamed when complete;
@@ -175,6 +200,10 @@ class _DataFileSink:
 class LeRobotWriter:
     """Create (or resume) a dataset at ``root``.
 
+    ``video=True`` stores camera frames as AV1 mp4 (lerobot's default codec and settings), one file
+    per camera per episode, instead of PNG in parquet: far smaller, lossy (a mean absolute error of a
+    few levels in 255), which is why masks are never taken from frames but kept in the sidecar.
+
     Resuming checks that the schema on disk matches the one requested and raises DatasetError
     otherwise, rather than mixing incompatible episodes.
     """
@@ -190,6 +219,7 @@ class LeRobotWriter:
         robot_type: str = "pixelvla_sim_gripper",
         png_compress_level: int = 1,
         data_files_size_in_mb: int = fmt.DATA_FILES_SIZE_IN_MB,
+        video: bool = False,
     ) -> None:
         self.root = Path(root)
         self.cameras = list(cameras)
@@ -200,8 +230,15 @@ class LeRobotWriter:
         self.robot_type = robot_type
         self.png_compress_level = png_compress_level
         self.data_files_size_in_mb = data_files_size_in_mb
+        self.video = bool(video)
         self.features = fmt.make_features(cameras, state_names, action_names)
-        self.schema = data_schema(self.cameras, self.state_dim, self.action_dim)
+        if self.video:
+            for cam, (h, w) in self.image_sizes.items():
+                feat = self.features[fmt.image_key(cam)]
+                feat["dtype"] = "video"
+                feat["info"] = vid.encoder_info(h, w, self.fps)
+        self.image_cameras = [] if self.video else list(self.cameras)
+        self.schema = data_schema(self.image_cameras, self.state_dim, self.action_dim)
         info_path = self.root / fmt.INFO_PATH
         if info_path.exists():
             info = fmt.read_json(info_path)
@@ -243,6 +280,9 @@ class LeRobotWriter:
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{index:06d}-", dir=staging))
         try:
             pq.write_table(table, tmp / "data.parquet")
+            if self.video:
+                for cam in self.cameras:
+                    vid.encode_av1(tmp / f"{cam}.mp4", list(episode.frames[cam]), self.fps)
             meta = {
                 "task": episode.task,
                 "length": table.num_rows,
@@ -285,10 +325,11 @@ class LeRobotWriter:
                     raise DatasetError(
                         f"camera {cam} frames must be uint8 ({h}, {w}, 3), got {f.dtype} {f.shape}"
                     )
-            pngs = [encode_png(f, self.png_compress_level) for f in frames]
-            columns[fmt.image_key(cam)] = pa.StructArray.from_arrays(
-                [pa.array(pngs, pa.binary()), pa.array([None] * n, pa.string())], fields=list(_IMAGE_TYPE)
-            )
+            if not self.video:
+                pngs = [encode_png(f, self.png_compress_level) for f in frames]
+                columns[fmt.image_key(cam)] = pa.StructArray.from_arrays(
+                    [pa.array(pngs, pa.binary()), pa.array([None] * n, pa.string())], fields=list(_IMAGE_TYPE)
+                )
             # Every 4th frame at every 4th pixel is plenty for normalisation statistics.
             image_stats[fmt.image_key(cam)] = fmt.image_stats([f[::4, ::4] for f in frames[::4]])
         columns[fmt.STATE_KEY] = _fixed_list(states)
@@ -310,7 +351,9 @@ class LeRobotWriter:
         from pixelvla.data.reader import load_episode_rows, load_tasks, read_annotation_lines
 
         root = self.root
-        rows = load_episode_rows(root) if (root / fmt.INFO_PATH).exists() else []
+        rows = load_episode_rows(root, with_stats=True) if (root / fmt.INFO_PATH).exists() else []
+        for r in rows:
+            r.pop("_file", None)
         tasks = load_tasks(root) if (root / fmt.TASKS_PATH).exists() else []
         annotations = read_annotation_lines(root) if (root / fmt.ANNOTATIONS_PATH).exists() else {}
         total = len(rows)
@@ -332,6 +375,19 @@ class LeRobotWriter:
             frame_cursor = rows[-1]["dataset_to_index"] if rows else 0
             task_ids = {t: i for i, t in enumerate(tasks)}
             limit = self.data_files_size_in_mb * 1024 * 1024
+            next_video = {
+                cam: 1
+                + max(
+                    (
+                        r[f"videos/{fmt.image_key(cam)}/chunk_index"] * fmt.CHUNKS_SIZE
+                        + r[f"videos/{fmt.image_key(cam)}/file_index"]
+                        for r in rows
+                        if f"videos/{fmt.image_key(cam)}/file_index" in r
+                    ),
+                    default=-1,
+                )
+                for cam in (self.cameras if self.video else [])
+            }
             with _DataFileSink(root, self.schema, first_file, limit) as sink:
                 for ep_index in todo:
                     meta, table = self._read_staged(ep_index)
@@ -349,13 +405,20 @@ class LeRobotWriter:
                             table.schema.get_field_index(key), key, pa.array(values, pa.int64())
                         )
                     file_no = sink.write(table)
-                    rows.append(self._episode_row(ep_index, task, n, file_no, frame_cursor, table, meta))
+                    row = self._episode_row(ep_index, task, n, file_no, frame_cursor, table, meta)
+                    for cam, number in next_video.items():
+                        row.update(self._place_video(ep_index, cam, number, n))
+                        next_video[cam] = number + 1
+                    rows.append(row)
                     if meta.get("annotation") is not None or meta.get("source"):
+                        actions = table.column(fmt.ACTION_KEY).combine_chunks().flatten().to_numpy()
                         annotations[ep_index] = {
                             "episode_index": ep_index,
                             "task": task,
                             **(meta.get("annotation") or {}),
                             "source": meta.get("source", {}),
+                            # lets a reader find this episode again after lerobot's tools renumber it
+                            "fingerprint": fmt.episode_fingerprint(actions.reshape(n, -1)),
                         }
                     frame_cursor += n
 
@@ -364,6 +427,26 @@ class LeRobotWriter:
         for ep_index in todo:
             shutil.rmtree(self._staged_dir(ep_index), ignore_errors=True)
         return len(rows)
+
+    def _place_video(self, ep_index: int, cam: str, number: int, n: int) -> dict[str, Any]:
+        """Move a staged episode's mp4 into videos/<key>/chunk-c/file-f.mp4 (a new file, never an
+        existing one); returns its episodes-parquet columns."""
+        key = fmt.image_key(cam)
+        chunk, file = divmod(number, fmt.CHUNKS_SIZE)
+        dest = self.root / fmt.VIDEO_PATH.format(video_key=key, chunk_index=chunk, file_index=file)
+        src = self._staged_dir(ep_index) / f"{cam}.mp4"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_file():
+            os.chmod(src, 0o666 & ~fmt._UMASK)
+            os.replace(src, dest)
+        elif not dest.is_file():  # a crash after moving it, before info.json: it is already there
+            raise DatasetError(f"corrupt staged episode {self._staged_dir(ep_index)}: no {cam}.mp4")
+        return {
+            f"videos/{key}/chunk_index": chunk,
+            f"videos/{key}/file_index": file,
+            f"videos/{key}/from_timestamp": 0.0,
+            f"videos/{key}/to_timestamp": n / self.fps,
+        }
 
     def _read_staged(self, index: int) -> tuple[dict[str, Any], pa.Table]:
         d = self._staged_dir(index)
@@ -396,14 +479,18 @@ class LeRobotWriter:
             "meta/episodes/chunk_index": 0,
             "meta/episodes/file_index": 0,
         }
-        for key in (fmt.STATE_KEY, fmt.ACTION_KEY):
-            values = table.column(key).combine_chunks().flatten().to_numpy().reshape(n, -1)
-            stats = fmt.numeric_stats(values)
+        # Stats of every feature with q01..q99, as lerobot's compute_episode_stats writes them: its
+        # tools rebuild meta/stats.json by aggregating these, so what is missing here is lost there.
+        for key in _NUMERIC_KEYS:
+            col = table.column(key).combine_chunks()
+            flat = col.flatten() if pa.types.is_fixed_size_list(col.type) else col
+            stats = fmt.numeric_stats(flat.to_numpy().astype(np.float64).reshape(n, -1))
             for s in _STAT_KEYS:
                 row[f"stats/{key}/{s}"] = _stat_list(s, stats[s])
         for key, stats in meta["image_stats"].items():
             for s in _STAT_KEYS:
-                row[f"stats/{key}/{s}"] = _stat_list(s, np.asarray(stats[s]).reshape(-1))
+                if s in stats:  # episodes staged by an older writer have no image quantiles
+                    row[f"stats/{key}/{s}"] = _image_stat(s, stats[s])
         return row
 
     def _write_meta(
@@ -411,7 +498,8 @@ class LeRobotWriter:
     ) -> None:
         root = self.root
         if rows:
-            table = pa.Table.from_pylist(rows)
+            keys = list(dict.fromkeys(k for r in rows for k in r))  # rows of older writers have fewer
+            table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
             with fmt.atomic_path(root / fmt.EPISODES_PATH.format(chunk_index=0, file_index=0)) as tmp:
                 pq.write_table(table, tmp)
         with fmt.atomic_path(root / fmt.TASKS_PATH) as tmp:
@@ -432,7 +520,7 @@ class LeRobotWriter:
             "fps": self.fps,
             "splits": {"train": f"0:{len(rows)}"},
             "data_path": fmt.DATA_PATH,
-            "video_path": None,
+            "video_path": fmt.VIDEO_PATH if self.video else None,
             "features": self.features,
         }
         # info.json goes last: it is what makes the new episodes count.
@@ -442,17 +530,17 @@ class LeRobotWriter:
         if not rows:
             return {}
         files = sorted({(r["data/chunk_index"], r["data/file_index"]) for r in rows})
-        numeric: dict[str, list[np.ndarray]] = {fmt.STATE_KEY: [], fmt.ACTION_KEY: [], "timestamp": []}
+        numeric: dict[str, list[np.ndarray]] = {k: [] for k in _NUMERIC_KEYS}
         for chunk, file in files:
             path = self.root / fmt.DATA_PATH.format(chunk_index=chunk, file_index=file)
             try:
                 t = pq.read_table(path, columns=list(numeric))
             except (OSError, pa.ArrowException) as exc:
                 raise DatasetError(f"corrupt data file {path}: {exc}") from exc
-            for key in (fmt.STATE_KEY, fmt.ACTION_KEY):
+            for key in _NUMERIC_KEYS:
                 col = t.column(key).combine_chunks()
-                numeric[key].append(col.flatten().to_numpy().reshape(len(col), -1))
-            numeric["timestamp"].append(t.column("timestamp").to_numpy()[:, None])
+                flat = col.flatten() if pa.types.is_fixed_size_list(col.type) else col
+                numeric[key].append(flat.to_numpy().reshape(len(col), -1))
         stats: dict[str, Any] = {k: fmt.numeric_stats(np.concatenate(v)) for k, v in numeric.items()}
         for cam in self.cameras:
             key = fmt.image_key(cam)
@@ -460,6 +548,7 @@ class LeRobotWriter:
                 {
                     s: np.asarray(r[f"stats/{key}/{s}"]).reshape(-1 if s == "count" else 3).tolist()
                     for s in _STAT_KEYS
+                    if r.get(f"stats/{key}/{s}") is not None
                 }
                 for r in rows
             ]
