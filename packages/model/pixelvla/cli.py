@@ -102,6 +102,12 @@ def _report(result: Any) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    if args.env == "libero":  # the LIBERO benchmark, in LIBERO's own environment (packages/libero)
+        from pixelvla_libero.host import cli_eval
+
+        return cli_eval(args)
+    if not args.model:
+        raise PixelVLAError("pixelvla eval needs --model BUNDLE", code="model_required")
     from .evaluation import EvalConfig, evaluate, write_report
     from .policy import Policy
 
@@ -219,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     e = sub.add_parser("eval", help="closed-loop evaluation in the simulator on held-out seeds")
-    e.add_argument("--model", required=True, help="bundle folder")
+    e.add_argument("--model", help="bundle folder (with --env libero and no --server: served on a free port)")
     e.add_argument("--out", required=True, help="folder for eval.json and eval.md")
     e.add_argument("--name", default="eval")
     e.add_argument("--episodes-per-cell", type=int, default=10)
@@ -229,6 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--prompt-types", nargs="+")
     e.add_argument("--device", default="cpu")
     e.add_argument("--quiet", action="store_true")
+    # --env libero: packages/libero/README.md (--tasks are task indices or ranges there).
+    e.add_argument("--env", choices=["sim", "libero"], default="sim")
+    e.add_argument("--suite", choices=["libero_spatial", "libero_object", "libero_goal", "libero_10"])
+    e.add_argument("--server", help="a running GPU server's URL (libero; default: serve --model here)")
+    e.add_argument("--init-states", nargs="+", help="libero: initial-state indices or ranges (default 0-49)")
+    e.add_argument("--gripper", default="libero", choices=["libero", "openvla", "unit"])
+    e.add_argument("--replan-steps", type=int, help="libero: actions executed per policy call")
+    e.add_argument("--official-render", action="store_true", help="libero: 256 px, MSAA, reflections")
     e.set_defaults(fn=cmd_eval)
 
     pr = sub.add_parser("probe", help="open-loop check: does the predicted motion follow the image?")
