@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +20,9 @@ from pixelvla_server.config import Settings
 H = W = 32
 
 
-def write_dataset(root: Path, episodes: int = 2, length: int = 5) -> None:
+def write_dataset(
+    root: Path, episodes: int = 2, length: int = 5, mask_rle: dict[str, Any] | None = None
+) -> None:
     writer = LeRobotWriter(
         root,
         cameras={"front": (H, W)},
@@ -38,7 +43,7 @@ def write_dataset(root: Path, episodes: int = 2, length: int = 5) -> None:
                 task=f"pick the cube {e}",
                 annotation={
                     "target_object": "cube",
-                    "mask_rle": rle.encode(np.eye(H, dtype=bool)),
+                    "mask_rle": mask_rle or rle.encode(np.eye(H, dtype=bool)),
                     "prompts": [],
                 },
             ),
@@ -126,3 +131,125 @@ def test_annotations_are_validated_and_versioned(client):
     assert bad(frame=50) == (400, "unknown_frame")
     assert bad(prompts=[{"type": "point", "x": 0.1, "y": 0.1}] * 17) == (422, "validation_error")
     assert client.get("/v1/datasets/demo/episodes/0/annotations").json()["latest"] == 2
+
+
+# ---- stored annotations: written only by an operator, checked as strictly as live input ----------------
+
+OP = {"X-Operator-Token": "op"}
+# Runs that look like a 32x32 mask to int64 arithmetic (their sum wraps to H*W): the mask that made
+# every later stage-2 run segfault in numpy's repeat.
+CRAFTED = {"size": [H, W], "counts": [2**62, 2**62, 2**62, 2**62 + H * W]}
+
+
+def test_annotation_post_needs_the_operator_token_and_checks_every_mask(tmp_path):
+    write_dataset(tmp_path / "datasets" / "demo")
+    settings = Settings(device="cpu", data_dir=tmp_path, load_model=False, operator_token="op")
+    url = "/v1/datasets/demo/episodes/0/annotations"
+    body = {"prompts": [{"type": "point", "x": 0.5, "y": 0.5}], "masks": []}
+    with TestClient(create_app(settings)) as c:
+        r = c.post(url, json=body)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "operator_token_required"
+        assert c.post(url, json=body, headers={"X-Operator-Token": "wrong"}).status_code == 403
+        assert c.post(url, json=body, headers=OP).status_code == 201
+
+        def bad(**change: object) -> tuple[int, str]:
+            r = c.post(url, json={**body, **change}, headers=OP)
+            return r.status_code, r.json()["error"]["code"]
+
+        assert bad(masks=[{"frame": 0, "rle": CRAFTED}]) == (400, "invalid_rle")
+        assert bad(prompts=[{"type": "mask", "rle": CRAFTED}]) == (400, "invalid_rle")
+        small = dict(rle.encode(np.ones((8, 8), bool)))  # a valid mask, not the camera's size
+        assert bad(prompts=[{"type": "mask", "rle": small}]) == (400, "invalid_rle")
+        assert c.get(url).json()["latest"] == 1  # only the good one was stored
+
+
+def _builder(dataset: Path, annotations: Path | None) -> Any:
+    """The stage-2 batch builder of `pixelvla train` (what a run does when it reads the dataset)."""
+    from pixelvla.config import tiny_config
+    from pixelvla.data import open_dataset
+    from pixelvla.normalize import ActionNormalizer
+    from pixelvla.tokenizer import build_tokenizer
+    from pixelvla.train.batches import BatchBuilder
+    from pixelvla.train.config import TrainConfig
+
+    model = tiny_config()
+    cfg = TrainConfig(
+        stage="stage2",
+        dataset=str(dataset),
+        out_dir=str(dataset.parent / "run"),
+        init="-",
+        annotations=str(annotations) if annotations else None,
+    )
+    norm = ActionNormalizer((-1.0,) * 7, (1.0,) * 7, key="d")
+    ds = open_dataset(dataset)
+    return BatchBuilder(ds, model, build_tokenizer(model.tokenizer), norm, cfg, progress=False)
+
+
+def _store(root: Path, episode: int, version: int, record: object) -> Path:
+    folder = root / f"episode-{episode:06d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"v{version:04d}.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_training_checks_stored_annotations_and_sidecars(tmp_path):
+    from pixelvla.train.annotations import AnnotationError
+
+    dataset = tmp_path / "datasets" / "demo"
+    write_dataset(dataset)
+    ann = tmp_path / "annotations" / "demo"
+    box = {"type": "box", "x0": 0.1, "y0": 0.1, "x1": 0.5, "y1": 0.5}
+    good = dict(rle.encode(np.eye(H, dtype=bool)))
+    _store(ann, 0, 1, {"camera": "front", "prompts": [box], "masks": [{"camera": "front", "rle": good}]})
+    assert _builder(dataset, ann).studio_annotated == 1
+    # A mask of another size than the episode's frames, as a pixel mask or as a mask prompt.
+    small = dict(rle.encode(np.ones((8, 8), bool)))
+    path = _store(ann, 0, 2, {"camera": "front", "prompts": [box], "masks": [{"rle": small}]})
+    with pytest.raises(AnnotationError, match="does not match the frame size") as e:
+        _builder(dataset, ann)
+    assert str(path) in e.value.message and e.value.code == "invalid_annotation"
+    _store(ann, 0, 2, {"camera": "front", "prompts": [{"type": "mask", "rle": small}]})
+    with pytest.raises(AnnotationError, match="mask prompt size"):
+        _builder(dataset, ann)
+    # A newer torn version is skipped (a copy in progress); the invalid one under it still counts.
+    (ann / "episode-000000" / "v0003.json").write_text('{"camera": "fr')
+    with pytest.raises(AnnotationError, match=r"v0002\.json"):
+        _builder(dataset, ann)
+    # The dataset's own annotation is held to the same rules.
+    other = tmp_path / "other" / "demo"
+    write_dataset(other, mask_rle=small)
+    with pytest.raises(AnnotationError, match="dataset's annotation of episode 0 is invalid"):
+        _builder(other, None)
+
+
+def test_a_crafted_stored_mask_fails_the_run_with_a_typed_error(tmp_path, models_root):
+    """The reviewer's case: a crafted mask already on disk. The stage-2 run stops with the typed
+    reason in its error field and log (exit status 2), instead of dying by SIGSEGV with an empty log."""
+    write_dataset(tmp_path / "datasets" / "demo")
+    path = _store(
+        tmp_path / "annotations" / "demo",
+        0,
+        1,
+        {"camera": "front", "prompts": [], "masks": [{"camera": "front", "frame": 0, "rle": CRAFTED}]},
+    )
+    settings = Settings(device="cpu", data_dir=tmp_path, models_dir=models_root, load_model=False)
+    launch = {
+        "stage": "stage2",
+        "dataset": "demo",
+        "base_checkpoint": "tiny-a",
+        "overrides": {"steps": 1, "batch_size": 2, "tensorboard": False},
+    }
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/v1/runs", json=launch)
+        assert r.status_code == 201, r.text
+        run_id = r.json()["id"]
+        deadline = time.monotonic() + 600  # a cold torch import on a busy 2-core box takes tens of s
+        while (run := c.get(f"/v1/runs/{run_id}").json())["status"] not in ("succeeded", "failed"):
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)
+        logs = "\n".join(c.get(f"/v1/runs/{run_id}/logs", params={"tail": 1000}).json()["lines"])
+    assert run["status"] == "failed" and run["exit_code"] == 2, (run, logs)
+    assert "[invalid_annotation]" in run["error"] and str(path) in run["error"], run["error"]
+    assert "invalid_rle" in run["error"]
+    assert "pixelvla: error [invalid_annotation]" in logs

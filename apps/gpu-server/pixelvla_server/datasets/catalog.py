@@ -23,6 +23,11 @@ from ..errors import ApiError, Conflict, NotFound
 from ..ids import annotations_root, check_id, dataset_dir, datasets_root
 
 
+def _version_of(name: str) -> int | None:
+    digits = name[1:-5]  # v0001.json
+    return int(digits) if digits.isdigit() else None
+
+
 class DatasetUnavailable(ApiError):
     status = 422
     code = "invalid_dataset"
@@ -144,6 +149,12 @@ class Catalog:
                 raise InvalidObservation(f"frame_ref {name} must be an integer")
         return self.frame(dataset, int(episode), int(frame), camera)  # type: ignore[arg-type]
 
+    def frame_size(self, dataset_id: str, index: int, camera: str) -> tuple[int, int]:
+        """(H, W) of the camera's frames in an episode, read off its first frame (whatever shape
+        info.json declares). Masks drawn on it must have exactly this size."""
+        frame = self.frame(dataset_id, index, 0, camera)
+        return int(frame.shape[0]), int(frame.shape[1])
+
     # ---- studio annotations ------------------------------------------------------------------------
     def _ann_dir(self, dataset_id: str, index: int) -> Path:
         return annotations_root(self.settings) / dataset_id / f"episode-{index:06d}"
@@ -156,9 +167,13 @@ class Catalog:
         out = []
         for p in sorted(folder.glob("v*.json")):
             try:
-                out.append(json.loads(p.read_text()))
-            except (OSError, ValueError):
+                record = json.loads(p.read_text())
+            except (OSError, ValueError, RecursionError):
                 continue
+            # Only what this server wrote: an object numbered as its file (a foreign or edited file
+            # must not become "latest", nor turn the history into a 500).
+            if isinstance(record, dict) and record.get("version") == _version_of(p.name):
+                out.append(record)
         return out
 
     def add_annotation(

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from ..errors import ERROR_RESPONSES, ApiError
+from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from ..ids import ID_PATTERN
 from ..schemas import RleMask
+from ..security import require_operator
 from .catalog import Catalog
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -189,18 +190,33 @@ def get_frame(
 @router.get("/{dataset_id}/episodes/{index}/annotations", response_model=AnnotationHistory)
 def get_annotations(dataset_id: str, index: int, cat: Cat) -> AnnotationHistory:
     ep = cat.episode(dataset_id, index)
-    versions = cat.annotation_versions(dataset_id, index)
+    records = cat.annotation_versions(dataset_id, index)
+    versions = []
+    for v in records:
+        try:
+            versions.append(AnnotationVersion.model_validate(v))
+        except ValidationError:
+            continue  # a stored file that is not a version this server writes: not shown
     return AnnotationHistory(
         sidecar=ep.annotation,
-        versions=[AnnotationVersion(**v) for v in versions],
-        latest=versions[-1]["version"] if versions else 0,
+        versions=versions,
+        latest=records[-1]["version"] if records else 0,  # what base_version is checked against
     )
 
 
-@router.post("/{dataset_id}/episodes/{index}/annotations", response_model=AnnotationVersion, status_code=201)
+@router.post(
+    "/{dataset_id}/episodes/{index}/annotations",
+    response_model=AnnotationVersion,
+    status_code=201,
+    responses={403: {"model": ErrorResponse, "description": "Operator token missing or wrong"}},
+    dependencies=[Depends(require_operator)],
+)
 def add_annotation(dataset_id: str, index: int, body: AnnotationCreate, cat: Cat) -> AnnotationVersion:
-    from pixelvla import rle
-    from pixelvla.prompts import prompts_from_json, prompts_to_json
+    """Saves a version that training will read: operator only (it changes what every later run on
+    the dataset learns), and checked with the validators training applies to stored versions
+    (pixelvla.train.annotations): prompt JSON, RLE, every mask the size of its camera's frames."""
+    from pixelvla.prompts import Mask, prompts_from_json, prompts_to_json
+    from pixelvla.train.annotations import check_mask_size
 
     ep = cat.episode(dataset_id, index)
     ds = cat.open(dataset_id)
@@ -208,9 +224,13 @@ def add_annotation(dataset_id: str, index: int, body: AnnotationCreate, cat: Cat
         raise ApiError(
             f"frame {body.frame} is past the episode's end ({ep.length} frames)", code="unknown_frame"
         )
-    prompts = prompts_to_json(prompts_from_json(body.prompts))  # PromptError -> 400 invalid_prompt
+    parsed = prompts_from_json(body.prompts)  # PromptError / RleError -> 400 invalid_prompt / invalid_rle
     if body.camera not in ds.cameras:
         raise ApiError(f"camera {body.camera!r} is not in this dataset ({ds.cameras})", code="unknown_camera")
+    size = cat.frame_size(dataset_id, index, body.camera)
+    for p in parsed:
+        if isinstance(p, Mask):  # RleError -> 400 invalid_rle
+            check_mask_size(p.rle, size, f"{body.camera} mask prompt")
     for m in body.masks:
         if m.camera not in ds.cameras:
             raise ApiError(
@@ -218,21 +238,8 @@ def add_annotation(dataset_id: str, index: int, body: AnnotationCreate, cat: Cat
             )
         if m.frame >= ep.length:
             raise ApiError(f"mask frame {m.frame} is past the episode's end", code="unknown_frame")
-        h, w = rle.validate(m.rle.model_dump())  # RleError -> 400 invalid_rle
-        size = _camera_size(ds, m.camera)
-        if size is not None and (h, w) != size:
-            raise ApiError(
-                f"mask size {[h, w]} does not match the {m.camera} camera ({list(size)})", code="invalid_rle"
-            )
+        check_mask_size(m.rle.model_dump(), cat.frame_size(dataset_id, index, m.camera), f"{m.camera} mask")
     record = body.model_dump(exclude={"base_version"})
-    record["prompts"] = prompts
+    record["prompts"] = prompts_to_json(parsed)
     saved = cat.add_annotation(dataset_id, index, record, body.base_version)
     return AnnotationVersion(**saved)
-
-
-def _camera_size(ds: Any, camera: str) -> tuple[int, int] | None:
-    feat = ds.features.get(f"observation.images.{camera}")
-    shape = feat.get("shape") if isinstance(feat, dict) else None
-    if isinstance(shape, list) and len(shape) == 3:
-        return int(shape[0]), int(shape[1])
-    return None

@@ -24,7 +24,7 @@ from ..model import ModelInputs
 from ..normalize import ActionNormalizer
 from ..tokenizer import TextTokenizer, format_instruction
 from ..vision import images_to_pixels
-from .annotations import load_studio_annotations
+from .annotations import check_fits, load_studio_annotations, sidecar_prompts
 from .config import TrainConfig
 
 CAMERA = "front"
@@ -76,13 +76,17 @@ class BatchBuilder:
             small = (
                 (images_to_pixels(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
             )
-            prompts = P.prompts_from_json(ann["prompts"]) if accepted and ann else None
-            mask_rle = dict(ann["mask_rle"]) if accepted and ann else None
+            prompts: list[P.Prompt] | None = None
+            mask_rle: dict[str, Any] | None = None
             task = ep.task
             if drawn is not None:  # a person's annotation wins over the auto-annotator's
                 self.studio_annotated += 1
                 prompts, mask_rle = drawn.prompts, drawn.mask_rle
                 task = drawn.instruction or task
+                check_fits(prompts, mask_rle, frames.shape[1:3], drawn.source)
+            elif accepted and ann:  # validated as strictly as live input (AnnotationError)
+                prompts, mask_rle = sidecar_prompts(ann, i)
+                check_fits(prompts, mask_rle, frames.shape[1:3], f"the dataset's annotation of episode {i}")
             self.episodes.append(
                 EpisodeData(
                     frames=small,
