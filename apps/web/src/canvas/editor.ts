@@ -1,6 +1,7 @@
 // The headless canvas editor: the store of prompt shapes and mask bitmaps, the viewport, the
 // undo history and the active tool. React views subscribe to `editor.store`; tests drive the
-// same object with pointer sequences and read the store, no DOM needed.
+// same object with pointer sequences and read the store, no DOM needed. It knows no prompt kind
+// (each lives in kinds/<kind>/) except that masks carry a bitmap the mask tools paint into.
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import {
   IDENTITY,
@@ -15,10 +16,14 @@ import {
   zoomAt,
 } from './geometry';
 import { History } from './history';
-import { type MaskShape, type Shape, type ShapeKind, newId } from './shapes';
-import { type MaskBitmap, type Rect, copyRect, emptyMask, pasteRect, unionRect } from './tools/mask/raster';
-import type { KeyInfo, PointerInfo, ToolNode } from './tools/StateNode';
-import { TOOLS, type ToolId, toolForKey } from './tools';
+import type { ShapeBase } from './shapes';
+import { type MaskBitmap, type Rect, copyRect, emptyMask, maskArea, pasteRect, unionRect } from './raster';
+import { type KeyInfo, type PointerInfo, ToolNode } from './tools/StateNode';
+import { type ToolId, toolSpec } from './tools';
+import { kindOf } from './kinds';
+import { type MaskShape, isMask, newMask } from './kinds/mask/shape';
+import { dispatchKey, dispatchKeyUp } from '../app/commands';
+import { canvasCommands } from './commands';
 
 /** Transient drawing state shown by the interactive layer (never in history). */
 export type Preview =
@@ -26,7 +31,7 @@ export type Preview =
   | { readonly kind: 'marquee'; readonly from: Vec; readonly to: Vec };
 
 export interface CanvasState {
-  readonly shapes: Readonly<Record<string, Shape>>;
+  readonly shapes: Readonly<Record<string, ShapeBase>>;
   /** Draw order, bottom first. */
   readonly order: readonly string[];
   readonly selected: readonly string[];
@@ -67,11 +72,15 @@ export class Editor {
   readonly history = new History();
   private readonly masks = new Map<string, MaskBitmap>();
   private readonly maskListeners = new Set<MaskListener>();
-  private readonly tools: Record<ToolId, ToolNode>;
+  /** Built on first use from the TOOLS table (kinds registered later add tools). */
+  private readonly tools = new Map<ToolId, ToolNode>();
   private spaceDown = false;
   private panFrom: Vec | null = null;
-  /** The open mask edit: a copy of the bitmap before the stroke and the area touched so far. */
-  private maskEdit: { id: string; before: MaskBitmap; dirty: Rect | null } | null = null;
+  /**
+   * The open mask stroke: a copy of the bitmap before it, the area touched so far, and whether
+   * the mask existed before the stroke (a new mask left empty is taken back without a trace).
+   */
+  private maskEdit: { id: string; before: MaskBitmap; dirty: Rect | null; existed: boolean } | null = null;
 
   constructor(imageSize: Size = { width: 640, height: 480 }, initialTool: ToolId = 'point') {
     this.store = createStore<CanvasState>(() => ({
@@ -92,10 +101,6 @@ export class Editor {
       canRedo: false,
       helpOpen: false,
     }));
-    this.tools = Object.fromEntries(TOOLS.map((t) => [t.id, t.create(this)])) as unknown as Record<
-      ToolId,
-      ToolNode
-    >;
     this.tool.onEnter();
     this.syncPath();
   }
@@ -109,7 +114,16 @@ export class Editor {
   }
 
   get tool(): ToolNode {
-    return this.tools[this.state.tool];
+    return this.toolNode(this.state.tool);
+  }
+
+  private toolNode(id: ToolId): ToolNode {
+    let node = this.tools.get(id);
+    if (!node) {
+      node = new ToolNode(this, toolSpec(id));
+      this.tools.set(id, node);
+    }
+    return node;
   }
 
   syncPath(): void {
@@ -120,6 +134,7 @@ export class Editor {
 
   setTool(id: ToolId): void {
     if (id === this.state.tool) return;
+    this.toolNode(id); // an unknown id throws before the current tool is left
     this.tool.onExit();
     this.set({ tool: id, preview: null });
     this.tool.onEnter();
@@ -129,6 +144,12 @@ export class Editor {
   cancel(): void {
     this.tool.onCancel();
     this.set({ preview: null });
+    this.syncPath();
+  }
+
+  /** Enter: the tool finishes what it is drawing (a polyline, a polygon). */
+  complete(): void {
+    this.tool.onComplete();
     this.syncPath();
   }
 
@@ -208,67 +229,24 @@ export class Editor {
 
   // ---------------------------------------------------------------- keyboard
 
-  /** Global shortcuts first (undo/redo, tools from the TOOLS table), then the tool. True if consumed. */
+  /**
+   * The current tool state's own keys first (Backspace drops a polyline vertex), then the canvas
+   * command table (canvas/commands.ts), which the help overlay lists. True if consumed.
+   */
   keyDown(e: KeyInfo): boolean {
-    const k = e.key.toLowerCase();
-    if (e.ctrl && k === 'z') {
-      if (e.shift) this.redo();
-      else this.undo();
-      return true;
-    }
-    if (e.ctrl && k === 'y') {
-      this.redo();
-      return true;
-    }
-    if (e.key === ' ') {
-      this.spaceDown = true;
-      this.set({ panning: true });
-      return true;
-    }
-    if (e.key === 'Escape') {
-      if (this.state.helpOpen) this.set({ helpOpen: false });
-      else this.cancel();
-      return true;
-    }
-    if (this.tool.onKeyDown(e)) {
-      this.syncPath();
-      return true;
-    }
-    if (e.key === 'Enter') {
-      this.tool.onComplete();
-      this.syncPath();
-      return true;
-    }
-    if (e.ctrl || e.alt) return false;
-    if (e.key === '?') {
-      this.set({ helpOpen: !this.state.helpOpen });
-      return true;
-    }
-    if (e.key === 'Delete' || e.key === 'Backspace') {
-      this.deleteShapes(this.state.selected);
-      return true;
-    }
-    if (e.key === '[' || e.key === ']') {
-      this.setBrushRadius(this.state.brushRadius * (e.key === ']' ? 1.25 : 0.8));
-      return true;
-    }
-    if (e.shift && e.key === '!') {
-      this.fitView();
-      return true;
-    }
-    const tool = toolForKey(e.key);
-    if (tool) {
-      this.setTool(tool);
-      return true;
-    }
-    return false;
+    const done = this.tool.onKeyDown(e) || dispatchKey(canvasCommands(), this, e);
+    if (done) this.syncPath();
+    return done;
   }
 
   keyUp(e: KeyInfo): void {
-    if (e.key === ' ') {
-      this.spaceDown = false;
-      this.set({ panning: this.panFrom !== null });
-    }
+    dispatchKeyUp(canvasCommands(), this, e);
+  }
+
+  /** Space held: presses pan instead of reaching the tool. */
+  holdPan(down: boolean): void {
+    this.spaceDown = down;
+    this.set({ panning: down || this.panFrom !== null });
   }
 
   // ---------------------------------------------------------------- viewport
@@ -348,21 +326,36 @@ export class Editor {
 
   // ---------------------------------------------------------------- shapes (all recorded)
 
-  get shapes(): Shape[] {
+  get shapes(): ShapeBase[] {
     const s = this.state;
     return s.order.map((id) => s.shapes[id]!);
   }
 
-  getShape(id: string): Shape | undefined {
+  getShape(id: string): ShapeBase | undefined {
     return this.state.shapes[id];
   }
 
+  /**
+   * Whether the model would take the shape as a prompt: its kind's JSON through its kind's
+   * validator (the model's own parser for every kind the model knows). Tools check it before
+   * they commit, so the canvas never holds what the encoder would reject.
+   */
+  accepts(shape: ShapeBase): boolean {
+    const k = kindOf(shape);
+    try {
+      k.parse(k.toJson(shape, this.masks.get(shape.id)));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Adds a shape (or, for masks, a shape plus an empty bitmap) as one recorded change. */
-  createShape(shape: Shape, bitmap?: MaskBitmap): Shape {
+  createShape<S extends ShapeBase>(shape: S, bitmap?: MaskBitmap): S {
     // The bitmap travels with the record through undo/redo so repainting history stays valid.
     let saved = bitmap;
     const add = (): void => {
-      if (shape.kind === 'mask') {
+      if (isMask(shape)) {
         const { width, height } = this.state.imageSize;
         this.masks.set(shape.id, saved ?? emptyMask(width, height));
         this.set({ activeMask: shape.id });
@@ -371,7 +364,7 @@ export class Editor {
         shapes: { ...this.state.shapes, [shape.id]: shape },
         order: [...this.state.order, shape.id],
       });
-      if (shape.kind === 'mask') this.emitMask(shape.id, null);
+      if (isMask(shape)) this.emitMask(shape.id, null);
     };
     const remove = (): void => {
       saved = this.masks.get(shape.id) ?? saved;
@@ -383,10 +376,10 @@ export class Editor {
     return shape;
   }
 
-  updateShape(next: Shape): void {
+  updateShape(next: ShapeBase): void {
     const prev = this.state.shapes[next.id];
     if (!prev || prev === next) return;
-    const put = (s: Shape) => () => this.set({ shapes: { ...this.state.shapes, [s.id]: s } });
+    const put = (s: ShapeBase) => () => this.set({ shapes: { ...this.state.shapes, [s.id]: s } });
     put(next)();
     this.history.record(`update ${next.kind}`, { redo: put(next), undo: put(prev) });
     this.syncHistory();
@@ -418,13 +411,13 @@ export class Editor {
     }
     const order = this.state.order.filter((id) => !gone.has(id));
     const activeMask = gone.has(this.state.activeMask ?? '')
-      ? ([...order].reverse().find((id) => shapes[id]?.kind === 'mask') ?? null)
+      ? ([...order].reverse().find((id) => isMask(shapes[id])) ?? null)
       : this.state.activeMask;
     this.set({ shapes, order, selected: this.state.selected.filter((id) => !gone.has(id)), activeMask });
   }
 
   select(ids: readonly string[]): void {
-    const mask = [...ids].reverse().find((id) => this.state.shapes[id]?.kind === 'mask');
+    const mask = [...ids].reverse().find((id) => isMask(this.state.shapes[id]));
     this.set({ selected: [...ids], ...(mask ? { activeMask: mask } : {}) });
   }
 
@@ -450,19 +443,17 @@ export class Editor {
     for (const fn of this.maskListeners) fn(id, dirty);
   }
 
-  /** The active mask, creating an empty one (a recorded change) when there is none. */
-  ensureActiveMask(): string {
-    const id = this.state.activeMask;
-    if (id && this.masks.has(id)) return id;
-    const shape: MaskShape = { id: newId('mask'), kind: 'mask', rev: 0 };
-    return this.createShape(shape).id;
-  }
-
-  /** Starts a pixel edit of one mask; paint with `paintMask`, finish with `endMaskEdit`. */
-  beginMaskEdit(id: string): void {
-    const m = this.masks.get(id);
-    if (!m) throw new Error(`no mask ${id}`);
-    this.maskEdit = { id, before: { ...m, data: m.data.slice() }, dirty: null };
+  /**
+   * Opens one recorded pixel stroke (undo label `label`) of the active mask, creating an empty
+   * mask when there is none; paint with `paintMask`, close with `endMaskStroke` or `abortMaskStroke`.
+   */
+  beginMaskStroke(label: string): void {
+    this.mark(label);
+    const active = this.state.activeMask;
+    const existed = active !== null && this.masks.has(active);
+    const id = existed ? active : this.createShape(newMask()).id;
+    const m = this.masks.get(id)!;
+    this.maskEdit = { id, before: { ...m, data: m.data.slice() }, dirty: null, existed };
   }
 
   /** Runs a raster operation on the mask being edited and notifies the view of the dirty rect. */
@@ -476,16 +467,41 @@ export class Editor {
     this.emitMask(e.id, dirty);
   }
 
-  /** Records the edit as one change holding only the touched rectangle, before and after. */
-  endMaskEdit(): void {
+  /**
+   * Closes the stroke as one undo entry holding only the touched rectangle, before and after.
+   * A mask left without pixels is no prompt (the model rejects an empty mask), so it leaves the
+   * canvas in the same entry (undo brings it back with its pixels); a mask the stroke created and
+   * left empty (painting off the frame) is taken back without a trace.
+   */
+  endMaskStroke(): void {
     const e = this.maskEdit;
     this.maskEdit = null;
     const m = e ? this.masks.get(e.id) : undefined;
-    if (!e || !m || !e.dirty) return;
-    const rect = e.dirty;
-    const before = copyRect(e.before, rect);
-    const after = copyRect(m, rect);
-    const id = e.id;
+    const empty = m !== undefined && maskArea(m) === 0;
+    if (e && empty && !e.existed) {
+      this.bail();
+      return;
+    }
+    if (e && m && e.dirty)
+      this.recordPixels(e.id, e.dirty, copyRect(e.before, e.dirty), copyRect(m, e.dirty));
+    // After the pixels, so undo puts the mask back before it repaints it.
+    if (e && empty) this.deleteShapes([e.id]);
+    this.squash();
+  }
+
+  /** Abandons the stroke in progress, restoring the pixels it touched. */
+  abortMaskStroke(): void {
+    const e = this.maskEdit;
+    this.maskEdit = null;
+    const m = e ? this.masks.get(e.id) : undefined;
+    if (e && m && e.dirty) {
+      pasteRect(m, e.dirty, copyRect(e.before, e.dirty));
+      this.emitMask(e.id, e.dirty);
+    }
+    this.bail();
+  }
+
+  private recordPixels(id: string, rect: Rect, before: Uint8Array, after: Uint8Array): void {
     const write = (pixels: Uint8Array) => (): void => {
       const target = this.masks.get(id);
       if (!target) return;
@@ -498,19 +514,11 @@ export class Editor {
     this.syncHistory();
   }
 
-  /** Abandons the edit in progress, restoring the pixels it touched. */
-  abortMaskEdit(): void {
-    const e = this.maskEdit;
-    this.maskEdit = null;
-    const m = e ? this.masks.get(e.id) : undefined;
-    if (!e || !m || !e.dirty) return;
-    pasteRect(m, e.dirty, copyRect(e.before, e.dirty));
-    this.emitMask(e.id, e.dirty);
-  }
-
   private bumpMask(id: string): void {
     const s = this.state.shapes[id];
-    if (s?.kind === 'mask') this.set({ shapes: { ...this.state.shapes, [id]: { ...s, rev: s.rev + 1 } } });
+    if (!isMask(s)) return;
+    const next: MaskShape = { ...s, rev: s.rev + 1 };
+    this.set({ shapes: { ...this.state.shapes, [id]: next } });
   }
 
   /** Frame-pixel tolerance equal to `px` screen pixels at the current zoom. */
@@ -518,7 +526,7 @@ export class Editor {
     return px / this.state.viewport.scale;
   }
 
-  kinds(): ShapeKind[] {
+  kinds(): string[] {
     return this.shapes.map((s) => s.kind);
   }
 }

@@ -88,7 +88,21 @@ export function distToSegment(p: Vec, a: Vec, b: Vec): number {
   return Math.hypot(p.x - (a.x + t * dx), p.y - (a.y + t * dy));
 }
 
+/** An axis-aligned rectangle with x0 <= x1 and y0 <= y1 (a box prompt, the marquee). */
+export interface Corners {
+  readonly x0: number;
+  readonly y0: number;
+  readonly x1: number;
+  readonly y1: number;
+}
+
 /** Axis-aligned box from two corners in any order. */
-export function normaliseBox(a: Vec, b: Vec): { x0: number; y0: number; x1: number; y1: number } {
+export function normaliseBox(a: Vec, b: Vec): Corners {
   return { x0: Math.min(a.x, b.x), y0: Math.min(a.y, b.y), x1: Math.max(a.x, b.x), y1: Math.max(a.y, b.y) };
 }
+
+export const insideBox = (p: Vec, r: Corners): boolean =>
+  p.x >= r.x0 && p.x <= r.x1 && p.y >= r.y0 && p.y <= r.y1;
+
+/** The part of a normalised shift `d` that keeps the extent [lo, hi] inside [0, 1]: moves never push a prompt off the frame. */
+export const shiftWithin = (d: number, lo: number, hi: number): number => Math.min(1 - hi, Math.max(-lo, d));

@@ -1,9 +1,11 @@
 // Prompt: pick a frame, draw prompts, type the instruction, predict, see the action chunk over
 // the frame and in a table. The prompt encoder runs live in the browser as you draw.
-import { type ReactNode, useEffect, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { Editor } from '../canvas/editor';
-import { isTypingTarget } from '../app/keys';
+import { kindOf } from '../canvas/kinds';
+import { type KeyInfo, useShortcutKeys } from '../app/keys';
+import { type Command, dispatchKey } from '../app/commands';
 import { CanvasView, type FrameSource } from '../canvas/view/CanvasView';
 import { HelpOverlay, Toolbar } from '../canvas/view/Toolbar';
 import { CanvasStatus } from '../canvas/view/CanvasStatus';
@@ -37,6 +39,12 @@ export interface DatasetFrame {
   readonly camera: string;
 }
 
+/** The page's own shortcuts, listed in the help after the canvas's. */
+const FRAME_COMMANDS: readonly Command<(delta: number) => void>[] = [
+  { id: 'frame-next', keys: ['F'], label: 'Next frame of the episode', perform: (step) => step(1) },
+  { id: 'frame-previous', keys: ['D'], label: 'Previous frame of the episode', perform: (step) => step(-1) },
+];
+
 export function PromptPage() {
   const editor = useMemo(() => new Editor({ width: 640, height: 480 }, 'point'), []);
   const scratch = useScratchFrame();
@@ -66,19 +74,18 @@ export function PromptPage() {
 
   // F / D step through the episode's frames (the canvas keeps the prompts: they are normalised).
   const length = episode.data?.length ?? 0;
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent): void => {
-      if (isTypingTarget(e.target)) return;
-      if (!sel || e.ctrlKey || e.altKey || e.metaKey) return;
-      const k = e.key.toLowerCase();
-      if (k !== 'f' && k !== 'd') return;
-      const next = Math.min(Math.max(0, sel.t + (k === 'f' ? 1 : -1)), Math.max(0, length - 1));
-      if (next !== sel.t) setSel({ ...sel, t: next });
-      e.preventDefault();
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, [sel, length]);
+  const stepFrames = useCallback(
+    (e: KeyInfo): boolean => {
+      if (!sel) return false;
+      const step = (delta: number): void => {
+        const next = Math.min(Math.max(0, sel.t + delta), Math.max(0, length - 1));
+        if (next !== sel.t) setSel({ ...sel, t: next });
+      };
+      return dispatchKey(FRAME_COMMANDS, step, e);
+    },
+    [sel, length],
+  );
+  useShortcutKeys(stepFrames);
 
   const frame: FrameSource = sel ? (datasetImage ?? scratch) : (uploaded?.bitmap ?? scratch);
   const frameName = sel
@@ -183,7 +190,7 @@ export function PromptPage() {
         }
         frameError={frameError}
       />
-      <HelpOverlay editor={editor} />
+      <HelpOverlay editor={editor} extra={FRAME_COMMANDS} />
     </section>
   );
 }
@@ -272,11 +279,13 @@ function PromptWorkbench({
     onSuccess: setResult,
   });
 
+  // Without a camera model the schematic path starts at the first prompt that has a position.
   const anchor = useMemo<Vec>(() => {
-    const first = order.map((id) => shapes[id]!).find((s) => s.kind !== 'mask');
-    if (first?.kind === 'point') return first;
-    if (first?.kind === 'box') return { x: (first.x0 + first.x1) / 2, y: (first.y0 + first.y1) / 2 };
-    if (first?.kind === 'line') return first.points[0]!;
+    for (const id of order) {
+      const s = shapes[id]!;
+      const a = kindOf(s).anchor(s);
+      if (a) return a;
+    }
     return { x: 0.5, y: 0.5 };
   }, [shapes, order]);
   // With the dataset's camera model and the end-effector position, the chunk is projected; the

@@ -1,105 +1,53 @@
 // Prompts as JSON, in the contract's form (pixelvla.prompts): normalised coordinates,
 // {"type":"point","x","y","positive"}, {"type":"box","x0","y0","x1","y1"},
 // {"type":"line","points":[[x,y],...]}, {"type":"mask","rle":{"size":[H,W],"counts":"..."}}.
+// Each kind writes and reads its own JSON (kinds/<kind>/); reading validates every prompt with
+// the model's parser (@pixelvla/model), the one the encoder worker and the server's twin use, so
+// the canvas imports exactly what the model accepts.
+import { PixelVLAError, PromptError, parsePrompt } from '@pixelvla/model';
 import type { Editor } from '../editor';
-import type { MaskBitmap } from '../tools/mask/raster';
-import { type Shape, newId } from '../shapes';
-import { decodeRle, encodeMask } from './rle';
+import type { Size } from '../geometry';
+import { type Parsed, type PromptJson, findKind, kindOf } from '../kinds';
 
-export type PromptJson =
-  | { type: 'point'; x: number; y: number; positive: boolean }
-  | { type: 'box'; x0: number; y0: number; x1: number; y1: number }
-  | { type: 'line'; points: [number, number][] }
-  | { type: 'mask'; rle: { size: [number, number]; counts: string } };
-
-export class PromptJsonError extends Error {
-  readonly code = 'invalid_prompt';
-}
+export type { PromptJson } from '../kinds';
+/** Import errors are the model's own (PromptError, RleError); the old name stays for callers. */
+export { PromptError as PromptJsonError } from '@pixelvla/model';
 
 export function exportPrompts(editor: Editor): PromptJson[] {
-  return editor.shapes.flatMap((s): PromptJson[] => {
-    switch (s.kind) {
-      case 'point':
-        return [{ type: 'point', x: s.x, y: s.y, positive: s.positive }];
-      case 'box':
-        return [{ type: 'box', x0: s.x0, y0: s.y0, x1: s.x1, y1: s.y1 }];
-      case 'line':
-        return [{ type: 'line', points: s.points.map((p) => [p.x, p.y]) }];
-      case 'mask': {
-        const m = editor.getMask(s.id);
-        if (!m) return [];
-        const rle = encodeMask(m);
-        return [{ type: 'mask', rle: { size: [rle.size[0], rle.size[1]], counts: rle.counts } }];
-      }
-    }
+  return editor.shapes.flatMap((s) => {
+    const json = kindOf(s).toJson(s, editor.getMask(s.id));
+    return json ? [json as PromptJson] : [];
   });
 }
 
-const num = (v: unknown, what: string): number => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw new PromptJsonError(`${what} must be a number in [0, 1], got ${JSON.stringify(v)}`);
-  }
-  return v;
-};
-
-/** Parses prompt JSON into shapes (+ bitmaps for masks). Throws PromptJsonError on bad input. */
-export function parsePrompts(json: unknown): { shape: Shape; bitmap?: MaskBitmap }[] {
-  if (!Array.isArray(json)) throw new PromptJsonError('prompts must be a JSON array');
+/**
+ * Validates a prompt list and turns it into records (+ bitmaps for masks) for a frame of size
+ * `frame`. Throws the model's PromptError / RleError, naming the prompt, on bad input; beyond the
+ * model's rules it only requires masks to have the frame's size.
+ */
+export function readPrompts(json: unknown, frame: Size): Parsed[] {
+  // The same check as the model's parsePrompts; walking the list here lets errors name the prompt.
+  if (!Array.isArray(json)) throw new PromptError('prompt JSON must be an array of prompts');
   return json.map((raw: unknown, i) => {
-    if (typeof raw !== 'object' || raw === null) throw new PromptJsonError(`prompt ${i} is not an object`);
-    const o = raw as Record<string, unknown>;
-    switch (o.type) {
-      case 'point':
-        return {
-          shape: {
-            id: newId('point'),
-            kind: 'point',
-            x: num(o.x, `prompt ${i} x`),
-            y: num(o.y, `prompt ${i} y`),
-            positive: o.positive !== false,
-          },
-        };
-      case 'box': {
-        const [x0, y0, x1, y1] = (['x0', 'y0', 'x1', 'y1'] as const).map((k) =>
-          num(o[k], `prompt ${i} ${k}`),
-        ) as [number, number, number, number];
-        if (x1 < x0 || y1 < y0) throw new PromptJsonError(`prompt ${i}: box corners are reversed`);
-        return { shape: { id: newId('box'), kind: 'box', x0, y0, x1, y1 } };
-      }
-      case 'line': {
-        if (!Array.isArray(o.points) || o.points.length < 2)
-          throw new PromptJsonError(`prompt ${i}: a line needs at least 2 points`);
-        const points = o.points.map((p: unknown, j) => {
-          if (!Array.isArray(p) || p.length !== 2)
-            throw new PromptJsonError(`prompt ${i} point ${j} must be [x, y]`);
-          return { x: num(p[0], `prompt ${i} point ${j} x`), y: num(p[1], `prompt ${i} point ${j} y`) };
-        });
-        return { shape: { id: newId('line'), kind: 'line', points } };
-      }
-      case 'mask': {
-        if (typeof o.rle !== 'object' || o.rle === null) {
-          throw new PromptJsonError(`prompt ${i}: a mask needs rle {size, counts}`);
-        }
-        return { shape: { id: newId('mask'), kind: 'mask', rev: 0 }, bitmap: decodeRle(o.rle) };
-      }
-      default:
-        throw new PromptJsonError(`prompt ${i}: unknown type ${JSON.stringify(o.type)}`);
+    try {
+      const kind =
+        typeof raw === 'object' && raw !== null ? findKind((raw as { type?: unknown }).type) : undefined;
+      if (kind) return kind.fromPrompt(kind.parse(raw), frame);
+      // Not a kind the canvas draws: the model's parser says what is wrong with it.
+      const p = parsePrompt(raw);
+      throw new PromptError(`the canvas has no '${p.type}' prompt kind`);
+    } catch (e) {
+      if (e instanceof PixelVLAError) e.message = `prompt ${i}: ${e.message}`;
+      throw e;
     }
   });
 }
 
-/** Replaces nothing: adds the parsed prompts as one undo entry. */
+/** Replaces nothing: adds the parsed prompts as one undo entry, or nothing when any is bad. */
 export function importPrompts(editor: Editor, json: unknown): number {
-  const parsed = parsePrompts(json);
-  const { width, height } = editor.state.imageSize;
+  const parsed = readPrompts(json, editor.state.imageSize);
   editor.mark('import');
-  for (const { shape, bitmap } of parsed) {
-    if (bitmap && (bitmap.width !== width || bitmap.height !== height)) {
-      editor.history.bail();
-      throw new PromptJsonError(`mask is ${bitmap.width}x${bitmap.height}, the frame is ${width}x${height}`);
-    }
-    editor.createShape(shape, bitmap);
-  }
+  for (const { shape, bitmap } of parsed) editor.createShape(shape, bitmap);
   editor.squash();
   return parsed.length;
 }

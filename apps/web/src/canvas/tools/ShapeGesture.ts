@@ -1,10 +1,11 @@
-// The gesture shared by the point and box tools: a shape is created when the state is entered,
-// reshaped while the pointer moves, and committed on release as one undo entry (selected);
-// cancel takes it back out of history.
-import type { Shape } from '../shapes';
-import { type PointerInfo, StateNode } from './StateNode';
+// The gesture shared by the point and box tools (and any kind drawn by a press-drag): a shape is
+// created when the state is entered, reshaped while the pointer moves, and committed on release
+// as one undo entry (selected); cancel takes it back out of history. A shape the model would
+// reject (a box dragged along one axis has no area) is taken back out on release too.
+import type { ShapeBase } from '../shapes';
+import { Gesture, type PointerInfo } from './StateNode';
 
-export abstract class ShapeGesture<S extends Shape> extends StateNode {
+export abstract class ShapeGesture<S extends ShapeBase> extends Gesture {
   private shapeId: string | null = null;
 
   /** The shape kind this gesture edits (moves of another kind's shape are ignored). */
@@ -13,9 +14,9 @@ export abstract class ShapeGesture<S extends Shape> extends StateNode {
   /** The shape after the pointer moved to `e`. */
   protected abstract reshape(shape: S, e: PointerInfo): S;
 
-  /** Starts the undo entry (named `mark`) and adds the shape. */
-  protected begin(mark: string, shape: S): void {
-    this.editor.mark(mark);
+  /** Starts the undo entry (named `label`) and adds the shape. */
+  protected create(label: string, shape: S): void {
+    this.begin(label);
     this.shapeId = this.editor.createShape(shape).id;
   }
 
@@ -24,16 +25,21 @@ export abstract class ShapeGesture<S extends Shape> extends StateNode {
     if (s?.kind === this.kind) this.editor.updateShape(this.reshape(s as S, e));
   }
 
-  override onPointerUp(): void {
-    this.editor.squash();
-    if (this.shapeId) this.editor.select([this.shapeId]);
+  protected override commit(): void {
+    const s = this.shapeId ? this.editor.getShape(this.shapeId) : undefined;
     this.shapeId = null;
-    this.transition('idle');
+    if (!s || !this.editor.accepts(s)) {
+      this.editor.bail();
+      this.rest();
+      return;
+    }
+    this.editor.squash();
+    this.editor.select([s.id]);
+    this.rest();
   }
 
   override onCancel(): void {
-    this.editor.bail();
     this.shapeId = null;
-    this.transition('idle');
+    super.onCancel();
   }
 }

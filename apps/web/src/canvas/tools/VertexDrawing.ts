@@ -45,6 +45,6 @@ export abstract class VertexDrawing extends StateNode {
     this.points = [];
     this.hover = null;
     this.editor.setPreview(null);
-    this.transition('idle');
+    this.rest();
   }
 }

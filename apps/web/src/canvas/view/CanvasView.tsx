@@ -2,16 +2,16 @@
 // supplied by the page (e.g. the predicted action path) and the interactive layer (handles,
 // previews, brush cursor). Pointer and keyboard input go straight to the editor's tool machines;
 // this component only converts DOM events and renders the store.
-import { type ReactNode, useEffect, useRef } from 'react';
+import { Fragment, type ReactNode, useEffect, useMemo, useRef } from 'react';
 import { Circle, Group, Image as KImage, Layer, Line, Rect as KRect, Stage } from 'react-konva';
 import type Konva from 'konva';
 import type { CanvasState, Editor } from '../editor';
 import { type Vec, normToScreen } from '../geometry';
-import { handlesOf } from '../shapes';
-import { MaskLayer } from './MaskLayer';
-import { isTypingTarget } from '../../app/keys';
+import { kindOf, kinds } from '../kinds';
+import { cursorCss, toolSpec } from '../tools';
+import { type KeyInfo, useShortcutKeys } from '../../app/keys';
 import { useEditorState } from './useEditor';
-import { BOX, LINE, NEGATIVE, POSITIVE, SELECTION } from './colors';
+import { LINE } from './colors';
 
 export type FrameSource = HTMLImageElement | HTMLCanvasElement | ImageBitmap;
 
@@ -115,37 +115,11 @@ export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
     };
   }, [editor]);
 
-  useEffect(() => {
-    if (!keyboard) return;
-    const typing = isTypingTarget;
-    const info = (e: KeyboardEvent) => ({
-      key: e.key,
-      alt: e.altKey,
-      shift: e.shiftKey,
-      ctrl: e.ctrlKey || e.metaKey,
-    });
-    const down = (e: KeyboardEvent): void => {
-      if (typing(e.target)) return;
-      if (editor.keyDown(info(e))) e.preventDefault();
-    };
-    const up = (e: KeyboardEvent): void => editor.keyUp(info(e));
-    window.addEventListener('keydown', down);
-    window.addEventListener('keyup', up);
-    return () => {
-      window.removeEventListener('keydown', down);
-      window.removeEventListener('keyup', up);
-    };
-  }, [editor, keyboard]);
-
-  const drawing = ['point', 'negative', 'line', 'box', 'polygon'].includes(tool);
-  const cursorCss =
-    panning || tool === 'hand'
-      ? 'grab'
-      : tool === 'brush' || tool === 'eraser'
-        ? 'none'
-        : drawing
-          ? 'crosshair'
-          : 'default';
+  const keys = useMemo(
+    () => ({ down: (e: KeyInfo) => editor.keyDown(e), up: (e: KeyInfo) => editor.keyUp(e) }),
+    [editor],
+  );
+  useShortcutKeys(keyboard ? keys.down : null, keys.up);
 
   return (
     <div
@@ -155,11 +129,11 @@ export function CanvasView({ editor, frame, overlay, keyboard = true }: Props) {
       data-tool-path={path}
       data-shapes={count}
       tabIndex={0}
-      style={{ cursor: cursorCss }}
+      style={{ cursor: cursorCss(toolSpec(tool), panning) }}
     >
       <Stage width={size.width} height={size.height} listening={false}>
         <FrameLayer editor={editor} frame={frame} />
-        <MaskLayer editor={editor} />
+        {kinds().map((k) => k.Layer && <k.Layer key={k.kind} editor={editor} />)}
         <PromptsLayer editor={editor} />
         {overlay && <OverlayLayer editor={editor} overlay={overlay} />}
         <InteractiveLayer editor={editor} />
@@ -214,63 +188,11 @@ function PromptsLayer({ editor }: { editor: Editor }) {
   const shapes = order.map((id) => all[id]!);
   return (
     <Layer listening={false}>
-      {shapes.map((sh) => {
-        const sel = selected.includes(sh.id);
-        if (sh.kind === 'point') {
-          const p = toScreen(sh);
-          const c = sh.positive ? POSITIVE : NEGATIVE;
-          return (
-            <Group key={sh.id} x={p.x} y={p.y}>
-              <Circle radius={sel ? 8 : 6.5} fill={c} stroke={sel ? SELECTION : '#0b0d10'} strokeWidth={2} />
-              <Line
-                points={sh.positive ? [-3, 0, 3, 0, 0, 0, 0, -3, 0, 3] : [-3, 0, 3, 0]}
-                stroke="#0b0d10"
-                strokeWidth={1.6}
-              />
-            </Group>
-          );
-        }
-        if (sh.kind === 'box') {
-          const a = toScreen({ x: sh.x0, y: sh.y0 });
-          const b = toScreen({ x: sh.x1, y: sh.y1 });
-          return (
-            <KRect
-              key={sh.id}
-              x={a.x}
-              y={a.y}
-              width={b.x - a.x}
-              height={b.y - a.y}
-              stroke={BOX}
-              strokeWidth={sel ? 2.5 : 2}
-              fill="rgba(90,169,255,0.08)"
-              shadowColor="#000"
-              shadowBlur={2}
-              shadowOpacity={0.8}
-            />
-          );
-        }
-        if (sh.kind === 'line') {
-          const pts = sh.points.flatMap((p) => {
-            const q = toScreen(p);
-            return [q.x, q.y];
-          });
-          return (
-            <Group key={sh.id}>
-              <Line
-                points={pts}
-                stroke="#0b0d10"
-                strokeWidth={5}
-                lineCap="round"
-                lineJoin="round"
-                opacity={0.6}
-              />
-              <Line points={pts} stroke={LINE} strokeWidth={sel ? 3 : 2.5} lineCap="round" lineJoin="round" />
-              <Circle x={pts[0]} y={pts[1]} radius={3} fill={LINE} />
-            </Group>
-          );
-        }
-        return null;
-      })}
+      {shapes.map((sh) => (
+        <Fragment key={sh.id}>
+          {kindOf(sh).node?.(sh, { toScreen, selected: selected.includes(sh.id) })}
+        </Fragment>
+      ))}
     </Layer>
   );
 }
@@ -285,21 +207,23 @@ function InteractiveLayer({ editor }: { editor: Editor }) {
       {selected.flatMap((id) => {
         const sh = all[id];
         return sh
-          ? handlesOf(sh).map((h, i) => {
-              const p = toScreen(h);
-              return (
-                <KRect
-                  key={`${id}-${i}`}
-                  x={p.x - 4}
-                  y={p.y - 4}
-                  width={8}
-                  height={8}
-                  fill="#fff"
-                  stroke="#1d6fd8"
-                  strokeWidth={1.5}
-                />
-              );
-            })
+          ? kindOf(sh)
+              .handles(sh)
+              .map((h, i) => {
+                const p = toScreen(h);
+                return (
+                  <KRect
+                    key={`${id}-${i}`}
+                    x={p.x - 4}
+                    y={p.y - 4}
+                    width={8}
+                    height={8}
+                    fill="#fff"
+                    stroke="#1d6fd8"
+                    strokeWidth={1.5}
+                  />
+                );
+              })
           : [];
       })}
       {preview?.kind === 'polyline' && (
@@ -362,7 +286,9 @@ function CursorLayer({ editor }: { editor: Editor }) {
   const radius = useEditorState(editor, (st) => st.brushRadius);
   const panning = useEditorState(editor, (st) => st.panning);
   const scale = useEditorState(editor, (st) => st.viewport.scale);
-  const active = (tool === 'brush' || tool === 'eraser') && !panning;
+  const { cursor } = toolSpec(tool);
+  const brush = typeof cursor === 'string' || panning ? null : cursor.brush;
+  const active = brush !== null;
   useEffect(() => {
     const place = (st: CanvasState): void => {
       const g = group.current;
@@ -388,9 +314,9 @@ function CursorLayer({ editor }: { editor: Editor }) {
         <Circle radius={radius * scale} stroke="#000" strokeWidth={3} opacity={0.5} />
         <Circle
           radius={radius * scale}
-          stroke={tool === 'eraser' ? '#fff' : '#ff4fa3'}
+          stroke={brush.stroke}
           strokeWidth={1.5}
-          dash={tool === 'eraser' ? [4, 3] : undefined}
+          dash={brush.dash ? [...brush.dash] : undefined}
         />
       </Group>
     </Layer>

@@ -1,6 +1,9 @@
-// The toolbar and the shortcut help overlay, both generated from the TOOLS table.
+// The toolbar (from the TOOLS table) and the shortcut help overlay (from the canvas command
+// table, which is also what the keyboard dispatches through).
+import { type Command, type HelpRow, helpRows } from '../../app/commands';
 import type { Editor } from '../editor';
-import { COMMANDS, TOOLS } from '../tools';
+import { toolSpecs } from '../tools';
+import { GESTURES, canvasCommands, keysOf } from '../commands';
 import { useEditorState } from './useEditor';
 
 export function Toolbar({ editor }: { editor: Editor }) {
@@ -12,7 +15,7 @@ export function Toolbar({ editor }: { editor: Editor }) {
   let group = '';
   return (
     <div className="toolbar" role="toolbar" aria-label="Drawing tools">
-      {TOOLS.map((t) => {
+      {toolSpecs().map((t) => {
         const sep = group !== '' && group !== t.group;
         group = t.group;
         return (
@@ -53,7 +56,7 @@ export function Toolbar({ editor }: { editor: Editor }) {
         className="tool"
         onClick={() => editor.undo()}
         disabled={!canUndo}
-        title="Undo (Ctrl+Z)"
+        title={`Undo (${keysOf('undo')})`}
       >
         ↶
       </button>
@@ -62,52 +65,73 @@ export function Toolbar({ editor }: { editor: Editor }) {
         className="tool"
         onClick={() => editor.redo()}
         disabled={!canRedo}
-        title="Redo (Ctrl+Shift+Z)"
+        title={`Redo (${keysOf('redo')})`}
       >
         ↷
       </button>
-      <button type="button" className="tool" onClick={() => editor.fitView()} title="Fit the frame (Shift+1)">
+      <button
+        type="button"
+        className="tool"
+        onClick={() => editor.fitView()}
+        title={`Fit the frame (${keysOf('fit')})`}
+      >
         ⤢
       </button>
       <span className="zoom num" title="Zoom">
         {Math.round(scale * 100)}%
       </span>
-      <button type="button" className="tool" onClick={() => editor.toggleHelp()} title="Shortcuts (?)">
+      <button
+        type="button"
+        className="tool"
+        onClick={() => editor.toggleHelp()}
+        title={`Shortcuts (${keysOf('help')})`}
+      >
         ?
       </button>
     </div>
   );
 }
 
-export function HelpOverlay({ editor }: { editor: Editor }) {
+/**
+ * The shortcut help: every row of the canvas command table, then `extra` (a page's own
+ * commands, e.g. frame stepping), then the pointer gestures.
+ */
+export function HelpOverlay({ editor, extra = [] }: { editor: Editor; extra?: readonly Command<never>[] }) {
   const open = useEditorState(editor, (s) => s.helpOpen);
   if (!open) return null;
   return (
-    <div
-      className="help"
-      role="dialog"
-      aria-label="Keyboard shortcuts"
-      onClick={() => editor.toggleHelp(false)}
-    >
+    <HelpCard rows={helpRows([...canvasCommands(), ...extra])} onClose={() => editor.toggleHelp(false)} />
+  );
+}
+
+export function HelpCard({ rows, onClose }: { rows: readonly HelpRow[]; onClose: () => void }) {
+  return (
+    <div className="help" role="dialog" aria-label="Keyboard shortcuts" onClick={onClose}>
       <div className="help-card" onClick={(e) => e.stopPropagation()}>
         <h3>Shortcuts</h3>
         <table>
           <tbody>
-            {TOOLS.map((t) => (
-              <tr key={t.id}>
+            {rows.map((r) => (
+              <tr key={r.id} data-command={r.id}>
                 <td>
-                  <kbd>{t.key.toUpperCase()}</kbd>
+                  <kbd>{r.keys}</kbd>
                 </td>
-                <td>{t.label}</td>
-                <td className="muted">{t.hint}</td>
+                {r.hint ? (
+                  <>
+                    <td>{r.label}</td>
+                    <td className="muted">{r.hint}</td>
+                  </>
+                ) : (
+                  <td colSpan={2}>{r.label}</td>
+                )}
               </tr>
             ))}
-            {COMMANDS.map((c) => (
-              <tr key={c.keys}>
+            {GESTURES.map((g) => (
+              <tr key={g.keys}>
                 <td>
-                  <kbd>{c.keys}</kbd>
+                  <kbd>{g.keys}</kbd>
                 </td>
-                <td colSpan={2}>{c.label}</td>
+                <td colSpan={2}>{g.label}</td>
               </tr>
             ))}
           </tbody>

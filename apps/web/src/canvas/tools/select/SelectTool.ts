@@ -1,18 +1,25 @@
 // Select, move, delete and vertex drag. Press on a handle drags that vertex; press on a shape
 // selects it (Shift adds) and dragging moves the selection; press on empty canvas starts a
 // marquee. Each drag is one undo entry; Escape mid-drag puts everything back.
-import { type Vec, dist } from '../../geometry';
-import { type Shape, translated, withHandle } from '../../shapes';
-import { DRAG_THRESHOLD_PX, type PointerInfo, StateNode, ToolNode } from '../StateNode';
+import type { Vec } from '../../geometry';
+import type { ShapeBase } from '../../shapes';
+import { kindOf } from '../../kinds';
+import {
+  type DragStart,
+  Gesture,
+  Idle,
+  type PointerInfo,
+  StateNode,
+  type ToolSpec,
+  pressing,
+} from '../StateNode';
 import { hitTest, shapesInRect } from './hitTest';
-import type { Editor } from '../../editor';
 
-class Idle extends StateNode {
-  readonly id = 'idle';
+class SelectIdle extends Idle {
   override onPointerDown(e: PointerInfo): void {
     const hit = hitTest(this.editor, e.screen);
     if (hit?.handle !== undefined) {
-      this.transition('dragging_handle', { e, id: hit.id, handle: hit.handle });
+      this.transition('dragging_handle', { id: hit.id, handle: hit.handle });
       return;
     }
     if (hit) {
@@ -30,68 +37,41 @@ class Idle extends StateNode {
   }
 }
 
-class PointingShape extends StateNode {
-  readonly id = 'pointing_shape';
-  private start: PointerInfo | null = null;
-  override onEnter(info?: unknown): void {
-    this.start = info as PointerInfo;
-  }
-  override onPointerMove(e: PointerInfo): void {
-    if (this.start && dist(e.screen, this.start.screen) > DRAG_THRESHOLD_PX)
-      this.transition('translating', this.start);
-  }
-  override onPointerUp(): void {
-    this.transition('idle');
-  }
-  override onCancel(): void {
-    this.transition('idle');
-  }
-}
-
-class Translating extends StateNode {
+class Translating extends Gesture {
   readonly id = 'translating';
   private start: Vec = { x: 0, y: 0 };
-  private snapshot: Shape[] = [];
+  private snapshot: ShapeBase[] = [];
   override onEnter(info?: unknown): void {
-    this.start = (info as PointerInfo).norm;
+    this.start = (info as DragStart).start.norm;
     this.snapshot = this.editor.state.selected.flatMap((id) => this.editor.getShape(id) ?? []);
-    this.editor.mark('move');
+    this.begin('move');
   }
   override onPointerMove(e: PointerInfo): void {
     const dx = e.norm.x - this.start.x;
     const dy = e.norm.y - this.start.y;
-    for (const s of this.snapshot) this.editor.updateShape(translated(s, dx, dy));
-  }
-  override onPointerUp(): void {
-    this.editor.squash();
-    this.transition('idle');
-  }
-  override onCancel(): void {
-    this.editor.bail();
-    this.transition('idle');
+    for (const s of this.snapshot) this.editor.updateShape(kindOf(s).translated(s, dx, dy));
   }
 }
 
-class DraggingHandle extends StateNode {
+class DraggingHandle extends Gesture {
   readonly id = 'dragging_handle';
-  private shape: Shape | null = null;
+  private shape: ShapeBase | null = null;
   private handle = 0;
   override onEnter(info?: unknown): void {
     const { id, handle } = info as { id: string; handle: number };
     this.shape = this.editor.getShape(id) ?? null;
     this.handle = handle;
-    this.editor.mark('vertex');
+    this.begin('vertex');
   }
   override onPointerMove(e: PointerInfo): void {
-    if (this.shape) this.editor.updateShape(withHandle(this.shape, this.handle, e.norm));
+    if (this.shape) this.editor.updateShape(kindOf(this.shape).withHandle(this.shape, this.handle, e.norm));
   }
-  override onPointerUp(): void {
-    this.editor.squash();
-    this.transition('idle');
-  }
-  override onCancel(): void {
-    this.editor.bail();
-    this.transition('idle');
+  protected override commit(): void {
+    // A drag that leaves a shape the model would reject (a box corner dropped on its opposite
+    // edge) is reverted, as a cancel would.
+    const now = this.shape ? this.editor.getShape(this.shape.id) : undefined;
+    if (now && !this.editor.accepts(now)) this.onCancel();
+    else super.commit();
   }
 }
 
@@ -110,27 +90,22 @@ class Brushing extends StateNode {
   }
   override onPointerUp(): void {
     this.editor.setPreview(null);
-    this.transition('idle');
+    this.rest();
   }
   override onCancel(): void {
     this.editor.setPreview(null);
     this.editor.select(this.base);
-    this.transition('idle');
+    this.rest();
   }
 }
 
-export class SelectTool extends ToolNode {
-  readonly id = 'select';
-  protected readonly initial = 'idle';
-  protected readonly states: Record<string, StateNode>;
-  constructor(editor: Editor) {
-    super(editor);
-    this.states = {
-      idle: new Idle(editor, this),
-      pointing_shape: new PointingShape(editor, this),
-      translating: new Translating(editor, this),
-      dragging_handle: new DraggingHandle(editor, this),
-      brushing: new Brushing(editor, this),
-    };
-  }
-}
+export const SELECT_TOOL: ToolSpec = {
+  id: 'select',
+  icon: 'M6 3l12 8.5-5.2 1.2L10 18z',
+  label: 'Select',
+  key: 'v',
+  group: 'navigate',
+  hint: 'Select, move, drag vertices; Delete removes',
+  cursor: 'default',
+  states: [SelectIdle, pressing('pointing_shape', 'translating'), Translating, DraggingHandle, Brushing],
+};

@@ -2,17 +2,11 @@
 // to a polyline that Enter or a double-click finishes; Backspace drops the last vertex; Escape
 // abandons it. The whole polyline is one undo entry.
 import { type Vec, dist } from '../../geometry';
-import { type LineShape, newId } from '../../shapes';
-import { DRAG_THRESHOLD_PX, type PointerInfo, StateNode, ToolNode } from '../StateNode';
-import { VertexDrawing } from '../VertexDrawing';
+import { newId } from '../../shapes';
+import { DRAG_THRESHOLD_PX, type PointerInfo, StateNode, type ToolSpec, idle } from '../../tools/StateNode';
+import { VertexDrawing } from '../../tools/VertexDrawing';
 import type { Editor } from '../../editor';
-
-class Idle extends StateNode {
-  readonly id = 'idle';
-  override onPointerDown(e: PointerInfo): void {
-    this.transition('pointing', e);
-  }
-}
+import type { LineShape } from './util';
 
 /** First press: becomes a straight line if dragged, or the first polyline vertex if released. */
 class Pointing extends StateNode {
@@ -32,14 +26,14 @@ class Pointing extends StateNode {
     if (!this.start) return;
     if (this.dragged) {
       commitLine(this.editor, [this.start.norm, e.norm]);
-      this.transition('idle');
+      this.rest();
     } else {
       this.transition('drawing', [this.start.norm]);
     }
   }
   override onCancel(): void {
     this.editor.setPreview(null);
-    this.transition('idle');
+    this.rest();
   }
 }
 
@@ -60,23 +54,22 @@ class Drawing extends VertexDrawing {
   }
 }
 
+/** Adds the line as one undo entry, unless the model would reject it (a drag clamped to one spot). */
 function commitLine(editor: Editor, points: readonly Vec[]): void {
   editor.setPreview(null);
   const shape: LineShape = { id: newId('line'), kind: 'line', points: [...points] };
+  if (!editor.accepts(shape)) return;
   editor.createShape(shape);
   editor.select([shape.id]);
 }
 
-export class LineTool extends ToolNode {
-  readonly id = 'line';
-  protected readonly initial = 'idle';
-  protected readonly states: Record<string, StateNode>;
-  constructor(editor: Editor) {
-    super(editor);
-    this.states = {
-      idle: new Idle(editor, this),
-      pointing: new Pointing(editor, this),
-      drawing: new Drawing(editor, this),
-    };
-  }
-}
+export const LINE_TOOL: ToolSpec = {
+  id: 'line',
+  icon: 'M4 18l6-8 5 4 5-9',
+  label: 'Line',
+  key: 'l',
+  group: 'prompt',
+  hint: 'Drag: line; clicks: polyline, Enter or double-click ends',
+  cursor: 'crosshair',
+  states: [idle('pointing'), Pointing, Drawing],
+};

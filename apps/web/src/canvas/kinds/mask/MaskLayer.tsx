@@ -5,10 +5,11 @@
 import { useEffect, useRef, useState } from 'react';
 import { Image as KImage, Layer } from 'react-konva';
 import type Konva from 'konva';
-import type { Editor } from '../editor';
-import { type Rect, unionRect } from '../tools/mask/raster';
-import { useEditorState } from './useEditor';
-import { MASK_ALPHA, MASK_COLORS } from './colors';
+import type { Editor } from '../../editor';
+import { type Rect, unionRect } from '../../raster';
+import { useEditorState } from '../../view/useEditor';
+import { MASK_ALPHA, MASK_COLORS } from '../../view/colors';
+import { isMask } from './shape';
 
 interface Surface {
   canvas: HTMLCanvasElement;
@@ -28,7 +29,7 @@ export function MaskLayer({ editor }: { editor: Editor }) {
   const order = useEditorState(editor, (s) => s.order);
   const shapes = useEditorState(editor, (s) => s.shapes);
   const viewport = useEditorState(editor, (s) => s.viewport);
-  const maskIds = order.filter((id) => shapes[id]?.kind === 'mask');
+  const maskIds = order.filter((id) => isMask(shapes[id]));
 
   useEffect(() => {
     const flush = (): void => {
@@ -85,7 +86,7 @@ export function MaskLayer({ editor }: { editor: Editor }) {
       frame.current ??= requestAnimationFrame(flush);
     });
     // Masks that exist before this layer mounted (imported prompts) are drawn on the first frame.
-    for (const s of editor.shapes) if (s.kind === 'mask') pending.current.set(s.id, null);
+    for (const s of editor.shapes) if (isMask(s)) pending.current.set(s.id, null);
     frame.current ??= requestAnimationFrame(flush);
     return () => {
       off();
