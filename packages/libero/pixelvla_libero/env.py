@@ -16,7 +16,9 @@ package README):
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +51,14 @@ def _quiet_imports() -> None:
 
 
 def suite_tasks(suite: str) -> Any:
+    """LIBERO's task suite object (it prints its task order on stdout: sent to stderr, so the
+    harness's stdout carries only its result)."""
     _quiet_imports()
     from libero.libero import benchmark
 
     protocol.check_suite(suite)
-    return benchmark.get_benchmark_dict()[suite]()
+    with contextlib.redirect_stdout(sys.stderr):
+        return benchmark.get_benchmark_dict()[suite]()
 
 
 class TaskEnv:

@@ -62,3 +62,44 @@ def target_from_problem(problem: Mapping[str, Any]) -> Target:
         if found is not None:
             return Target(found, "object" if found in objects else "fixture", " ".join(pred).lower())
     raise TaskError(f"no scene instance matches the goal {goal}", "no_target")
+
+
+def suite_targets(suite: str) -> list[dict[str, Any]]:
+    """Every task of ``suite`` with its instruction and target (LIBERO's side: parses the BDDL)."""
+    import os
+
+    from libero.libero import get_libero_path
+    from libero.libero.envs.bddl_utils import robosuite_parse_problem
+
+    from .env import suite_tasks
+
+    tasks = suite_tasks(suite)
+    out = []
+    for i in range(tasks.n_tasks):
+        task = tasks.get_task(i)
+        problem = robosuite_parse_problem(
+            os.path.join(get_libero_path("bddl_files"), task.problem_folder, task.bddl_file)
+        )
+        t = target_from_problem(problem)
+        out.append(
+            {
+                "suite": suite,
+                "task_id": i,
+                "task": task.language,
+                "target": t.name,
+                "kind": t.kind,
+                "predicate": t.predicate,
+            }
+        )
+    return out
+
+
+if __name__ == "__main__":  # python -m pixelvla_libero.targets [SUITE ...]: the mapping as JSON lines
+    import json
+    import sys
+
+    from .protocol import SUITES
+
+    for s in sys.argv[1:] or SUITES:
+        for row in suite_targets(s):
+            print(json.dumps(row))
