@@ -38,7 +38,9 @@ venv() {
 run_py() {
   # The side environment imports our writer/reader from source (pure Python + numpy/pyarrow/av,
   # all of which the lock brings), never the project's .venv.
+  # HF_LEROBOT_HOME: lerobot's default output folder, kept inside var/ instead of ~/.cache.
   PYTHONPATH="$ROOT/packages/model${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
+    HF_LEROBOT_HOME="$ROOT/var/lerobot-home" \
     OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$VENV/bin/python" "$@"
 }
 

@@ -21,6 +21,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", help="model id to load at start (default: the demo bundle when present)")
     p.add_argument("--data-dir", help="folder for the run registry, runs and datasets (default ./var)")
     p.add_argument("--models-dir", help="folder of checkpoint bundles (default ./models)")
+    p.add_argument(
+        "--datasets-dir",
+        help="a folder of LeRobot v3.0 datasets (or one dataset) to list beside <data-dir>/datasets",
+    )
     p.add_argument("--api-token", help="token every request must carry when binding beyond loopback")
     p.add_argument("--operator-token", help="token needed to command robots and launch runs")
     p.add_argument(

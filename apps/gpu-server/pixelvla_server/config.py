@@ -28,6 +28,8 @@ class Settings:
     model: str | None = None  # model id in the registry; None = the default demo bundle if present
     data_dir: Path = field(default_factory=lambda: _repo_root() / "var")
     models_dir: Path = field(default_factory=lambda: _repo_root() / "models")
+    # An operator's folder of LeRobot v3 datasets (or one dataset) to list beside <data-dir>/datasets.
+    datasets_dir: Path | None = None
     api_token: str | None = None  # required for a non-loopback bind
     operator_token: str | None = None  # required to command robots and launch runs
     studio_origins: tuple[str, ...] = ("http://127.0.0.1:5173", "http://localhost:5173")
@@ -52,6 +54,8 @@ class Settings:
             raise ConfigError(f"device {self.device!r} is not one of auto, cpu, cuda, cuda:N")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
+        if self.datasets_dir is not None and not self.datasets_dir.is_dir():
+            raise ConfigError(f"datasets dir {self.datasets_dir} is not a folder")
         if self.run_slots < 0:
             raise ConfigError(f"run slots {self.run_slots} must be >= 0 (0 = one per device)")
         if self.runner not in RUNNERS:
@@ -95,7 +99,7 @@ def from_env(environ: dict[str, str] | None = None, **overrides: object) -> Sett
             continue
         values[f.name] = _coerce(f.name, f.type, raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("data_dir", "models_dir"):
+    for key in ("data_dir", "models_dir", "datasets_dir"):
         if key in values:
             values[key] = Path(str(values[key])).expanduser().resolve()
     return Settings(**values).validate()  # type: ignore[arg-type]

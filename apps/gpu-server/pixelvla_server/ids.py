@@ -83,10 +83,46 @@ def model_dir(settings: Settings, model_id: str) -> Path:
     raise NotFound(f"model {model_id!r} is not in the model registry", code="unknown_model")
 
 
+def _is_dataset(path: Path) -> bool:
+    return (path / "meta" / "info.json").is_file()
+
+
+def find_datasets(settings: Settings) -> dict[str, Path]:
+    """id -> folder of every dataset: <data-dir>/datasets/<id>, then the operator's --datasets-dir
+    (a dataset itself, its children, or lerobot's <org>/<name> cache layout, id "<org>.<name>").
+    The first folder found for an id wins; symlinks leading out of their root are skipped."""
+    found: dict[str, Path] = {}
+
+    def add(root: Path, name: str, path: Path) -> None:
+        if _ID.match(name) and ".." not in name and name not in found and _inside(root, path):
+            found[name] = path
+
+    studio = datasets_root(settings)
+    if studio.is_dir():
+        for child in sorted(studio.iterdir()):
+            if _is_dataset(child):
+                add(studio, child.name, child)
+    extra = settings.datasets_dir
+    if extra is not None and extra.is_dir():
+        if _is_dataset(extra):
+            add(extra, extra.name, extra)
+        else:
+            for child in sorted(extra.iterdir()):
+                if _is_dataset(child):
+                    add(extra, child.name, child)
+                elif child.is_dir():
+                    for grand in sorted(child.iterdir()):
+                        if _is_dataset(grand):
+                            add(extra, f"{child.name}.{grand.name}", grand)
+    return found
+
+
 def dataset_dir(settings: Settings, dataset_id: str) -> Path:
     check_id(dataset_id, "dataset")
-    root = datasets_root(settings)
-    path = root / dataset_id
-    if not path.is_dir() or not _inside(root, path):
+    path = datasets_root(settings) / dataset_id
+    if path.is_dir() and _inside(datasets_root(settings), path):
+        return path
+    found = find_datasets(settings).get(dataset_id)
+    if found is None:
         raise NotFound(f"dataset {dataset_id!r} does not exist", code="unknown_dataset")
-    return path
+    return found

@@ -253,3 +253,171 @@ def test_a_crafted_stored_mask_fails_the_run_with_a_typed_error(tmp_path, models
     assert "[invalid_annotation]" in run["error"] and str(path) in run["error"], run["error"]
     assert "invalid_rle" in run["error"]
     assert "pixelvla: error [invalid_annotation]" in logs
+
+
+# ---- user datasets: --datasets-dir, lerobot-written fixtures, a 480x640 SO-101 video dataset -----------
+
+FIXTURES = Path(__file__).resolve().parents[3] / "packages" / "model" / "testdata" / "lerobot"
+SO101 = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"]
+VH, VW, VLEN = 480, 640, 40
+
+
+def so101_frame(e: int, t: int) -> np.ndarray:
+    y, x = np.mgrid[0:VH, 0:VW].astype(np.float64)
+    img = np.stack([40 + 150 * x / VW + 30 * e, 60 + 120 * y / VH, np.full_like(x, 100 + 4 * t)], -1)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def user_client(tmp_path_factory: pytest.TempPathFactory):
+    """A server whose --datasets-dir holds a 480x640, 30 fps, 6-D SO-101-shaped AV1 dataset (written
+    like lerobot-record would) and, in lerobot's <org>/<name> layout, the real-lerobot fixtures."""
+    import shutil
+
+    user = tmp_path_factory.mktemp("user")
+    writer = LeRobotWriter(
+        user / "so101_pick",
+        cameras={"wrist": (VH, VW)},
+        state_names=SO101,
+        action_names=SO101,
+        fps=30,
+        robot_type="so101_follower",
+        video=True,
+    )
+    for e in range(2):
+        t = np.arange(VLEN, dtype=np.float32)[:, None]
+        writer.write_episode(
+            e,
+            EpisodeRecord(
+                frames={"wrist": [so101_frame(e, i) for i in range(VLEN)]},
+                actions=(np.sin(t / 7 + np.arange(6)) * 30 + e).astype(np.float32),
+                states=(np.cos(t / 7 + np.arange(6)) * 30 - e).astype(np.float32),
+                task="pick up the cube",
+            ),
+        )
+    writer.finalize()
+    shutil.copytree(FIXTURES / "so101_video_deleted", user / "lerobot" / "so101_video_deleted")
+    shutil.copytree(FIXTURES / "image_to_video", user / "lerobot" / "image_to_video")
+    data = tmp_path_factory.mktemp("data")
+    write_dataset(data / "datasets" / "demo")
+    settings = Settings(device="cpu", data_dir=data, datasets_dir=user, load_model=False)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_datasets_dir_is_listed_beside_the_data_dir(user_client):
+    body = user_client.get("/v1/datasets").json()
+    assert [d["id"] for d in body["datasets"]] == [
+        "demo",
+        "lerobot.image_to_video",
+        "lerobot.so101_video_deleted",
+        "so101_pick",
+    ]
+    assert body["unreadable"] == {}
+    detail = user_client.get("/v1/datasets/so101_pick").json()
+    assert detail["fps"] == 30 and detail["cameras"] == ["wrist"] and detail["video_cameras"] == ["wrist"]
+    assert detail["action_dim"] == 6 and detail["state_dim"] == 6 and len(detail["action_q99"]) == 6
+
+
+def test_video_frames_are_decoded_server_side(user_client):
+    for t in (0, 17, VLEN - 1):
+        r = user_client.get(f"/v1/datasets/so101_pick/episodes/1/frames/{t}?camera=wrist&quality=100")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), dtype=np.float64)
+        assert img.shape == (VH, VW, 3)
+        assert np.abs(img - so101_frame(1, t)).mean() < 4.0, t
+    ep = user_client.get("/v1/datasets/so101_pick/episodes/1").json()
+    assert len(ep["actions"][0]) == 6 and len(ep["state"][0]) == 6 and ep["fps"] == 30
+
+
+def test_scrubbing_hits_the_frame_cache(user_client):
+    cat = user_client.app.state.studio.datasets
+    before = len(cat.frame_cache)
+    assert user_client.get("/v1/datasets/so101_pick/episodes/0/frames/20?camera=wrist").status_code == 200
+    # one miss decoded the window of following frames in the same pass
+    assert len(cat.frame_cache) - before == min(cat.video_window, VLEN - 20)
+    hits = cat.frame_cache.hits
+    for t in range(21, 20 + cat.video_window):
+        assert (
+            user_client.get(f"/v1/datasets/so101_pick/episodes/0/frames/{t}?camera=wrist").status_code == 200
+        )
+    assert cat.frame_cache.hits - hits == cat.video_window - 1
+    assert cat.frame_cache.nbytes <= cat.frame_cache.max_bytes
+
+
+def test_frame_cache_is_bounded_in_bytes():
+    from pixelvla_server.datasets.catalog import FrameCache
+
+    cache = FrameCache(max_bytes=3 * 100)
+    for i in range(5):
+        cache.put(("k", i), np.zeros(100, np.uint8))
+    assert len(cache) == 3 and cache.nbytes == 300
+    assert cache.get(("k", 0)) is None and cache.get(("k", 4)) is not None
+
+
+def test_annotation_versions_on_a_user_video_dataset(user_client):
+    url = "/v1/datasets/so101_pick/episodes/0/annotations"
+    assert user_client.get(url).json() == {"sidecar": None, "versions": [], "latest": 0}
+    mask = np.zeros((VH, VW), bool)
+    mask[100:200, 300:400] = True
+    body = {
+        "frame": 5,
+        "camera": "wrist",
+        "instruction": "pick up the cube",
+        "prompts": [{"type": "box", "x0": 0.45, "y0": 0.2, "x1": 0.65, "y1": 0.4}],
+        "masks": [{"frame": 5, "camera": "wrist", "rle": rle.encode(mask), "label": "cube"}],
+        "base_version": 0,
+    }
+    r = user_client.post(url, json=body)
+    assert r.status_code == 201, r.text
+    hist = user_client.get(url).json()
+    assert hist["latest"] == 1 and hist["versions"][0]["prompts"][0]["type"] == "box"
+    assert np.array_equal(
+        rle.decode(hist["versions"][0]["masks"][0]["rle"]), mask
+    )  # exact, whatever the codec
+    wrong = {
+        **body,
+        "base_version": 1,
+        "masks": [{"frame": 5, "camera": "wrist", "rle": rle.encode(np.ones((48, 64), bool))}],
+    }
+    assert user_client.post(url, json=wrong).json()["error"]["code"] == "invalid_rle"
+
+
+def test_lerobot_edited_datasets_open_through_the_server(user_client):
+    exp = json.loads((FIXTURES / "image_to_video.expected.json").read_text())
+    eps = user_client.get("/v1/datasets/lerobot.image_to_video/episodes").json()["episodes"]
+    assert [e["task"] for e in eps] == [e["task"] for e in exp["episodes"]]  # from task_index
+    deleted = json.loads((FIXTURES / "so101_video_deleted.expected.json").read_text())
+    ep = deleted["episodes"][1]
+    f = ep["frames"][0]
+    r = user_client.get(
+        f"/v1/datasets/lerobot.so101_video_deleted/episodes/1/frames/{f['frame']}?camera={f['camera']}&quality=100"
+    )
+    assert r.status_code == 200
+    img = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), dtype=np.float64)
+    np.testing.assert_allclose(img.reshape(-1, 3).mean(axis=0), f["lerobot_mean"], atol=1.5)
+    missing = user_client.get("/v1/datasets/lerobot.so101_video_deleted/episodes/2")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "unknown_episode"
+
+
+def test_a_missing_video_file_is_a_typed_error(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURES / "so101_video", tmp_path / "user" / "so101_video")
+    next((tmp_path / "user" / "so101_video" / "videos" / "observation.images.front").rglob("*.mp4")).unlink()
+    settings = Settings(
+        device="cpu", data_dir=tmp_path / "data", datasets_dir=tmp_path / "user", load_model=False
+    )
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/v1/datasets/so101_video/episodes/0/frames/0?camera=front")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "dataset_not_found"
+        assert "file-000.mp4" in r.json()["error"]["message"]
+        assert c.get("/v1/datasets/so101_video/episodes/0/frames/0?camera=wrist").status_code == 200
+
+
+def test_datasets_dir_must_be_a_folder(tmp_path):
+    from pixelvla_server.config import ConfigError, from_env
+
+    with pytest.raises(ConfigError, match="datasets dir"):
+        from_env({}, datasets_dir=str(tmp_path / "nope"))
+    assert from_env({"PIXELVLA_DATASETS_DIR": str(tmp_path)}).datasets_dir == tmp_path.resolve()

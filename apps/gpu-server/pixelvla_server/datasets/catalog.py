@@ -1,4 +1,9 @@
-"""Datasets by id: <data-dir>/datasets/<id> in the LeRobot v3 layout (pixelvla.data), plus studio annotations.
+"""Datasets by id, in the LeRobot v3.0 layout (pixelvla.data), plus studio annotations.
+
+Datasets are <data-dir>/datasets/<id> and the datasets of the operator's --datasets-dir (see
+ids.find_datasets): anything lerobot writes, image or video cameras. Frames are decoded here, on the
+server, and kept in a byte-bounded LRU cache; a video miss decodes a window of the following frames
+in the same pass, so scrubbing or a filmstrip costs one seek per window, not one per frame.
 
 Datasets on disk are treated as immutable. Annotations drawn in the studio are stored beside them, in
 <data-dir>/annotations/<dataset>/episode-<index>/v<NNNN>.json, one file per version, written atomically
@@ -20,7 +25,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
-from ..ids import annotations_root, check_id, dataset_dir, datasets_root
+from ..ids import annotations_root, dataset_dir, find_datasets
 
 
 def _version_of(name: str) -> int | None:
@@ -33,28 +38,65 @@ class DatasetUnavailable(ApiError):
     code = "invalid_dataset"
 
 
+class FrameCache:
+    """Decoded frames (uint8 arrays) by key, least recently used evicted past ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[Any, ...], np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> np.ndarray | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], frame: np.ndarray) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = frame
+            self._bytes += frame.nbytes
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class Catalog:
-    def __init__(self, settings: Settings, max_episodes: int = 16):
+    def __init__(
+        self,
+        settings: Settings,
+        max_episodes: int = 16,
+        frame_cache_bytes: int = 256 * 1024 * 1024,
+        video_window: int = 16,
+    ):
         self.settings = settings
         self._open: dict[str, tuple[float, Any]] = {}
         self._episodes: OrderedDict[tuple[str, float, int], Any] = OrderedDict()
         self._frames: OrderedDict[tuple[str, float, int, str], Any] = OrderedDict()
+        self.frame_cache = FrameCache(frame_cache_bytes)
+        self.video_window = max(1, video_window)
+        self._decoding: dict[tuple[str, float, int, str], threading.Lock] = {}
         self._max = max_episodes
         self._lock = threading.Lock()
 
     def ids(self) -> list[str]:
-        root = datasets_root(self.settings)
-        if not root.is_dir():
-            return []
-        out = []
-        for p in sorted(root.iterdir()):
-            try:
-                check_id(p.name, "dataset")
-            except ApiError:
-                continue
-            if (p / "meta" / "info.json").is_file():
-                out.append(p.name)
-        return out
+        return list(find_datasets(self.settings))
 
     def open(self, dataset_id: str) -> Any:
         """The pixelvla.data LocalDataset, reopened when its info.json changes."""
@@ -118,23 +160,48 @@ class Catalog:
                 f"camera {camera!r} is not in dataset {dataset_id!r} ({ds.cameras})", code="unknown_camera"
             )
         key = (dataset_id, self._mtime(dataset_id), index, camera)
+        hit = self.frame_cache.get((*key, t))
+        if hit is not None:
+            return hit
+        with self._lock:
+            decoding = self._decoding.setdefault(key, threading.Lock())
+        # One decoder per episode camera at a time: the parallel requests of a filmstrip wait for the
+        # window being decoded instead of each seeking the same video again.
+        with decoding:
+            hit = self.frame_cache.get((*key, t))
+            if hit is not None:
+                return hit
+            frames = self._episode_frames(key, ep, camera)
+            try:
+                if ds.features[ds.camera_key(camera)]["dtype"] == "video":
+                    span = list(range(t, min(ep.length, t + self.video_window)))
+                    decoded = frames.get_many(span)
+                else:
+                    span, decoded = [t], [np.asarray(frames[t])]
+            except DatasetError as exc:
+                raise DatasetUnavailable(exc.message, code=exc.code) from exc
+            for j, f in zip(span, decoded, strict=True):
+                f.setflags(write=False)  # shared by every request that hits the cache
+                self.frame_cache.put((*key, j), f)
+        return decoded[0]
+
+    def _episode_frames(self, key: tuple[str, float, int, str], ep: Any, camera: str) -> Any:
+        from pixelvla.data import DatasetError
+
         with self._lock:
             frames = self._frames.get(key)
             if frames is not None:
                 self._frames.move_to_end(key)
-        if frames is None:
-            try:
-                frames = ep.frames(camera)
-            except DatasetError as exc:
-                raise DatasetUnavailable(exc.message, code=exc.code) from exc
-            with self._lock:
-                self._frames[key] = frames
-                while len(self._frames) > 4:
-                    self._frames.popitem(last=False)
+                return frames
         try:
-            return np.asarray(frames[t])
+            frames = ep.frames(camera)
         except DatasetError as exc:
             raise DatasetUnavailable(exc.message, code=exc.code) from exc
+        with self._lock:
+            self._frames[key] = frames
+            while len(self._frames) > 4:
+                self._frames.popitem(last=False)
+        return frames
 
     def load_frame_ref(self, ref: Mapping[str, Any]) -> np.ndarray:
         """For the policy's frame_ref: {dataset, episode, frame, camera}."""

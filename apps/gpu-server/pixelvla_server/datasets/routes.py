@@ -35,6 +35,12 @@ class DatasetList(BaseModel):
 class DatasetDetail(DatasetSummary):
     action_q01: list[float] | None
     action_q99: list[float] | None
+    action_dim: int = Field(default=0, description="size of the action vector (0: no action feature)")
+    state_dim: int = Field(default=0, description="size of observation.state (0: none)")
+    video_cameras: list[str] = Field(default_factory=list, description="cameras stored as mp4 video")
+    notes: list[str] = Field(
+        default_factory=list, description="what the reader worked around (e.g. quantiles computed)"
+    )
 
 
 class EpisodeSummary(BaseModel):
@@ -54,7 +60,7 @@ class EpisodeData(BaseModel):
     task: str
     fps: int
     cameras: list[str]
-    actions: list[list[float]] = Field(description="(T, 7)")
+    actions: list[list[float]] = Field(description="(T, A): A is the dataset's action size")
     state: list[list[float]] = Field(description="(T, S)")
     timestamps: list[float]
 
@@ -134,7 +140,15 @@ def get_dataset(dataset_id: str, cat: Cat) -> DatasetDetail:
         bounds: tuple[list[float] | None, list[float] | None] = (q01.tolist(), q99.tolist())
     except ValueError:
         bounds = (None, None)
-    return DatasetDetail(**_summary(dataset_id, ds).model_dump(), action_q01=bounds[0], action_q99=bounds[1])
+    return DatasetDetail(
+        **_summary(dataset_id, ds).model_dump(),
+        action_q01=bounds[0],
+        action_q99=bounds[1],
+        action_dim=ds.action_dim,
+        state_dim=ds.state_dim,
+        video_cameras=[c for c in ds.cameras if ds.features[ds.camera_key(c)]["dtype"] == "video"],
+        notes=list(ds.notes),
+    )
 
 
 @router.get("/{dataset_id}/episodes", response_model=EpisodeList)
