@@ -99,10 +99,12 @@ export function Toolbar({ editor }: { editor: Editor }) {
 export function HelpOverlay({ editor, extra = [] }: { editor: Editor; extra?: readonly Command<never>[] }) {
   const open = useEditorState(editor, (s) => s.helpOpen);
   if (!open) return null;
-  return (
-    <HelpCard rows={helpRows([...canvasCommands(), ...extra])} onClose={() => editor.toggleHelp(false)} />
-  );
+  return <HelpCard rows={helpFor(extra)} onClose={() => editor.toggleHelp(false)} />;
 }
+
+/** The help's rows: the canvas command table, then a page's own commands. */
+export const helpFor = (extra: readonly Command<never>[] = []): HelpRow[] =>
+  helpRows([...canvasCommands(), ...extra]);
 
 export function HelpCard({ rows, onClose }: { rows: readonly HelpRow[]; onClose: () => void }) {
   return (

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { Editor } from '../../editor';
+
+describe('line tool and the model', () => {
+  it('a drag clamped to one spot of the frame (zero length) creates no line', () => {
+    const ed = new Editor({ width: 200, height: 100 });
+    ed.setViewport({ scale: 2, x: 10, y: 20 });
+    ed.setTool('line');
+    // Both ends left of and above the frame: both clamp to its corner (0, 0).
+    ed.drag([
+      { x: 0, y: 0 },
+      { x: -40, y: -30 },
+    ]);
+    expect(ed.shapes).toHaveLength(0);
+    expect(ed.state.canUndo).toBe(false);
+    ed.drag([
+      { x: 0, y: 0 },
+      { x: 200, y: 120 },
+    ]);
+    expect(ed.kinds()).toEqual(['line']);
+  });
+});
