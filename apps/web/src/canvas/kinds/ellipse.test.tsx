@@ -8,6 +8,7 @@ import { Ellipse } from 'react-konva';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PromptError } from '@pixelvla/model';
 import { Editor } from '../editor';
+import { at, testEditor } from '../testing';
 import { type Vec, insideBox, normToScreen, shiftWithin } from '../geometry';
 import { type ShapeBase, newId } from '../shapes';
 import { exportPrompts, importPrompts } from '../io/prompts';
@@ -136,11 +137,9 @@ let unregister: () => void;
 let ed: Editor;
 beforeEach(() => {
   unregister = registerKind(ellipseKind);
-  ed = new Editor({ width: 200, height: 100 });
-  ed.setViewport({ scale: 2, x: 10, y: 20 });
+  ed = testEditor();
 });
 afterEach(() => unregister());
-const at = (nx: number, ny: number) => ({ x: 10 + nx * 200 * 2, y: 20 + ny * 100 * 2 });
 const toScreen = (p: Vec) => normToScreen(ed.state.viewport, ed.state.imageSize, p);
 const draw = () => {
   ed.setTool('ellipse');

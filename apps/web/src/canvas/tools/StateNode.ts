@@ -53,7 +53,9 @@ export interface ToolSpec {
   readonly initial?: string;
 }
 
-export interface StateHandlers {
+/** One state of a tool: the handlers it defines receive the events while it is current. */
+export abstract class StateNode {
+  abstract readonly id: string;
   onEnter?(info?: unknown): void;
   onExit?(): void;
   onPointerDown?(e: PointerInfo): void;
@@ -62,27 +64,13 @@ export interface StateHandlers {
   onDoubleClick?(e: PointerInfo): void;
   /** Returns true when the key was consumed. */
   onKeyDown?(e: KeyInfo): boolean;
-  /** Escape, a lost pointer, or a tool switch mid-gesture. */
-  onCancel?(): void;
   /** Enter. */
-  onComplete?(): void;
-}
-
-export abstract class StateNode implements StateHandlers {
-  abstract readonly id: string;
-  onEnter?(info?: unknown): void;
-  onExit?(): void;
-  onPointerDown?(e: PointerInfo): void;
-  onPointerMove?(e: PointerInfo): void;
-  onPointerUp?(e: PointerInfo): void;
-  onDoubleClick?(e: PointerInfo): void;
-  onKeyDown?(e: KeyInfo): boolean;
   onComplete?(): void;
   constructor(
     protected readonly editor: Editor,
     protected readonly tool: ToolNode,
   ) {}
-  /** A cancelled state puts the tool back at rest. */
+  /** Escape, a lost pointer, or a tool switch mid-gesture: by default, back to rest. */
   onCancel(): void {
     this.rest();
   }
@@ -159,7 +147,8 @@ export abstract class Gesture extends StateNode {
   }
 }
 
-export class ToolNode implements StateHandlers {
+/** A tool built from its spec: it forwards every event to its current state. */
+export class ToolNode {
   readonly id: string;
   readonly initial: string;
   private readonly states = new Map<string, StateNode>();

@@ -1,14 +1,13 @@
 // The box tool never leaves a box the model rejects (x1 > x0 and y1 > y0).
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Editor } from '../../editor';
+import type { Editor } from '../../editor';
+import { at, testEditor } from '../../testing';
 import { exportPrompts } from '../../io/prompts';
 
 let ed: Editor;
 beforeEach(() => {
-  ed = new Editor({ width: 200, height: 100 });
-  ed.setViewport({ scale: 2, x: 10, y: 20 });
+  ed = testEditor();
 });
-const at = (nx: number, ny: number) => ({ x: 10 + nx * 200 * 2, y: 20 + ny * 100 * 2 });
 
 describe('box tool and the model', () => {
   it('a drag along one axis (no area) creates nothing and leaves no undo entry', () => {

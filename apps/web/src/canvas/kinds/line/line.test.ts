@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { Editor } from '../../editor';
+import { testEditor } from '../../testing';
 
 describe('line tool and the model', () => {
   it('a drag clamped to one spot of the frame (zero length) creates no line', () => {
-    const ed = new Editor({ width: 200, height: 100 });
-    ed.setViewport({ scale: 2, x: 10, y: 20 });
+    const ed = testEditor();
     ed.setTool('line');
     // Both ends left of and above the frame: both clamp to its corner (0, 0).
     ed.drag([

@@ -2,16 +2,15 @@
 // canvas never keeps one: erasing the last pixel removes the mask in the same undo entry.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parsePrompts } from '@pixelvla/model';
-import { Editor } from '../../editor';
+import type { Editor } from '../../editor';
+import { at, testEditor } from '../../testing';
 import { maskArea } from '../../raster';
 import { exportPrompts } from '../../io/prompts';
 
 let ed: Editor;
 beforeEach(() => {
-  ed = new Editor({ width: 200, height: 100 });
-  ed.setViewport({ scale: 2, x: 10, y: 20 });
+  ed = testEditor();
 });
-const at = (nx: number, ny: number) => ({ x: 10 + nx * 200 * 2, y: 20 + ny * 100 * 2 });
 
 describe('an emptied mask leaves the prompt list', () => {
   it('erasing every pixel removes the mask in the erase stroke; undo brings it back with its pixels', () => {
