@@ -421,3 +421,13 @@ def test_datasets_dir_must_be_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="datasets dir"):
         from_env({}, datasets_dir=str(tmp_path / "nope"))
     assert from_env({"PIXELVLA_DATASETS_DIR": str(tmp_path)}).datasets_dir == tmp_path.resolve()
+
+
+def test_video_bench_reports_numbers():
+    from pixelvla_server.datasets.bench import run
+
+    out = run(seconds=0.4, random_frames=3)
+    assert out["episode"]["frames"] == 12
+    for key in ("sequential_decode_fps", "random_access_decode_fps", "encode_fps"):
+        assert out[key] > 0
+    assert out["filmstrip_frame_warm"]["p50_ms"] > 0 and out["decode_mae_0_255"] < 8

@@ -179,3 +179,15 @@ def test_missing_stats_file_is_computed(tmp_path: Path) -> None:
     ds = open_dataset(root)
     assert ds.action_bounds()[0].shape == (6,)
     assert any("missing" in n for n in ds.notes)
+
+
+def test_gripper_dims_come_from_the_action_names(tmp_path: Path) -> None:
+    assert open_dataset(FIXTURES / "so101_video").gripper_dims() == (5,)  # SO-101: 6 joints, gripper last
+    root = copy(tmp_path, "so101_image")
+    info = json.loads((root / "meta" / "info.json").read_text())
+    info["features"]["action"]["names"] = ["gripper", "a", "b", "c", "d", "e"]
+    (root / "meta" / "info.json").write_text(json.dumps(info))
+    assert open_dataset(root).gripper_dims() == (0,)
+    info["features"]["action"]["names"] = None
+    (root / "meta" / "info.json").write_text(json.dumps(info))
+    assert open_dataset(root).gripper_dims() == (5,)

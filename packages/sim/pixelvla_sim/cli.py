@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--image-size", type=int, default=224)
     g.add_argument("--cameras", nargs="+", default=list(CAMERAS), choices=list(CAMERAS))
     g.add_argument("--workers", type=int, default=default_workers(), help="parallel processes")
+    g.add_argument(
+        "--video",
+        action="store_true",
+        help="store camera frames as AV1 mp4 like lerobot (smaller, lossy; masks stay exact in the sidecar)",
+    )
     return p
 
 
@@ -53,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             speed=args.speed,
             image_size=args.image_size,
             cameras=tuple(args.cameras),
+            video=args.video,
         )
         with tqdm(total=cfg.episodes, desc="episodes", unit="ep", file=sys.stderr) as bar:
             from pixelvla_sim.generate import make_writer

@@ -43,6 +43,7 @@ class GenConfig:
     cameras: tuple[str, ...] = ("front", "wrist")
     control_hz: float = 10.0
     max_steps: int = 120
+    video: bool = False  # cameras as AV1 mp4 (lerobot's default) instead of PNG in parquet
 
     def __post_init__(self) -> None:
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, int) or self.episodes < 0:
@@ -69,6 +70,7 @@ def make_writer(cfg: GenConfig) -> LeRobotWriter:
         action_names=ACTION_NAMES,
         fps=round(cfg.control_hz),
         robot_type=ROBOT_TYPE,
+        video=cfg.video,
     )
 
 
