@@ -64,6 +64,23 @@ test('draw every prompt kind on a dataset frame, predict, see the action overlay
   await page.keyboard.press('Control+Shift+Z');
   await expect.poll(kinds).toEqual(['point', 'point', 'box', 'line', 'mask']);
 
+  // Erasing the mask's every pixel (a wider eraser over the same stroke) takes it off the list: an
+  // empty mask is no prompt. One undo brings it back.
+  await page.keyboard.press('e');
+  for (let i = 0; i < 3; i++) await page.keyboard.press(']');
+  await drag([0.7, 0.7], [0.8, 0.75], 8);
+  await expect.poll(kinds).toEqual(['point', 'point', 'box', 'line']);
+  await page.keyboard.press('Control+z');
+  await expect.poll(kinds).toEqual(['point', 'point', 'box', 'line', 'mask']);
+
+  // ? lists the command table, the page's own D / F included; Esc closes it.
+  await page.keyboard.press('?');
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await expect(help).toContainText('Delete / Backspace');
+  await expect(help).toContainText('Next frame of the episode');
+  await page.keyboard.press('Escape');
+  await expect(help).toBeHidden();
+
   // The in-browser encoder runs on WASM here (no GPU in CI) and reports a time.
   await expect(page.getByTestId('encoder-backend')).toContainText(/wasm|webgpu/, { timeout: 30_000 });
   await expect(page.getByTestId('encoder-time')).toHaveText(/ms/);
