@@ -474,11 +474,30 @@ class LocalDataset:
     def compute_numeric_stats(self, keys: Sequence[str]) -> dict[str, dict[str, list[float] | list[int]]]:
         """min/max/mean/std/count/q01..q99 of vector features over every frame of the dataset."""
         parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
-        for ep in self.episodes:
-            table = self._episode_table(ep, list(keys))
+        for _, columns in self._per_episode(keys):
             for k in keys:
-                parts[k].append(_matrix(table, k, ep.data_file))
+                parts[k].append(columns[k])
         return {k: fmt.numeric_stats(np.concatenate(v)) for k, v in parts.items()}
+
+    def _per_episode(self, keys: Sequence[str]) -> Iterator[tuple[EpisodeInfo, dict[str, np.ndarray]]]:
+        """Every episode's vector columns, reading each data file once (not once per episode)."""
+        by_file: dict[Path, list[EpisodeInfo]] = {}
+        for ep in self.episodes:
+            by_file.setdefault(ep.data_file, []).append(ep)
+        for path, eps in by_file.items():
+            df = self._data_file(path)
+            try:
+                table = df.pf.read(columns=list(keys))
+            except (OSError, pa.ArrowException, KeyError) as exc:
+                raise DatasetError(f"corrupt dataset file {path}: {exc}") from exc
+            whole = {k: _matrix(table, k, path) for k in keys}
+            for ep in eps:
+                rows = df.rows(ep.from_index, ep.to_index)
+                if len(rows) != ep.length:
+                    raise DatasetError(
+                        f"corrupt dataset file {path}: episode {ep.index} has {len(rows)} rows, expected {ep.length}"
+                    )
+                yield ep, {k: v[rows] for k, v in whole.items()}
 
     def _note(self, text: str) -> None:
         if text not in self.notes:
@@ -534,17 +553,13 @@ class LocalDataset:
 
     def fingerprints(self) -> list[str]:
         """:func:`pixelvla.data.format.episode_fingerprint` of every episode."""
-        out = []
-        for ep in self.episodes:
-            if fmt.ACTION_KEY not in self.features:
-                out.append(f"{ep.length}:")
-                continue
-            out.append(
-                fmt.episode_fingerprint(
-                    _matrix(self._episode_table(ep, [fmt.ACTION_KEY]), fmt.ACTION_KEY, ep.data_file)
-                )
-            )
-        return out
+        if fmt.ACTION_KEY not in self.features:
+            return [f"{ep.length}:" for ep in self.episodes]
+        out = {
+            ep.index: fmt.episode_fingerprint(c[fmt.ACTION_KEY])
+            for ep, c in self._per_episode([fmt.ACTION_KEY])
+        }
+        return [out[ep.index] for ep in self.episodes]
 
     def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(q01, q99) of the actions, the normalisation bounds the model uses."""
