@@ -239,9 +239,9 @@ def load_bundle(
     manifest = read_manifest(root, verify=verify)
     try:
         config = PixelVLAConfig.from_json((root / "config.json").read_text())
-        normalizer = ActionNormalizer.from_dict(json.loads((root / "normalization.json").read_text()))
-        preprocessing = json.loads((root / "preprocessing.json").read_text())
-    except (ConfigError, json.JSONDecodeError, OSError) as e:
+        normalizer = ActionNormalizer.from_dict(_read_json_object(root, "normalization.json"))
+        preprocessing = _read_json_object(root, "preprocessing.json")
+    except (ConfigError, json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
         raise CheckpointError(f"bundle {root} has an unreadable config: {e}") from e
     except PixelVLAError as e:
         raise CheckpointError(f"bundle {root}: {e.message}") from e
@@ -255,8 +255,7 @@ def load_bundle(
     _load_into(model, state, "base + heads")
     adapter = root / ADAPTER_FILE
     if adapter.is_file():
-        settings = LoraSettings(**json.loads((root / ADAPTER_CONFIG).read_text()))
-        settings = dataclasses.replace(settings, target_modules=tuple(settings.target_modules))
+        settings = _lora_settings(root)
         add_lora(model, settings)
         adapters = _load_tensors(adapter)
         missing = {k for k in lora_state_dict(model)} - set(adapters)
@@ -273,6 +272,26 @@ def load_bundle(
     for p in model.parameters():
         p.requires_grad_(False)
     return LoadedBundle(model, config, normalizer, manifest, preprocessing, root)
+
+
+def _read_json_object(root: Path, name: str) -> dict[str, Any]:
+    data = json.loads((root / name).read_text())
+    if not isinstance(data, dict):
+        raise CheckpointError(f"bundle file {root / name} is corrupt: not a JSON object")
+    return data
+
+
+def _lora_settings(root: Path) -> LoraSettings:
+    """adapters/adapter_config.json as LoraSettings; anything else is a corrupt-file error naming it."""
+    path = root / ADAPTER_CONFIG
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        settings = LoraSettings(**data)
+        return dataclasses.replace(settings, target_modules=tuple(settings.target_modules))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, ValueError) as e:
+        raise CheckpointError(f"bundle file {path} is corrupt: {e}") from e
 
 
 def _load_into(model: PixelVLA, state: dict[str, torch.Tensor], what: str) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import safetensors.torch
@@ -154,3 +156,82 @@ def test_random_tiny_bundle_uses_the_seed0_browser_encoder(tmp_path):
 
     manifest = read_manifest(make_random_tiny_bundle(tmp_path / "b", seed=3))
     assert manifest["encoder_hash"] == encoder_hash(make_prompt_encoder(0))
+
+
+# ---- training checkpoints (train/checkpointing.py): a damaged file is a typed error naming it ----------
+
+
+def _training_checkpoint(tmp_path: Path) -> tuple[Any, Path]:
+    from pixelvla.train import rng
+    from pixelvla.train.checkpointing import CheckpointManager, TrainingState
+
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    mgr = CheckpointManager(tmp_path)
+    state = TrainingState(
+        step=1,
+        weights=dict(model.state_dict()),
+        optimizer=opt.state_dict(),
+        scheduler={"last_epoch": 1},
+        sampler={"epoch": 0, "position": 1},
+        rng=rng.capture(),
+        extra={},
+    )
+    return mgr, mgr.save(state)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: random.Random(0).randbytes(len(b)),  # garbled: torch would say "weights_only=False"
+        lambda b: b[: len(b) // 2],  # truncated zip
+        lambda b: b"",
+        lambda b: b[: len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF]) + b[len(b) // 2 + 1 :],  # one byte
+    ],
+    ids=["garbled", "truncated", "empty", "one-byte"],
+)
+def test_damaged_optimizer_state_is_a_typed_corrupt_file_error(tmp_path: Path, damage: Any) -> None:
+    from pixelvla.train.checkpointing import CheckpointStateError
+
+    mgr, path = _training_checkpoint(tmp_path)
+    assert mgr.load().step == 1
+    target = path / "optimizer.pt"
+    target.write_bytes(damage(target.read_bytes()))
+    with pytest.raises(CheckpointStateError) as e:
+        mgr.load()
+    msg = e.value.message
+    assert str(target) in msg and "corrupt" in msg and e.value.code == "invalid_training_checkpoint"
+    assert "weights_only" not in msg and "pickl" not in msg.lower()  # never advice to unpickle it
+    assert e.value.__cause__ is None  # torch's message (with that advice) is not chained either
+
+
+def test_damaged_weights_and_state_files_are_typed(tmp_path: Path) -> None:
+    from pixelvla.train.checkpointing import CheckpointStateError
+
+    mgr, path = _training_checkpoint(tmp_path)
+    weights = path / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # in the tensor bytes: safetensors itself would load it
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointStateError, match="sha256") as e:
+        mgr.load()
+    assert str(weights) in e.value.message
+    for text in ("{torn", "[]", '{"step": "one", "sampler": {}, "rng": {}}', "\udcff"):
+        _, fresh = _training_checkpoint(tmp_path / f"s{len(text)}")
+        (fresh / "state.json").write_text(text, errors="surrogateescape")
+        with pytest.raises(CheckpointStateError, match=r"state\.json is corrupt"):
+            type(mgr)(fresh.parent.parent).load()
+
+
+def test_corrupt_adapter_config_is_a_checkpoint_error(tmp_path: Path, random_bundle: Path) -> None:
+    for i, text in enumerate(["", "[1, 2]", '{"a": 1}', "\udcff"]):
+        b = _copy(random_bundle, tmp_path / f"adapter{i}")
+        (b / ADAPTER_FILE).with_name("adapter_config.json").write_text(text, errors="surrogateescape")
+        with pytest.raises(CheckpointError, match=r"adapter_config\.json is corrupt"):
+            load_bundle(b, verify=False)
+    b = _copy(random_bundle, tmp_path / "preprocessing")
+    (b / "preprocessing.json").write_bytes(random.Random(0).randbytes(64))
+    with pytest.raises(CheckpointError):
+        load_bundle(b, verify=False)
