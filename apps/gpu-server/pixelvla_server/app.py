@@ -29,7 +29,7 @@ from .runs.manager import RunManager
 from .runs.registry import RunRegistry
 from .runs.routes import router as runs_router
 from .runs.runner import RayJobRunner, Runner, SubprocessRunner
-from .security import OPEN_PATHS, api_token_ok
+from .security import Edge
 
 log = logging.getLogger("pixelvla_server")
 
@@ -136,46 +136,15 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         responses={422: {"model": ErrorResponse, "description": "Validation error"}},
     )
     app.state.studio = state
+    # The middleware added last is the outermost: CORS wraps Edge, so the studio can read Edge's typed
+    # 401/403/413 bodies (a refused origin gets no CORS headers either way).
+    app.add_middleware(Edge, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.studio_origins),
         allow_methods=["*"],
         allow_headers=["*"],
     )
-
-    @app.middleware("http")
-    async def limits_and_access_log(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_request_bytes:
-            err = ApiError(
-                f"request body of {length} bytes exceeds the limit of {settings.max_request_bytes}",
-                code="payload_too_large",
-                status=413,
-            )
-            return JSONResponse(err.body(), status_code=err.status)
-        if (
-            request.method != "OPTIONS"
-            and request.url.path not in OPEN_PATHS
-            and not api_token_ok(settings, request.headers, request.query_params)
-        ):
-            err = ApiError(
-                "missing or wrong API token: send `Authorization: Bearer <token>`",
-                code="unauthorized",
-                status=401,
-            )
-            return JSONResponse(err.body(), status_code=err.status, headers={"WWW-Authenticate": "Bearer"})
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.url.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - t0) * 1000, 2),
-            },
-        )
-        return response
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -200,15 +169,22 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         body = ErrorResponse(error=ErrorBody(code=code, message=str(exc.detail)))
         return JSONResponse(
             body.model_dump(), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error")
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's fault (decode failures of client data are 400s where they happen).
+        log.error(
+            "unhandled error",
+            exc_info=(type(exc), exc, exc.__traceback__),
+            extra={"method": request.method, "path": request.url.path},
+        )
         body = ErrorResponse(
             error=ErrorBody(code="internal", message=f"internal error: {type(exc).__name__}")
         )

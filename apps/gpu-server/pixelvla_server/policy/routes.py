@@ -8,6 +8,7 @@ Stream protocol (binary msgpack frames, arrays in openpi's layout via pixelvla.w
 - server -> client reply: {"type": "actions", "actions": f32 (N, 7), "actions_normalized", "model_id", "seq",
   "timing_ms": {...}}; after a hot-swap the first reply also carries "metadata" (the new model's).
 - errors that concern one message: {"type": "error", "error": {"code", "message"}, "seq"}; the socket stays open.
+  A bug while handling one message is answered the same way with code "internal" (and logged).
 - close codes: 1003 text frame, 1008 bad token, 1009 message too large, 1011 server error, 1001 shutdown.
 """
 
@@ -228,18 +229,27 @@ async def stream(ws: WebSocket) -> None:
                 await ws.send_bytes(packb(obj))
 
     async def serve(payload: bytes, t_recv: float) -> None:
-        nonlocal sent_model
         seq: Any = None
         try:
-            obs = unpackb(payload, max_bytes=max_bytes)
-            seq = obs.get("seq") if isinstance(obs, dict) else None
-            result: PredictResult = await svc.predict(key, obs)
-        except StaleDropped:
-            await send({"type": "dropped", "seq": seq})
-            return
-        except (ApiError, PixelVLAError) as exc:
-            await send(_error_frame(exc.code, exc.message, seq))
-            return
+            try:
+                obs = unpackb(payload, max_bytes=max_bytes)
+                seq = obs.get("seq") if isinstance(obs, dict) else None
+                result: PredictResult = await svc.predict(key, obs)
+            except StaleDropped:
+                await send({"type": "dropped", "seq": seq})
+                return
+            except (ApiError, PixelVLAError) as exc:
+                await send(_error_frame(exc.code, exc.message, seq))
+                return
+            await send(reply_of(result, t_recv, seq))
+        except Exception as exc:  # a bug: this message gets a typed answer, the socket stays open
+            if ws.client_state != WebSocketState.CONNECTED:
+                return  # the client left while we worked; there is no one to answer
+            log.error("policy stream message failed", exc_info=exc, extra={"conn": key[1]})
+            await answer_internal(exc, seq)
+
+    def reply_of(result: PredictResult, t_recv: float, seq: Any) -> dict[str, Any]:
+        nonlocal sent_model
         reply: dict[str, Any] = {
             "type": "actions",
             "actions": result.actions,
@@ -253,7 +263,20 @@ async def stream(ws: WebSocket) -> None:
             sent_model = tag
             reply["metadata"] = _stream_metadata(result.model, max_bytes)
         reply["timing_ms"]["server_total"] = (time.perf_counter() - t_recv) * 1000.0
-        await send(reply)
+        return reply
+
+    async def answer_internal(exc: Exception, seq: Any) -> None:
+        message = f"internal error while handling this message: {type(exc).__name__}"
+        try:
+            await send(_error_frame("internal", message, seq))
+        except Exception:  # the echoed seq itself may be what failed to encode
+            await send(_error_frame("internal", message, None))
+
+    def reap(task: asyncio.Task[None]) -> None:
+        """Retrieve every task's outcome, so that no exception is left for asyncio to complain about."""
+        tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("policy stream task failed", exc_info=exc, extra={"conn": key[1]})
 
     try:
         while True:
@@ -271,7 +294,7 @@ async def stream(ws: WebSocket) -> None:
                 break
             task = asyncio.create_task(serve(data, t_recv))
             tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            task.add_done_callback(reap)
     except WebSocketDisconnect:
         pass
     except Exception:

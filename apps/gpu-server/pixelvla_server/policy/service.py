@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pixelvla.errors import PixelVLAError
 
 from ..config import Settings
-from ..errors import ApiError, Conflict
+from ..errors import ApiError, Conflict, decoding
 from ..ids import list_model_dirs, model_dir, written_models_root
-from .codec import FrameLoader, to_observation
+from .codec import FrameLoader, InvalidObservation, to_observation
 from .worker import DeviceWorker, NoModel
 
 log = logging.getLogger("pixelvla_server.policy")
@@ -77,6 +78,30 @@ def default_model_id(settings: Settings) -> str:
     return RANDOM_TINY
 
 
+class _FrameLoadFailed(Exception):
+    """Carries an untyped failure of the frame loader (reading the server's datasets) past the
+    client-input mapping in the predict job, which would otherwise call it the client's fault."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _server_side(loader: FrameLoader | None) -> FrameLoader | None:
+    if loader is None:
+        return None
+
+    def load(ref: Mapping[str, Any]) -> np.ndarray:
+        try:
+            return loader(ref)
+        except (ApiError, PixelVLAError):
+            raise
+        except Exception as exc:
+            raise _FrameLoadFailed(exc) from exc
+
+    return load
+
+
 class PolicyService:
     def __init__(self, settings: Settings, device: str):
         self.settings = settings
@@ -126,11 +151,15 @@ class PolicyService:
         self.worker.close()
 
     def _job(self, obs: Mapping[str, Any] | object) -> Any:
-        loader = self.frame_loader
+        loader = _server_side(self.frame_loader)
 
         def job(model: LoadedPolicy, queued_ms: float) -> PredictResult:
             t0 = time.perf_counter()
-            observation = to_observation(obs, loader)
+            try:
+                with decoding("the observation", "invalid_observation", InvalidObservation):
+                    observation = to_observation(obs, loader)
+            except _FrameLoadFailed as exc:
+                raise exc.cause from None  # the server's own data: not the client's fault
             t1 = time.perf_counter()
             pred = model.policy.predict(observation)
             t2 = time.perf_counter()

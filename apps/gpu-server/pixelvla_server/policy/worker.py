@@ -5,16 +5,20 @@ source whose previous job has not started yet replaces it: the old one fails wit
 client that sends faster than the model runs always gets its newest observation served next, and
 the queue never holds more than one job per source. A global bound refuses work (Busy) beyond
 `max_pending` sources waiting.
+
+Containment: whatever a job raises fails that job's future only; the thread goes on with the next
+job (see README "Security", worker isolation, for why a thread and not a process).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -79,8 +83,8 @@ class DeviceWorker(Generic[M]):
             stale = self._pending.pop(key, None)
             if stale is not None:
                 self.dropped += 1
-                stale.future.set_exception(
-                    StaleDropped("a newer observation from the same client replaced this one")
+                _fail(
+                    stale.future, StaleDropped("a newer observation from the same client replaced this one")
                 )
             elif len(self._pending) >= self.max_pending:
                 raise Busy(
@@ -94,7 +98,7 @@ class DeviceWorker(Generic[M]):
         with self._cond:
             self._closed = True
             for job in self._pending.values():
-                job.future.set_exception(NoModel("the server is shutting down"))
+                _fail(job.future, NoModel("the server is shutting down"))
             self._pending.clear()
             self._cond.notify_all()
         self._thread.join(timeout=5)
@@ -108,12 +112,30 @@ class DeviceWorker(Generic[M]):
                     return
                 _, job = self._pending.popitem(last=False)
                 model = self._model
-            if not job.future.set_running_or_notify_cancel():
-                continue
-            queued_ms = (time.perf_counter() - job.enqueued) * 1000.0
             try:
-                if model is None:
-                    raise NoModel("no model is loaded yet; see GET /v1/models and POST /v1/models/{id}/load")
-                job.future.set_result(job.fn(model, queued_ms))
-            except BaseException as exc:  # every failure goes back to the caller, typed or not
-                job.future.set_exception(exc)
+                self._execute(job, model)
+            except BaseException:  # never reached by a job's own error; the thread must outlive any bug
+                log.exception("policy worker: job bookkeeping failed")
+                _fail(job.future, RuntimeError("the policy worker failed on this job"))
+
+    @staticmethod
+    def _execute(job: _Job[M], model: M | None) -> None:
+        if not job.future.set_running_or_notify_cancel():
+            return  # the caller gave up (its connection closed) before the job started
+        queued_ms = (time.perf_counter() - job.enqueued) * 1000.0
+        try:
+            if model is None:
+                raise NoModel("no model is loaded yet; see GET /v1/models and POST /v1/models/{id}/load")
+            result = job.fn(model, queued_ms)
+        except BaseException as exc:  # every failure goes back to the caller, typed or not
+            job.future.set_exception(exc)
+        else:
+            job.future.set_result(result)
+
+
+def _fail(future: Future[Any], exc: BaseException) -> None:
+    """Fail a future that may already be cancelled (asyncio.wrap_future cancels it when the awaiting
+    task is cancelled, e.g. its WebSocket closed): set_exception would raise InvalidStateError into
+    the next submit() of that source, or into close() at shutdown."""
+    with contextlib.suppress(InvalidStateError):
+        future.set_exception(exc)
