@@ -14,6 +14,7 @@ defaults (libsvtav1, yuv420p, GOP 2, CRF 30), so what :mod:`pixelvla.data.writer
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
@@ -189,6 +190,9 @@ def encode_av1(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
     h, w = frames[0].shape[:2]
     if h % 2 or w % 2:
         raise DatasetError(f"AV1 (yuv420p) needs even frame sizes, got {h}x{w}")
+    # SVT-AV1 prints its whole configuration to stderr at every encoder start unless told not to;
+    # an operator's own SVT_LOG setting wins.
+    os.environ.setdefault("SVT_LOG", "1")
     options = {
         "g": str(DEFAULT_GOP),
         "crf": str(DEFAULT_CRF),
