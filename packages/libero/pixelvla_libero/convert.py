@@ -21,14 +21,15 @@ ROBOT_TYPE = "libero_panda"
 FPS = 20
 
 
+LEDGER = ".libero-sources.json"  # in the dataset folder: the npz file behind each episode, in order
+
+
 def convert(src: Path, dst: Path) -> int:
-    from pixelvla.data import EpisodeRecord, LeRobotWriter
+    """Append the npz episodes of ``src`` not yet in ``dst``; returns the dataset's episode count."""
+    from pixelvla.data import DatasetError, EpisodeRecord, LeRobotWriter
 
-    files = sorted(src.glob("*.npz"))
-    files = [f for f in files if not f.name.startswith(".")]
+    files = sorted(f for f in src.glob("*.npz") if not f.name.startswith("."))
     if not files:
-        from pixelvla.data import DatasetError
-
         raise DatasetError(f"no npz episodes in {src}", code="empty_source")
     with np.load(files[0]) as first:
         size = tuple(int(x) for x in first["front"].shape[1:3])
@@ -40,8 +41,18 @@ def convert(src: Path, dst: Path) -> int:
         fps=FPS,
         robot_type=ROBOT_TYPE,
     )
-    for index, path in enumerate(files):
-        if writer.has_episode(index):
+    ledger_path = dst / LEDGER
+    done: list[str] = json.loads(ledger_path.read_text()) if ledger_path.exists() else []
+    if len(done) != writer.finalized_count():
+        raise DatasetError(
+            f"{dst} has {writer.finalized_count()} episodes but {ledger_path} lists {len(done)}; "
+            "it was not written by this converter (choose another folder)",
+            code="dataset_schema_mismatch",
+        )
+    new = [f for f in files if f.name not in set(done)]
+    for k, path in enumerate(new):
+        index = len(done) + k
+        if writer.has_episode(index):  # staged by a run killed before it finalized
             continue
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
@@ -59,7 +70,11 @@ def convert(src: Path, dst: Path) -> int:
                 },
             )
         writer.write_episode(index, record)
-    return writer.finalize()
+    n = writer.finalize()
+    tmp = ledger_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([*done, *(f.name for f in new)]))
+    tmp.replace(ledger_path)
+    return n
 
 
 def main(argv: list[str] | None = None) -> int:

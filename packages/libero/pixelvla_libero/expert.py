@@ -61,24 +61,33 @@ def _object_geoms(env: TaskEnv, name: str) -> list[int]:
     return out
 
 
-def bounding_box(env: TaskEnv, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """World-space AABB of an object's mesh (or primitive) geoms, from their vertices."""
+def bounding_box(env: TaskEnv, name: str, *, collision: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """World-space AABB of an object's geoms: the collision geoms by default (what the fingers
+    touch: LIBERO's bowls, for one, collide as a ring of small boxes inside their visual mesh)."""
     import mujoco
 
     m = env.raw.sim.model._model
     d = env.raw.sim.data._data
     lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
     for g in _object_geoms(env, name):
+        if collision and not (m.geom_contype[g] or m.geom_conaffinity[g]):
+            continue
         pos, mat = d.geom_xpos[g], d.geom_xmat[g].reshape(3, 3)
-        if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+        kind = m.geom_type[g]
+        if kind == mujoco.mjtGeom.mjGEOM_MESH:
             mid = m.geom_dataid[g]
             a, n = m.mesh_vertadr[mid], m.mesh_vertnum[mid]
             pts = m.mesh_vert[a : a + n] @ mat.T + pos
+        elif kind == mujoco.mjtGeom.mjGEOM_BOX:
+            corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+            pts = (corners * m.geom_size[g]) @ mat.T + pos
         else:
             r = float(m.geom_rbound[g])
             pts = np.stack([pos - r, pos + r])
         lo, hi = np.minimum(lo, pts.min(0)), np.maximum(hi, pts.max(0))
     if not np.isfinite(lo).all():
+        if collision:
+            return bounding_box(env, name, collision=False)
         raise TaskError(f"{name} has no geometry to grasp", "no_target")
     return lo, hi
 
@@ -139,7 +148,7 @@ def rollout(
     size = hi - lo
     is_bowl = "bowl" in env.target.name
     if is_bowl or size[1] > MAX_OPENING:
-        grasp = np.array([centre[0], lo[1] + 0.012, hi[2] - 0.015])  # the rim (or the -y edge)
+        grasp = np.array([centre[0], lo[1] + 0.006, hi[2] - 0.028])  # on the rim wall (or the -y edge)
     else:
         grasp = np.array([centre[0], centre[1], max(hi[2] - 0.03, lo[2] + 0.4 * size[2])])
     carried = grasp[2] - lo[2]  # gripper point above the object's bottom
