@@ -70,7 +70,7 @@ def build_runner(settings: Settings) -> Runner:
         ) from exc
     _check_reachable(address)
     try:
-        return RayJobRunner.connect(address)
+        return RayJobRunner.connect(address, submit_wait_s=settings.ray_submit_wait_s)
     except Exception as exc:  # ConnectionError, RuntimeError (version check), ValueError (bad address)
         raise ConfigError(
             f"cannot reach the Ray job API at {address!r}: {exc}. Start the cluster with "

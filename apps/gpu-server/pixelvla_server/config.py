@@ -43,6 +43,8 @@ class Settings:
     # cluster whose dashboard/job API is at ray_address, e.g. http://head:8265). See README "Ray backend".
     runner: str = "subprocess"
     ray_address: str | None = None
+    # How long a Ray submission is retried while the head's job agent starts (then the run fails).
+    ray_submit_wait_s: int = 120
     deadman_ms: int = 200  # a robot stops when its controller is silent this long (plus at most one tick)
     load_model: bool = True  # load the default model at start (tests of other rooms turn it off)
     predict_queue: int = 8  # pending predictions across all clients before new ones are refused (busy)
@@ -65,6 +67,8 @@ class Settings:
                 "the ray runner needs the cluster's job API address: pass --ray-address "
                 "http://HEAD:8265 or set PIXELVLA_RAY_ADDRESS"
             )
+        if not (0 <= self.ray_submit_wait_s <= 3600):
+            raise ConfigError(f"ray_submit_wait_s {self.ray_submit_wait_s} is out of range 0..3600")
         if not (20 <= self.deadman_ms <= 5000):
             raise ConfigError(f"deadman_ms {self.deadman_ms} is out of range 20..5000")
         if "{run_dir}" not in self.run_command:

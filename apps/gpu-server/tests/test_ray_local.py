@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ pytest.importorskip("ray.job_submission")  # a guard only: the workspace's dev g
 from fastapi.testclient import TestClient
 from pixelvla_server.app import build_runner, create_app
 from pixelvla_server.config import ConfigError, from_env
-from pixelvla_server.runs.runner import RayJobRunner, process_start_time
+from pixelvla_server.runs.runner import RayJobRunner, RayUnavailable, RunSpec, process_start_time
 
 OP = {"X-Operator-Token": "op"}
 RAY = Path(sys.executable).with_name("ray")
@@ -49,14 +50,15 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-@pytest.fixture(scope="module")
-def ray_head() -> Iterator[str]:
-    """A one-CPU Ray head with its dashboard (the job API); yields the job API's URL."""
+@contextlib.contextmanager
+def start_head() -> Iterator[tuple[str, str]]:
+    """A one-CPU Ray head with its dashboard (the job API); yields (job API URL, GCS address)."""
     # Ray's unix sockets live under the temp dir and must stay under ~107 characters: keep it short.
     temp = Path(tempfile.mkdtemp(prefix="pvray-", dir="/tmp"))
     dash = free_port()
+    gcs = free_port()
     ports = {
-        "--port": free_port(),
+        "--port": gcs,
         "--dashboard-port": dash,
         "--ray-client-server-port": free_port(),
         "--dashboard-agent-listen-port": free_port(),
@@ -77,11 +79,18 @@ def ray_head() -> Iterator[str]:
     url = f"http://127.0.0.1:{dash}"
     try:
         wait_job_api(url, head, temp / "head.log")
-        yield url
+        yield url, f"127.0.0.1:{gcs}"
     finally:
         stop_head(head)
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[str]:
+    """The module's head, shared by the run tests; yields the job API's URL."""
+    with start_head() as (url, _gcs):
+        yield url
 
 
 def wait_job_api(url: str, head: subprocess.Popen[bytes], log: Path) -> None:
@@ -253,3 +262,67 @@ def test_cli_runner_flags_are_checked():
     assert r.returncode == 2 and "invalid choice: 'slurm'" in r.stderr
     r = run_cli("--runner", "ray", "--port", str(free_port()), "--device", "cpu")
     assert r.returncode == 2 and "--ray-address" in r.stderr, r.stderr
+
+
+# ---- submitting while the head's job agent is not up yet -------------------------------------------------
+
+
+def test_submission_is_retried_until_the_job_agent_registers(tmp_path):
+    """A fresh head whose job agent has not registered with it yet: the job API answers every
+    submission "No available agent to submit job, please try again later". On a busy machine that
+    lasts well past the moment the API answers, which is when the server (and this module's fixture)
+    starts submitting. The condition is made to last here, on a real head, by taking the agent's
+    address out of the head's GCS key-value store (where the agent writes it when it starts, and
+    where the job API looks it up) until the runner has been refused, then putting it back.
+    Nothing is timed: the test waits for the refusal, and the runner's bound decides the failure."""
+    from ray._raylet import GcsClient
+    from ray.job_submission import JobSubmissionClient
+
+    key_prefix, namespace = b"DASHBOARD_AGENT_ADDR_NODE_ID_PREFIX:", b"dashboard"
+    with start_head() as (url, gcs_address):
+        gcs = GcsClient(address=gcs_address)
+        deadline = time.monotonic() + HEAD_START_S
+        while not (keys := gcs.internal_kv_keys(key_prefix, namespace)):  # the agent is still starting
+            assert time.monotonic() < deadline, "the head's job agent never registered"
+            time.sleep(0.2)
+        (key,) = keys
+        agent = gcs.internal_kv_get(key, namespace)
+        gcs.internal_kv_del(key, False, namespace)
+
+        def spec(name: str) -> RunSpec:
+            (tmp_path / name).mkdir()
+            return RunSpec(name, [sys.executable, "-c", "print('ran')"], tmp_path / name, {})
+
+        # The agent never comes: a typed error once the bounded wait is spent (0 s: one try).
+        never = RayJobRunner(JobSubmissionClient(url), submit_wait_s=0)
+        with pytest.raises(RayUnavailable, match="job agent is not available") as e:
+            never.start(spec("never"))
+        assert e.value.code == "ray_unavailable" and never.submit_refusals == 1
+
+        # The agent comes while the runner retries: the submission goes through.
+        runner = RayJobRunner(JobSubmissionClient(url), submit_wait_s=HEAD_START_S)
+        result: dict[str, Any] = {}
+
+        def submit() -> None:
+            try:
+                result["handle"] = runner.start(spec("late"))
+            except Exception as exc:  # reported by the assertions below
+                result["error"] = exc
+
+        thread = threading.Thread(target=submit)
+        thread.start()
+        deadline = time.monotonic() + HEAD_START_S
+        while runner.submit_refusals == 0 and thread.is_alive():
+            assert time.monotonic() < deadline, "the runner was never refused"
+            time.sleep(0.1)
+        gcs.internal_kv_put(key, agent, True, namespace)  # the agent has registered
+        thread.join()
+        assert "error" not in result, result
+        assert runner.submit_refusals >= 1 and runner.submit_attempts == runner.submit_refusals + 1
+        handle = result["handle"]
+        assert handle.backend_job == "pixelvla-late"
+        deadline = time.monotonic() + RUN_S
+        while (state := runner.poll(handle, tmp_path / "late")).phase == "running":
+            assert time.monotonic() < deadline, "the submitted job never finished"
+            time.sleep(0.2)
+        assert state.exit_code == 0 and "ran" in (tmp_path / "late" / "log.txt").read_text()

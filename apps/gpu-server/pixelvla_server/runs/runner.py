@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -19,6 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
+
+from ..errors import ApiError
+
+log = logging.getLogger("pixelvla_server.runs")
 
 JobPhase = Literal["running", "exited", "lost"]
 
@@ -156,6 +161,22 @@ class JobSubmissionClientLike(Protocol):
     def stop_job(self, job_id: str) -> bool: ...
 
 
+class RayUnavailable(ApiError):
+    """Ray's job API kept refusing submissions (its job agent never came up) for the whole wait."""
+
+    status = 503
+    code = "ray_unavailable"
+
+
+# What Ray's job API answers (HTTP 500) while the head's job agent has not registered yet, e.g. for
+# the first seconds after `ray start --head` on a busy machine. Nothing was created: safe to resend.
+AGENT_STARTING = "No available agent to submit job"
+
+
+def agent_starting(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and AGENT_STARTING in str(exc)
+
+
 class RayJobRunner:
     """Submits runs to an existing Ray cluster. The run folder must be on storage the cluster shares.
 
@@ -163,6 +184,12 @@ class RayJobRunner:
     built with `ray.job_submission.JobSubmissionClient(address)` or use `RayJobRunner.connect(address)`.
     Each job runs the command under `pixelvla_server.runs.wrap` with its output appended to RUN/log.txt,
     so logs and the exit status live in the run folder as for local runs.
+
+    While the head's job agent starts, Ray refuses submissions ("No available agent to submit job,
+    please try again later", after waiting 10 s itself). start() then retries with exponential
+    backoff (first_delay_s, doubling, at most max_delay_s between tries) for at most submit_wait_s in
+    all, and raises RayUnavailable (the run fails with that reason) if the agent never answers. Other
+    errors are not retried: a submission that may have reached the cluster is never sent twice.
     """
 
     name = "ray"
@@ -174,14 +201,57 @@ class RayJobRunner:
         "STOPPED": "exited",
     }
 
-    def __init__(self, client: JobSubmissionClientLike):
+    def __init__(
+        self,
+        client: JobSubmissionClientLike,
+        *,
+        submit_wait_s: float = 120.0,
+        first_delay_s: float = 0.5,
+        max_delay_s: float = 8.0,
+    ):
+        if submit_wait_s < 0 or first_delay_s <= 0 or max_delay_s < first_delay_s:
+            raise ValueError("need submit_wait_s >= 0 and 0 < first_delay_s <= max_delay_s")
         self.client = client
+        self.submit_wait_s = submit_wait_s
+        self.first_delay_s = first_delay_s
+        self.max_delay_s = max_delay_s
+        self.submit_attempts = 0  # submissions sent, refusals included (for logs and tests)
+        self.submit_refusals = 0  # of which Ray refused because its job agent was not up yet
 
     @classmethod
-    def connect(cls, address: str) -> RayJobRunner:
+    def connect(cls, address: str, **retry: float) -> RayJobRunner:
         from ray.job_submission import JobSubmissionClient  # type: ignore[import-not-found]
 
-        return cls(JobSubmissionClient(address))
+        return cls(JobSubmissionClient(address), **retry)
+
+    def _submit(self, **job: Any) -> str:
+        deadline = time.monotonic() + self.submit_wait_s
+        delay = self.first_delay_s
+        tries = 0
+        while True:
+            tries += 1
+            self.submit_attempts += 1
+            try:
+                return self.client.submit_job(**job)
+            except Exception as exc:
+                if not agent_starting(exc):
+                    raise
+                self.submit_refusals += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RayUnavailable(
+                        f"Ray's job API refused the submission {tries} time(s) over "
+                        f"{self.submit_wait_s:g} s because its job agent is not available ({exc}). "
+                        "Check the head node (`ray status`, the dashboard_agent log); raise "
+                        "PIXELVLA_RAY_SUBMIT_WAIT_S if the agent is just slow to start"
+                    ) from exc
+                pause = min(delay, left)
+                log.warning(
+                    "Ray job agent not available yet; retrying the submission",
+                    extra={"job": job.get("submission_id"), "try": tries, "retry_in_s": round(pause, 2)},
+                )
+                time.sleep(pause)
+                delay = min(delay * 2, self.max_delay_s)
 
     def start(self, spec: RunSpec) -> JobHandle:
         import shlex
@@ -189,9 +259,9 @@ class RayJobRunner:
         # The same wrapped command as the local runner, its output appended to RUN/log.txt (so the
         # server's /logs route works for Ray runs too); the exit status lands in RUN/exit.json.
         (spec.run_dir / "exit.json").unlink(missing_ok=True)  # from an earlier attempt
-        log = shlex.quote(str(spec.run_dir / "log.txt"))
-        job = self.client.submit_job(
-            entrypoint=f"{shlex.join(wrapped_argv(spec))} >> {log} 2>&1",
+        log_path = shlex.quote(str(spec.run_dir / "log.txt"))
+        job = self._submit(
+            entrypoint=f"{shlex.join(wrapped_argv(spec))} >> {log_path} 2>&1",
             submission_id=f"pixelvla-{spec.run_id}",
             runtime_env={"env_vars": spec.env},
         )
