@@ -19,6 +19,7 @@ from .config import ConfigError, Settings
 from .datasets.catalog import Catalog
 from .datasets.routes import router as datasets_router
 from .device import DeviceInfo, resolve
+from .docs import install_docs
 from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
 from .policy.routes import router as policy_router
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         lifespan=lifespan,
         separate_input_output_schemas=False,  # one schema name per model for the studio's generated types
         responses={422: {"model": ErrorResponse, "description": "Validation error"}},
+        docs_url=None,  # FastAPI's pages load Swagger UI / ReDoc from a CDN: docs.py serves its own
+        redoc_url=None,
     )
     app.state.studio = state
     # The middleware added last is the outermost: CORS wraps Edge, so the studio can read Edge's typed
@@ -195,4 +198,5 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app.include_router(policy_router)
     app.include_router(robots_router)
     app.include_router(datasets_router)
+    install_docs(app)
     return app

@@ -63,6 +63,9 @@ def healthz(request: Request) -> Health:
 
 @router.get("/v1/meta", response_model=Meta)
 def meta(request: Request) -> Meta:
+    """What the studio shows in its status bar: server version, device, the served model (with its
+    prompt encoder's hash, compared with the browser's), a model load in progress or its error,
+    and whether commands need the operator token."""
     from .policy.routes import metadata_of
 
     state = request.app.state.studio

@@ -123,6 +123,9 @@ def _summary(dataset_id: str, ds: Any) -> DatasetSummary:
 
 @router.get("", response_model=DatasetList)
 def list_datasets(cat: Cat) -> DatasetList:
+    """Every dataset the server can read (its own <data-dir>/datasets and any --datasets-dir), with
+    episode and frame counts, fps, cameras and tasks; a folder that fails to open is listed under
+    `unreadable` with the reason instead of failing the whole list."""
     out, bad = [], {}
     for i in cat.ids():
         try:
@@ -134,6 +137,8 @@ def list_datasets(cat: Cat) -> DatasetList:
 
 @router.get("/{dataset_id}", response_model=DatasetDetail)
 def get_dataset(dataset_id: str, cat: Cat) -> DatasetDetail:
+    """One dataset in detail: the summary plus the action q01/q99 bounds (null when its stats have
+    none), action and state sizes, which cameras are video features, and the reader's notes."""
     ds = cat.open(dataset_id)
     try:
         q01, q99 = ds.action_bounds()
@@ -153,6 +158,8 @@ def get_dataset(dataset_id: str, cat: Cat) -> DatasetDetail:
 
 @router.get("/{dataset_id}/episodes", response_model=EpisodeList)
 def list_episodes(dataset_id: str, cat: Cat) -> EpisodeList:
+    """The dataset's episodes: index, length in frames, task text, and whether its Pixel sidecar
+    (auto-annotation) exists."""
     ds = cat.open(dataset_id)
     ann = ds.annotations
     return EpisodeList(
@@ -165,6 +172,8 @@ def list_episodes(dataset_id: str, cat: Cat) -> EpisodeList:
 
 @router.get("/{dataset_id}/episodes/{index}", response_model=EpisodeData)
 def get_episode(dataset_id: str, index: int, cat: Cat) -> EpisodeData:
+    """One episode's numbers: every frame's recorded action and proprioceptive state, timestamps,
+    fps and cameras (frames themselves come from .../frames/{t})."""
     ep = cat.episode(dataset_id, index)
     ds = cat.open(dataset_id)
     return EpisodeData(
@@ -192,6 +201,8 @@ def get_frame(
     camera: str = Query("front", pattern=ID_PATTERN),
     quality: int = Query(90, ge=30, le=100),
 ) -> Response:
+    """Frame `t` of the episode from one camera, as JPEG (decoded server-side for video features,
+    through the frame cache). Cacheable: datasets do not change under a running server."""
     from PIL import Image
 
     img = cat.frame(dataset_id, index, t, camera)
@@ -203,6 +214,9 @@ def get_frame(
 
 @router.get("/{dataset_id}/episodes/{index}/annotations", response_model=AnnotationHistory)
 def get_annotations(dataset_id: str, index: int, cat: Cat) -> AnnotationHistory:
+    """The episode's annotations: the dataset's own sidecar (auto-annotation, camera models) and
+    every version saved from the studio, oldest first; `latest` is what a new version's
+    `base_version` is checked against."""
     ep = cat.episode(dataset_id, index)
     records = cat.annotation_versions(dataset_id, index)
     versions = []

@@ -70,7 +70,16 @@ def last_progress(path: Path) -> dict[str, Any] | None:
     return latest
 
 
+def collapse_redraws(line: str) -> str:
+    """What a terminal shows for a line that redraws itself: a progress bar (tqdm) writes every
+    update after a carriage return on the same line, so only the text after the last one counts."""
+    parts = [p for p in line.rstrip("\r").split("\r") if p != ""]
+    return parts[-1] if parts else ""
+
+
 def tail_log(path: Path, lines: int) -> list[str]:
+    """The last `lines` lines of a log, split at newlines only and with redraws collapsed: 500
+    carriage-return updates of one progress bar are one line, its latest state."""
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
@@ -79,7 +88,10 @@ def tail_log(path: Path, lines: int) -> list[str]:
             data = f.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return []
-    return data.splitlines()[-lines:]
+    out = [collapse_redraws(line) for line in data.split("\n")]
+    if out and out[-1] == "":
+        out.pop()  # the text ended with a newline
+    return out[-lines:]
 
 
 def list_checkpoints(run_dir: Path) -> list[str]:

@@ -1,17 +1,22 @@
-"""REST under /v1/runs, plus progress pushed as Server-Sent Events from the run's metrics.jsonl."""
+"""REST under /v1/runs, plus progress pushed as Server-Sent Events from the run's metrics.jsonl.
+
+Every operation says what it does in its docstring (the OpenAPI description /docs shows). An eval
+run's results are served as data (GET /v1/runs/{id}/eval: the run's eval.json, typed), so the
+studio draws tables and charts instead of reading the markdown in the log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from ..errors import ERROR_RESPONSES, ErrorResponse
+from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse, NotFound
 from ..ids import ID_PATTERN
 from ..policy.routes import PolicyMetadata, Svc, metadata_of
 from ..security import require_operator
@@ -29,6 +34,7 @@ WRITES: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "registry_degraded: the run registry is damaged, read-only"},
 }
 MAX_OVERRIDES_BYTES = 16 * 1024
+MAX_EVAL_BYTES = 64 * 1024 * 1024  # eval.json of 1000 episodes per cell x 20 cells is about 3 MB
 
 RunStage = Literal["base", "stage1", "stage2", "eval"]
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -139,6 +145,12 @@ def to_model(m: RunManager, rec: RunRecord) -> Run:
     "", response_model=Run, status_code=201, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 def create_run(body: RunCreate, m: Mgr) -> Run:
+    """Queue a run: base / stage1 / stage2 train on `dataset` (stages after base start from the model
+    `base_checkpoint`), eval evaluates `base_checkpoint` in the simulator. `overrides` are checked
+    now against the stage's config (GET /v1/runs/config-schema) and unknown or out-of-range fields
+    are a 400 `invalid_overrides`; nothing is queued then. Operator only."""
+    if body.stage == "eval":
+        check_eval_lists(body.overrides)
     rec = m.create(
         stage=body.stage,
         name=body.name,
@@ -159,9 +171,67 @@ class ConfigField(BaseModel):
     maximum: float | None = None
 
 
+class ChoiceField(BaseModel):
+    """A list-valued setting whose items come from a fixed set (an eval's tasks, its prompt types)."""
+
+    title: str
+    description: str | None = None
+    options: list[str] = Field(description="every value the item may take, in display order")
+    default: list[str] = Field(description="what a run gets when the field is not overridden")
+
+
 class ConfigSchema(BaseModel):
     title: str
     properties: dict[str, ConfigField]
+    choices: dict[str, ChoiceField] = Field(
+        default_factory=dict,
+        description="list-valued settings (sent in `overrides` as lists of names): an eval's tasks "
+        "and prompt types",
+    )
+
+
+def eval_choices() -> dict[str, ChoiceField]:
+    """The lists an eval run may narrow: tasks the simulator knows and the prompt types evaluated."""
+    from pixelvla.evaluation import PROMPT_TYPES, EvalConfig
+    from pixelvla_sim.tasks import TASKS
+
+    cfg = EvalConfig()
+    return {
+        "tasks": ChoiceField(
+            title="tasks",
+            description="simulator tasks to evaluate (rows of the result table)",
+            options=list(TASKS),
+            default=list(cfg.tasks),
+        ),
+        "prompt_types": ChoiceField(
+            title="prompt types",
+            description="prompt types to evaluate ('none' is text only; columns of the result table)",
+            options=list(PROMPT_TYPES),
+            default=list(cfg.prompt_types),
+        ),
+    }
+
+
+def check_eval_lists(overrides: dict[str, Any]) -> None:
+    """Typed 400 for an eval's task / prompt-type lists that name nothing known or are empty: the
+    simulator would only fail on them minutes later, inside the run."""
+    for key, field in eval_choices().items():
+        if key not in overrides:
+            continue
+        value = overrides[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ApiError(f"overrides.{key} must be a list of names", code="invalid_overrides")
+        if not value:
+            raise ApiError(
+                f"overrides.{key} is empty: choose at least one of {', '.join(field.options)}",
+                code="invalid_overrides",
+            )
+        unknown = [v for v in value if v not in field.options]
+        if unknown:
+            raise ApiError(
+                f"overrides.{key} names unknown {field.title} {unknown}; known: {', '.join(field.options)}",
+                code="invalid_overrides",
+            )
 
 
 @router.get("/config-schema", response_model=ConfigSchema)
@@ -172,17 +242,22 @@ def config_schema(stage: RunStage = "stage2") -> ConfigSchema:
     from pixelvla import evaluation
     from pixelvla.train import config
 
-    schema = evaluation.config_schema() if stage == "eval" else config.config_schema()
-    return ConfigSchema.model_validate(schema)
+    if stage == "eval":
+        return ConfigSchema.model_validate({**evaluation.config_schema(), "choices": eval_choices()})
+    return ConfigSchema.model_validate(config.config_schema())
 
 
 @router.get("", response_model=RunList)
 def list_runs(m: Mgr, status: RunStatusName | None = None) -> RunList:
+    """Every run in the registry (optionally only those with `status`), each with its latest
+    progress from metrics.jsonl, finished checkpoints and whether a bundle can be deployed."""
     return RunList(runs=[to_model(m, r) for r in m.registry.find(status)])
 
 
 @router.get("/{run_id}", response_model=Run)
 def get_run(run_id: str, m: Mgr) -> Run:
+    """One run: its request, status, times (Unix seconds), attempts, progress and the model id its
+    bundle gets when deployed."""
     return to_model(m, m.get(run_id))
 
 
@@ -190,6 +265,8 @@ def get_run(run_id: str, m: Mgr) -> Run:
     "/{run_id}/cancel", response_model=Run, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 async def cancel_run(run_id: str, m: Mgr) -> Run:
+    """Cancel a queued or running run (its process group is stopped); 409 `run_finished` when it has
+    already ended. A cancelled run can be resumed. Operator only."""
     # Cancel may wait for the process group to exit: keep it off the event loop.
     rec = await asyncio.to_thread(m.cancel, run_id)
     return to_model(m, rec)
@@ -199,6 +276,8 @@ async def cancel_run(run_id: str, m: Mgr) -> Run:
     "/{run_id}/resume", response_model=Run, responses=WRITES, dependencies=[Depends(require_operator)]
 )
 def resume_run(run_id: str, m: Mgr) -> Run:
+    """Queue a failed or cancelled run again; it continues from its last checkpoint (`--resume`).
+    409 `run_not_resumable` for other states. Operator only."""
     return to_model(m, m.resume(run_id))
 
 
@@ -216,6 +295,9 @@ async def deploy_run(run_id: str, m: Mgr, svc: Svc) -> PolicyMetadata:
 
 @router.delete("/{run_id}", status_code=204, responses=WRITES, dependencies=[Depends(require_operator)])
 def delete_run(run_id: str, m: Mgr) -> None:
+    """Delete a finished run: its registry row and its folder (checkpoints, logs, bundle). A bundle
+    already deployed stays in the model registry. 409 `run_active` while it is queued or running
+    (cancel it first). Operator only."""
     m.delete(run_id)
 
 
@@ -226,6 +308,9 @@ def run_metrics(
     offset: int = Query(0, ge=0, le=2**50),
     limit: int = Query(1000, ge=1, le=10000),
 ) -> MetricsPage:
+    """Records of the run's metrics.jsonl from byte `offset` (at most `limit`): training steps with
+    loss and throughput, events (start, done, failed), an eval run's summary record. Poll with
+    `offset=next_offset` to get only newer records."""
     m.get(run_id)
     records, next_offset, skipped = read_metrics(m.run_dir(run_id) / "metrics.jsonl", offset, limit)
     return MetricsPage(records=records, next_offset=next_offset, skipped=skipped)
@@ -233,8 +318,97 @@ def run_metrics(
 
 @router.get("/{run_id}/logs", response_model=RunLogs)
 def run_logs(run_id: str, m: Mgr, tail: int = Query(200, ge=1, le=5000)) -> RunLogs:
+    """The last `tail` lines of the run's log (stdout and stderr of every attempt). A progress bar
+    that redraws itself with carriage returns counts as one line, its latest state."""
     m.get(run_id)
     return RunLogs(lines=tail_log(m.run_dir(run_id) / "log.txt", tail))
+
+
+class EvalRate(BaseModel):
+    success: float = Field(description="fraction of the episodes that succeeded, 0..1")
+    n: int = Field(description="episodes")
+
+
+class EvalSummary(BaseModel):
+    overall: EvalRate
+    task: dict[str, EvalRate] = Field(default_factory=dict)
+    prompt_type: dict[str, EvalRate] = Field(default_factory=dict)
+    scene: dict[str, EvalRate] = Field(default_factory=dict, description="ambiguous / unambiguous")
+    scene_prompt: dict[str, EvalRate] = Field(default_factory=dict, description='"scene/prompt_type"')
+    cell: dict[str, EvalRate] = Field(default_factory=dict, description='"task/prompt_type"')
+
+
+class EvalEpisode(BaseModel):
+    task: str
+    prompt_type: str
+    seed: int
+    ambiguous: bool
+    success: bool
+    steps: int
+
+
+class EvalResult(BaseModel):
+    run_id: str
+    tasks: list[str] = Field(description="the table's rows, in the run's order")
+    prompt_types: list[str] = Field(description="the table's columns, in the run's order")
+    config: dict[str, Any] = Field(description="the EvalConfig the run used")
+    summary: EvalSummary
+    episodes: list[EvalEpisode]
+
+
+def read_eval(run_id: str, path: Path) -> EvalResult:
+    """eval.json as the run wrote it (pixelvla.evaluation.EvalReport.to_json), checked: a file that
+    is not a report is a typed 500 naming it, never a half-drawn table."""
+    try:
+        if path.stat().st_size > MAX_EVAL_BYTES:
+            raise ApiError(
+                f"{path.name} of run {run_id} exceeds {MAX_EVAL_BYTES} bytes",
+                code="eval_unreadable",
+                status=500,
+            )
+        raw = json.loads(path.read_bytes())
+        summary = EvalSummary.model_validate(raw["summary"])
+        episodes = [EvalEpisode.model_validate(e) for e in raw.get("episodes", [])]
+        config = raw.get("config") or {}
+        if not isinstance(config, dict):
+            raise ValueError("config is not an object")
+    except FileNotFoundError:
+        raise NotFound(
+            f"run {run_id} has no evaluation result (an eval run writes eval.json when it finishes)",
+            code="no_eval_result",
+        ) from None
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        raise ApiError(
+            f"{path.name} of run {run_id} is not an evaluation report: {exc}",
+            code="eval_unreadable",
+            status=500,
+        ) from exc
+
+    def order(configured: Any, seen: dict[str, EvalRate]) -> list[str]:
+        names = [n for n in configured if n in seen] if isinstance(configured, list) else []
+        return names + sorted(n for n in seen if n not in names)
+
+    return EvalResult(
+        run_id=run_id,
+        tasks=order(config.get("tasks"), summary.task),
+        prompt_types=order(config.get("prompt_types"), summary.prompt_type),
+        config=config,
+        summary=summary,
+        episodes=episodes,
+    )
+
+
+@router.get(
+    "/{run_id}/eval",
+    response_model=EvalResult,
+    responses={500: {"model": ErrorResponse, "description": "eval_unreadable: eval.json is damaged"}},
+)
+def run_eval(run_id: str, m: Mgr) -> EvalResult:
+    """An eval run's results (its eval.json): success per task x prompt type (`summary.cell`), per
+    task, per prompt type, per scene (ambiguous or not), overall, and every episode. 404
+    `no_eval_result` until the run has written it (or for training runs)."""
+    m.get(run_id)
+    return read_eval(run_id, m.run_dir(run_id) / "eval.json")
 
 
 @router.get(

@@ -1,0 +1,137 @@
+"""The API docs (/docs: Swagger UI, /redoc: ReDoc) served from the server's own files.
+
+FastAPI's default pages load Swagger UI and ReDoc from a CDN, so on a machine without internet
+(a lab robot's network, CI) they are blank. The JavaScript and CSS here come from the
+`fastapi-offline` wheel, a locked dependency (its static/ folder: Swagger UI 5, ReDoc 2); this
+module serves them under /docs-assets and writes both pages without any outside URL (no Google
+fonts, no validator badge, a local favicon).
+
+It also makes sure every operation has a description: the routes' docstrings are the
+descriptions; the few routes whose room does not have one yet get theirs from ROUTE_NOTES below
+(a route's own docstring always wins), so /docs never lists a bare operation name.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
+
+ASSETS_URL = "/docs-assets"
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
+
+API_DESCRIPTION = (
+    "The PixelVLA Studio GPU server: policy serving (HTTP predict and the `/v1/policy/stream` "
+    "WebSocket), robot sessions (the `/v1/robots/{id}/stream` WebSocket, msgpack), training and "
+    "evaluation runs, datasets and their annotations. The WebSocket protocols are described in "
+    "docs/PROTOCOLS.md of the repository. Commands that change things (launch runs, drive robots, "
+    "save annotations) need the operator token when the server was started with one."
+)
+
+# Descriptions for operations of rooms that carry no docstring for them yet, by (method, path).
+ROUTE_NOTES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/models"): (
+        "Every bundle in the model registry (the models folder and deployed runs), which one the "
+        "policy serves now, a load in progress and the last load error."
+    ),
+    ("GET", "/v1/policy/metadata"): (
+        "The served model: registry id, weights hash, config name, action chunk size and dimension, "
+        "image size and its prompt encoder's hash. 503 while no model is loaded."
+    ),
+    ("POST", "/v1/policy/predict"): (
+        "One action chunk for a frame (`image_b64`, JPEG or PNG of at most 2048 px a side, or "
+        "`frame_ref` to a dataset frame), an instruction and visual prompts: browser-encoded "
+        "`prompt_tokens` + `prompt_valid` when the encoders match, else prompt JSON for the server to "
+        "encode, plus up to 4 `pixel_masks` (COCO RLE) and the robot's `state`. Returns actions in "
+        "robot units and normalised, with per-stage timings."
+    ),
+    ("GET", "/v1/robots"): "The open robot sessions, with their task, cameras and state.",
+    ("POST", "/v1/robots"): (
+        "Open a robot session (the MuJoCo sim robot: task, seed, cameras, control rate, dead-man "
+        "timeout); drive it over /v1/robots/{id}/stream. The dead man stops the robot when its "
+        "controller goes silent. Operator only."
+    ),
+    ("GET", "/v1/robots/{session_id}"): "One robot session: its task, cameras and state.",
+    ("DELETE", "/v1/robots/{session_id}"): (
+        "Stop the robot and close the session (its socket is closed). Operator only."
+    ),
+}
+
+
+def assets_dir() -> Path:
+    """Swagger UI's and ReDoc's files as the fastapi-offline wheel installs them."""
+    path = Path(str(files("fastapi_offline") / "static"))
+    missing = [n for n in ASSET_FILES if not (path / n).is_file()]
+    if missing:
+        raise RuntimeError(
+            f"the API docs' files {missing} are missing from {path}; reinstall fastapi-offline"
+        )
+    return path
+
+
+ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
+
+
+def describe_operations(app: FastAPI) -> None:
+    """Fills in ROUTE_NOTES for operations without a docstring, as the OpenAPI document is built
+    (once; FastAPI caches it). Done on the document, not on route objects, which FastAPI keeps
+    behind its included routers."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path, item in schema.get("paths", {}).items():
+                for method, op in item.items():
+                    note = ROUTE_NOTES.get((method.upper(), path))
+                    if note and isinstance(op, dict) and not op.get("description"):
+                        op["description"] = note
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_docs(app: FastAPI) -> None:
+    """Mount the assets and the two pages. The app must be created with docs_url=None and
+    redoc_url=None (FastAPI's CDN pages off); call after every router is included."""
+    if not app.description:
+        app.description = API_DESCRIPTION
+    describe_operations(app)
+    app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    title = app.title
+
+    def base(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        root = base(request)
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{title} - API docs",
+            swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            oauth2_redirect_url=None,
+            # Swagger UI would otherwise ask validator.swagger.io for a badge.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        root = base(request)
+        return get_redoc_html(
+            openapi_url=f"{root}{openapi_url}",
+            title=f"{title} - API reference",
+            redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
