@@ -88,6 +88,7 @@ def generate(
     size: int = 128,
     noise: float = 0.0,
     seed: int = 0,
+    dry_run: bool = False,
 ) -> list[dict[str, Any]]:
     from .env import RenderSettings
 
@@ -110,7 +111,7 @@ def generate(
             for init in todo:
                 name = episode_name(suite, task_id, init)
                 t0, c0 = time.perf_counter(), time.process_time()
-                trace = expert.rollout(env, init, noise=noise, seed=seed)
+                trace = expert.rollout(env, init, noise=noise, seed=seed, record=not dry_run)
                 rec: dict[str, Any] = {
                     "episode": name,
                     "suite": suite,
@@ -120,7 +121,7 @@ def generate(
                     "success": trace.success,
                     "steps": trace.steps,
                 }
-                if trace.success:
+                if trace.success and not dry_run:
                     meta = {k: rec[k] for k in ("suite", "task_id", "init_state", "task")}
                     meta["annotation"] = annotation(env, trace.first_mask, seed, init)
                     meta["expert"] = {
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "--noise", type=float, default=0.0, help="std of Gaussian noise on the expert's position actions"
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dry-run", action="store_true", help="measure the expert only: no frames, no npz")
     a = p.parse_args(argv)
     try:
         inits = parse_indices(a.init_states, protocol.INIT_STATES_PER_TASK, "--init-states") or ()
@@ -176,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             size=a.render_size,
             noise=a.noise,
             seed=a.seed,
+            dry_run=a.dry_run,
         )
     except LiberoError as e:
         print(f"pixelvla_libero: error [{e.code}]: {e.message}", file=sys.stderr)

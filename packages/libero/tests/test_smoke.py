@@ -8,6 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pixelvla_libero import host
 from pixelvla_server.config import Settings
@@ -74,3 +75,28 @@ def test_a_few_steps_over_the_wire_and_resume(libero_python: Path, tmp_path: Pat
         other = {**args, "extra": ["--max-steps", "5", "--quiet"]}
         with pytest.raises(Exception, match="harness failed"):
             host.run_harness(libero_python, host.harness_args(server.url, "libero_spatial", out, **other))
+
+
+def test_the_expert_demonstrates_a_spatial_task_into_a_dataset(libero_python: Path, tmp_path: Path) -> None:
+    """LIBERO side: the scripted expert solves libero_spatial task 0 from official state 0 and writes
+    an npz; project side: the converter makes a dataset whose sidecar marks the bowl."""
+    from pixelvla import rle as project_rle
+    from pixelvla.data import open_dataset
+    from pixelvla_libero import convert
+
+    src = tmp_path / "npz"
+    cmd = [str(libero_python), "-m", "pixelvla_libero.generate", "--suite", "libero_spatial"]
+    cmd += ["--tasks", "0", "--init-states", "0", "--out", str(src)]
+    proc = subprocess.run(cmd, env=host.harness_env(), capture_output=True, text=True, check=True)
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"attempted": 1, "succeeded": 1}
+    (attempt,) = [json.loads(x) for x in (src / "attempts.jsonl").read_text().splitlines()]
+    assert attempt["success"] and attempt["steps"] < 220  # within the protocol's limit
+    assert convert.convert(src, tmp_path / "ds") == 1
+    ep = open_dataset(tmp_path / "ds").episode(0)
+    assert ep.task.startswith("pick up the black bowl between the plate and the ramekin")
+    assert ep.actions.shape == (attempt["steps"], 7) and ep.state.shape == (attempt["steps"], 8)
+    assert set(np.unique(ep.actions[:, 6])) == {-1.0, 1.0}  # it opened and closed the gripper
+    ann = ep.annotation
+    assert ann is not None and ann["accepted"] and ann["target_object"] == "akita_black_bowl_1"
+    assert project_rle.area(ann["mask_rle"]) > 20
+    assert {p["type"] for p in ann["prompts"]} == {"point", "line", "box", "mask"}
