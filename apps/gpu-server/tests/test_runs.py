@@ -428,3 +428,16 @@ def test_stored_request_is_checked_again_at_launch(tmp_path, run_settings, regis
         failed = wait_status(c, "old", {"succeeded", "failed"})
     assert failed["status"] == "failed" and "[invalid_overrides]" in failed["error"], failed
     assert "stepz" in failed["error"]
+
+
+def test_a_damaged_run_config_is_a_typed_error_in_the_run(tmp_path, run_settings, registry_entries):
+    """`pixelvla run` reading a damaged config file: a typed error line in the log (exit 2), which the
+    run's error field carries, not a traceback and a bare status."""
+    registry_entries(tmp_path)
+    bad = tmp_path / "datasets" / "d" / "config.json"
+    bad.write_bytes(b"\xff\xfe not json")
+    command = "{python} -m pixelvla run {stage} --run-dir {run_dir} --config {dataset}/config.json"
+    with TestClient(create_app(run_settings(tmp_path, run_command=command))) as c:
+        failed = wait_status(c, create(c, steps=1)["id"], {"succeeded", "failed"}, timeout=300)
+    assert failed["status"] == "failed" and failed["exit_code"] == 2, failed
+    assert f"error [invalid_train_config]: cannot read --config {bad}" in failed["error"], failed

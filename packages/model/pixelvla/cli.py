@@ -28,15 +28,24 @@ def _value(text: str) -> Any:
         return text
 
 
+def _read_config(path: Path, error: type[PixelVLAError]) -> dict[str, Any]:
+    """--config as a JSON object whose `overrides` (if any) is an object: a typed `error` otherwise,
+    so a damaged file is a clear `pixelvla: error [...]` in the run's log, not a traceback."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+        raise error(f"cannot read --config {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise error(f"--config {path} must hold a JSON object")
+    if not isinstance(data.get("overrides") or {}, dict):
+        raise error(f"--config {path}: overrides must be a JSON object")
+    return data
+
+
 def _config_from_file(path: Path, stage: str, run_dir: str | None) -> dict[str, Any]:
     from .train.config import TrainConfigError
 
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TrainConfigError(f"cannot read --config {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise TrainConfigError(f"--config {path} must hold a JSON object")
+    data = _read_config(path, TrainConfigError)
     if "overrides" in data or "dataset_dir" in data:  # the server's launch request
         out: dict[str, Any] = {"stage": data.get("stage", stage), "dataset": data.get("dataset_dir")}
         if data.get("base_dir"):
@@ -134,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .policy import Policy
     from .train.metrics import MetricsLog
 
-    request = json.loads(Path(args.config).read_text())
+    request = _read_config(Path(args.config), EvaluationError)
     if not request.get("base_dir"):
         raise EvaluationError("an eval run needs a base checkpoint (the model to evaluate)")
     cfg = config_from_overrides(request.get("overrides") or {})
