@@ -2,11 +2,15 @@
 // Runs are taken in column-major order and start with a (possibly empty) run of zeros; the
 // compressed string stores each count (from the third on, as a delta to the count two back) in
 // 5-bit groups, least significant first, as chr(48 + group), 0x20 = more groups, 0x10 = sign.
+//
+// Accepts exactly what pixelvla/rle.py accepts: at most H*W + 1 runs, each an integer in [0, H*W],
+// summing to exactly H*W; testdata/malformed/ pins the rejections in both languages.
 
 import { RleError } from './errors';
 
 /** A mask side beyond this is not a camera frame we serve; refusing it bounds decode memory. */
 export const MAX_SIDE = 16384;
+export const MAX_PIXELS = MAX_SIDE * MAX_SIDE;
 /** 7 groups carry any count of a mask within MAX_SIDE^2 pixels and stay exact in a double. */
 const MAX_GROUPS = 7;
 
@@ -45,7 +49,23 @@ export function countsToString(counts: readonly number[]): string {
   return out;
 }
 
-export function stringToCounts(s: string): number[] {
+function badCount(i: number, c: number, maxCount: number): never {
+  if (c < 0) throw new RleError('RLE counts must be non-negative run lengths');
+  throw new RleError(`RLE run ${i} is ${c} pixels long; the mask has only ${maxCount} pixels`);
+}
+
+function tooManyRuns(maxRuns: number): never {
+  throw new RleError(
+    `RLE has more than ${maxRuns} runs; a mask of ${maxRuns - 1} pixels has at most ${maxRuns}`,
+  );
+}
+
+/**
+ * Compressed string -> run lengths, each in [0, maxCount], at most maxRuns of them (the defaults
+ * fit any mask within MAX_SIDE; parseRle passes H*W and H*W + 1). Bounding every run keeps each
+ * sum below 2^36, exact in a double, so no string is read differently here than in Python.
+ */
+export function stringToCounts(s: string, maxCount = MAX_PIXELS, maxRuns = MAX_PIXELS + 1): number[] {
   const counts: number[] = [];
   let p = 0;
   while (p < s.length) {
@@ -69,9 +89,21 @@ export function stringToCounts(s: string): number[] {
       if (!more && c & 0x10) x -= 2 ** (5 * k);
     }
     if (counts.length > 2) x += counts[counts.length - 2] as number;
+    if (x < 0 || x > maxCount) badCount(counts.length, x, maxCount);
     counts.push(x);
+    if (counts.length > maxRuns) tooManyRuns(maxRuns);
   }
   return counts;
+}
+
+/** A client value for an error message: short, and never a second error (BigInt, deep nesting). */
+function show(v: unknown): string {
+  try {
+    const s = JSON.stringify(v) ?? String(v);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
 }
 
 function checkSize(h: number, w: number): void {
@@ -88,29 +120,32 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export function parseRle(rle: unknown): { height: number; width: number; counts: number[] } {
   if (!isRecord(rle)) throw new RleError("RLE must be an object with 'size' and 'counts'");
   if (!('size' in rle) || !('counts' in rle)) {
-    throw new RleError(
-      `RLE must have keys 'size' and 'counts', got ${JSON.stringify(Object.keys(rle).sort())}`,
-    );
+    throw new RleError(`RLE must have keys 'size' and 'counts', got ${show(Object.keys(rle).sort())}`);
   }
   const size = rle.size;
   if (!Array.isArray(size) || size.length !== 2 || !size.every((s) => Number.isInteger(s))) {
-    throw new RleError(`RLE 'size' must be [H, W] integers, got ${JSON.stringify(size)}`);
+    throw new RleError(`RLE 'size' must be [H, W] integers, got ${show(size)}`);
   }
   const [h, w] = size as [number, number];
   checkSize(h, w);
+  const pixels = h * w;
   const raw = rle.counts;
   let counts: number[];
-  if (typeof raw === 'string') counts = stringToCounts(raw);
-  else if (Array.isArray(raw) && raw.every((c) => Number.isInteger(c))) counts = raw as number[];
-  else throw new RleError("RLE 'counts' must be a compressed string or a list of integers");
+  if (typeof raw === 'string') counts = stringToCounts(raw, pixels, pixels + 1);
+  else if (Array.isArray(raw) && raw.every((c) => Number.isInteger(c))) {
+    counts = raw as number[];
+    counts.forEach((c, i) => {
+      if (!(c >= 0 && c <= pixels)) badCount(i, c, pixels);
+      if (i === pixels + 1) tooManyRuns(pixels + 1);
+    });
+  } else throw new RleError("RLE 'counts' must be a compressed string or a list of integers");
+  // Each run is at most H*W, so a partial sum is exact until it passes H*W; beyond 2^53 it rounds
+  // but stays above H*W: the comparison is as exact as Python's (only the reported total may round).
   let total = 0;
-  for (const c of counts) {
-    if (c < 0) throw new RleError('RLE counts must be non-negative run lengths');
-    total += c;
-  }
-  if (total !== h * w) {
+  for (const c of counts) total += c;
+  if (total !== pixels) {
     throw new RleError(
-      `RLE counts cover ${total} pixels but size [${h}, ${w}] has ${h * w} (mask size does not match its RLE)`,
+      `RLE counts cover ${total} pixels but size [${h}, ${w}] has ${pixels} (mask size does not match its RLE)`,
     );
   }
   return { height: h, width: w, counts };
