@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -58,11 +59,20 @@ FEATURE_SPEC: Final[dict[str, tuple[tuple[int, ...], np.dtype[Any]]]] = {
 }
 
 
+# Client values in error messages are shown shortened (and a deeply nested one never recursed into).
+_show = reprlib.Repr()
+_show.maxstring = 60
+_show.maxother = 60
+
+
 def _coord(value: object, name: str) -> float:
     # bool is an int subclass; a JSON `true` where a number belongs is a client bug, not 1.0.
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise PromptError(f"{name} must be a number, got {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond any double, e.g. JSON 1 followed by 400 zeros
+        raise PromptError(f"{name} must be finite, got an integer too large for a double") from None
     if not math.isfinite(v):
         raise PromptError(f"{name} must be finite, got {v}")
     if v < 0.0 or v > 1.0:
@@ -80,7 +90,7 @@ class Point:
         object.__setattr__(self, "x", _coord(self.x, "point x"))
         object.__setattr__(self, "y", _coord(self.y, "point y"))
         if not isinstance(self.positive, bool | np.bool_):
-            raise PromptError(f"point 'positive' must be a boolean, got {self.positive!r}")
+            raise PromptError(f"point 'positive' must be a boolean, got {_show.repr(self.positive)}")
         object.__setattr__(self, "positive", bool(self.positive))
 
 
@@ -107,7 +117,7 @@ class Line:
 
     def __post_init__(self) -> None:
         pts = self.points
-        if isinstance(pts, str | bytes) or not isinstance(pts, Sequence | np.ndarray):
+        if not _is_list(pts):
             raise PromptError("line 'points' must be a list of [x, y] pairs")
         if len(pts) < 2:
             raise PromptError(f"line needs at least 2 points, got {len(pts)}")
@@ -115,8 +125,8 @@ class Line:
             raise PromptError(f"line has {len(pts)} points; at most {MAX_LINE_INPUT_POINTS} are accepted")
         clean: list[tuple[float, float]] = []
         for i, p in enumerate(pts):
-            if isinstance(p, str | bytes) or not isinstance(p, Sequence | np.ndarray) or len(p) != 2:
-                raise PromptError(f"line point {i} must be an [x, y] pair, got {p!r}")
+            if not _is_list(p) or len(p) != 2:
+                raise PromptError(f"line point {i} must be an [x, y] pair, got {_show.repr(p)}")
             clean.append((_coord(p[0], f"line point {i} x"), _coord(p[1], f"line point {i} y")))
         object.__setattr__(self, "points", tuple(clean))
         if _cumulative_lengths(clean)[-1] < MIN_LINE_LENGTH:
@@ -127,12 +137,15 @@ class Line:
 
 @dataclass(frozen=True)
 class Mask:
+    """A COCO RLE mask at any size up to rle.MAX_SIDE; featurised from its runs (rle.coverage),
+    so its cost does not depend on the size it declares."""
+
     rle: Mapping[str, Any]
 
     def __post_init__(self) -> None:
         # Validates structure and size (RleError) without rasterising.
-        if rle_codec.area(self.rle) == 0:
-            h, w = rle_codec.validate(self.rle)
+        (h, w), runs = rle_codec.parse(self.rle)
+        if not runs[1::2].any():
             raise PromptError(f"mask prompt is empty (no foreground pixels in a {h}x{w} mask)")
         counts = self.rle["counts"]
         if isinstance(counts, bytes):
@@ -149,6 +162,13 @@ Prompt: TypeAlias = Point | Box | Line | Mask
 # --------------------------------------------------------------------------- JSON
 
 
+def _is_list(v: object) -> bool:
+    """A JSON array: a list/tuple, or a numpy array of at least one dimension (msgpack clients)."""
+    if isinstance(v, np.ndarray):
+        return v.ndim >= 1
+    return isinstance(v, Sequence) and not isinstance(v, str | bytes | bytearray)
+
+
 def _expect_keys(d: Mapping[str, Any], required: set[str], optional: set[str], kind: str) -> None:
     keys = set(d)
     missing = required - keys
@@ -156,12 +176,17 @@ def _expect_keys(d: Mapping[str, Any], required: set[str], optional: set[str], k
     if missing:
         raise PromptError(f"{kind} prompt is missing {sorted(missing)}")
     if extra:
-        raise PromptError(f"{kind} prompt has unknown keys {sorted(extra)}")
+        shown = sorted(extra)
+        more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+        raise PromptError(f"{kind} prompt has unknown keys {shown[:8]}{more}")
 
 
 def prompt_from_json(d: object) -> Prompt:
     if not isinstance(d, Mapping):
         raise PromptError(f"a prompt must be a JSON object, got {type(d).__name__}")
+    odd = [k for k in d if not isinstance(k, str)]
+    if odd:  # msgpack maps may have integer or binary keys; JSON objects never do
+        raise PromptError(f"prompt keys must be strings, got {_show.repr(odd[0])}")
     kind = d.get("type")
     if kind == "point":
         _expect_keys(d, {"x", "y"}, {"positive"}, "point")
@@ -175,7 +200,7 @@ def prompt_from_json(d: object) -> Prompt:
     if kind == "mask":
         _expect_keys(d, {"rle"}, set(), "mask")
         return Mask(d["rle"])
-    raise PromptError(f"unknown prompt type {kind!r}; expected one of point, box, line, mask")
+    raise PromptError(f"unknown prompt type {_show.repr(kind)}; expected one of point, box, line, mask")
 
 
 def prompts_from_json(items: object) -> list[Prompt]:
@@ -321,7 +346,7 @@ def featurize(prompts: Sequence[Prompt]) -> dict[str, np.ndarray]:
                 index[t] = k
                 t += 1
         else:
-            masks[slot] = area_resample(rle_codec.decode(p.rle), MASK_SIZE)
+            masks[slot] = rle_codec.coverage(p.rle, MASK_SIZE)  # = area_resample(decode(rle)), unrasterised
             types[t] = TYPE_MASK
             mask_slot[t] = slot
             slot += 1
@@ -386,6 +411,12 @@ def pixel_mask_grid(
 
     Same exact area resampling as the prompt masks. An empty mask is allowed and comes back with
     valid False (the model substitutes its learned "no mask" embedding).
+
+    Why an RLE is resampled from its runs (rle.coverage) and never decoded: the model sees only its
+    grid x grid coverage, and a 60-byte RLE can declare 16384 x 16384 pixels (decoding those took
+    the worker 16 s and 1.5 GB per mask). From the runs the cost is O(runs + W * grid) for any
+    declared size, with the same bits as decoding and area-resampling. Masks of a different size
+    than their frame are accepted: coverage is resolution-independent, as the image is resized too.
     """
     if isinstance(masks, str | bytes | Mapping) or not isinstance(masks, Sequence):
         raise PromptError("pixel masks must be a list of RLE dicts or boolean arrays")
@@ -398,12 +429,14 @@ def pixel_mask_grid(
             if m.ndim != 2 or (m.dtype != np.bool_ and m.dtype.kind not in "ui"):
                 raise PromptError(f"pixel mask {i} must be a 2-D bool/integer array, got {m.dtype} {m.shape}")
             binary = m != 0
+            if binary.size == 0 or not binary.any():
+                continue
+            out[i] = area_resample(binary, grid)
         elif isinstance(m, Mapping):
-            binary = rle_codec.decode(m)
+            out[i] = rle_codec.coverage(m, grid)  # zeros for an empty mask
+            if not out[i].any():
+                continue
         else:
             raise PromptError(f"pixel mask {i} must be an RLE dict or an array, got {type(m).__name__}")
-        if binary.size == 0 or not binary.any():
-            continue
-        out[i] = area_resample(binary, grid)
         valid[i] = True
     return out, valid

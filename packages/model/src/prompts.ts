@@ -95,6 +95,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A client value for an error message: short, and never a second error (BigInt, deep nesting). */
+function show(v: unknown): string {
+  try {
+    const s = JSON.stringify(v) ?? String(v);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 function coord(value: unknown, name: string): number {
   if (typeof value !== 'number') {
     throw new PromptError(`${name} must be a number, got ${value === null ? 'null' : typeof value}`);
@@ -137,7 +147,7 @@ export function parsePrompt(d: unknown): Prompt {
       expectKeys(d, ['x', 'y'], ['positive'], 'point');
       const positive = 'positive' in d ? d.positive : true; // null is an error, as in Python
       if (typeof positive !== 'boolean') {
-        throw new PromptError(`point 'positive' must be a boolean, got ${JSON.stringify(positive)}`);
+        throw new PromptError(`point 'positive' must be a boolean, got ${show(positive)}`);
       }
       return { type: 'point', x: coord(d.x, 'point x'), y: coord(d.y, 'point y'), positive };
     }
@@ -166,7 +176,7 @@ export function parsePrompt(d: unknown): Prompt {
       }
       const points = pts.map((p: unknown, i): [number, number] => {
         if (!Array.isArray(p) || p.length !== 2) {
-          throw new PromptError(`line point ${i} must be an [x, y] pair, got ${JSON.stringify(p)}`);
+          throw new PromptError(`line point ${i} must be an [x, y] pair, got ${show(p)}`);
         }
         return [coord(p[0], `line point ${i} x`), coord(p[1], `line point ${i} y`)];
       });
@@ -196,7 +206,7 @@ export function parsePrompt(d: unknown): Prompt {
     }
     default:
       throw new PromptError(
-        `unknown prompt type ${JSON.stringify(d.type ?? null)}; expected one of point, box, line, mask`,
+        `unknown prompt type ${show(d.type ?? null)}; expected one of point, box, line, mask`,
       );
   }
 }
