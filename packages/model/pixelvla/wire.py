@@ -5,11 +5,18 @@ An array travels as the map {"__ndarray__": True, "data": <bin>, "dtype": "<f4",
 objects from client bytes. openpi's own packer writes these keys as msgpack *bin*; we write
 *str* keys (what JavaScript msgpack libraries can read) and accept both when decoding.
 NumPy scalars are sent as plain numbers. The TypeScript twin is ``packages/model/src/wire.ts``.
+
+Decoding checks an array's header before numpy sees its bytes: dtype in the allowlist, at most
+MAX_NDIM dimensions, each a non-negative int below 2**31, and the exact (Python int) product of the
+shape times the item size equal to the byte length. msgpack itself bounds nesting (StackError) and
+container lengths (by the message length); unhashable map keys and every extension type, the
+built-in timestamp included, are WireErrors, so nothing but plain values and arrays comes back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import reprlib
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import msgpack
@@ -18,6 +25,10 @@ import numpy as np
 from pixelvla.errors import WireError
 
 DEFAULT_MAX_BYTES: Final = 32 * 1024 * 1024
+# numpy allows 64; no message here has more than 4 (images are H x W x 3).
+MAX_NDIM: Final = 32
+# One dimension of an array: what int32 indexing (torch, JS typed arrays) can address.
+MAX_DIM: Final = 2**31 - 1
 
 # dtype.str of every allowed array type (numpy spells bool/u1/i1 with "|", no byte order).
 ALLOWED_DTYPES: Final = frozenset(
@@ -79,13 +90,17 @@ def _decode_array(d: Mapping[Any, Any]) -> np.ndarray:
     if not isinstance(data, bytes):
         raise WireError("array 'data' must be msgpack bin bytes")
     if not isinstance(shape, list | tuple) or not all(
-        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape
+        isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_DIM for s in shape
     ):
-        raise WireError(f"array 'shape' must be a list of non-negative integers, got {shape!r}")
+        raise WireError(
+            f"array 'shape' must be a list of non-negative integers <= {MAX_DIM}, got {reprlib.repr(shape)}"
+        )
+    if len(shape) > MAX_NDIM:
+        raise WireError(f"array has {len(shape)} dimensions; at most {MAX_NDIM} are accepted")
     dtype = np.dtype(dtype_s)
     n = 1
     for s in shape:
-        n *= s
+        n *= s  # exact: Python ints, at most 32 factors below 2**31
     if n * dtype.itemsize != len(data):
         raise WireError(
             f"array data has {len(data)} bytes but shape {list(shape)} of {dtype_s} needs "
@@ -95,7 +110,21 @@ def _decode_array(d: Mapping[Any, Any]) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
+def _no_ext(values: Iterable[object]) -> None:
+    # msgpack decodes its timestamp extension (type -1) itself, without calling ext_hook.
+    for v in values:
+        if isinstance(v, msgpack.Timestamp):
+            raise WireError("msgpack extension types are not accepted (got a timestamp, ext type -1)")
+
+
+def _list_hook(items: list[Any]) -> list[Any]:
+    _no_ext(items)
+    return items
+
+
 def _object_hook(d: dict[Any, Any]) -> object:
+    _no_ext(d)
+    _no_ext(d.values())
     marker = _get(d, "__ndarray__")
     if marker is not None:
         if marker is not True:
@@ -112,8 +141,9 @@ def _object_hook(d: dict[Any, Any]) -> object:
         if not isinstance(value, bool | int | float):
             raise WireError("numpy scalar 'data' must be a number")
         try:
-            return np.dtype(_ALIASES.get(dtype_s, dtype_s)).type(value)
-        except (OverflowError, ValueError) as e:
+            with np.errstate(over="raise", invalid="raise"):  # 1e300 as <f2 is an error, not inf
+                return np.dtype(_ALIASES.get(dtype_s, dtype_s)).type(value)
+        except (OverflowError, ValueError, FloatingPointError) as e:
             raise WireError(f"numpy scalar does not fit {dtype_s}: {e}") from e
     return d
 
@@ -129,13 +159,16 @@ def unpackb(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
     if len(data) > max_bytes:
         raise WireError(f"message is {len(data)} bytes; the limit is {max_bytes}")
     try:
-        return msgpack.unpackb(
+        out = msgpack.unpackb(
             data,
             raw=False,
             object_hook=_object_hook,
+            list_hook=_list_hook,
             ext_hook=_reject_ext,
             strict_map_key=False,
         )
+        _no_ext([out])
+        return out
     except WireError:
         raise
     except (ValueError, TypeError, msgpack.StackError) as e:
