@@ -9,6 +9,12 @@ Accepted keys (openpi-style aliases in brackets):
   pixel_masks: list of <= 4 COCO RLE dicts
   state [observation/state]: float (S,), S <= 64
   seq: int, echoed back in the reply
+
+Image bytes are checked before they are decoded: only the JPEG and PNG parsers are tried, the
+size declared in the header (PIL reads it without decoding) must be within MAX_SIDE per side,
+and a JPEG may have at most MAX_JPEG_SCANS scans (a progressive JPEG repeats a 16-byte scan that
+costs a full pass over the image, 10 ms at 2048 x 2048: 1000 of them held the worker 10 s).
+Truncated or corrupt data, and anything else PIL raises on client bytes, is InvalidObservation.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ MAX_INSTRUCTION = 1000
 MAX_STATE = 64
 MAX_MASKS = 4
 MAX_PROMPTS = 16
+# A libjpeg progressive script has 10 scans; an EXIF thumbnail adds its own. Far above real files.
+MAX_JPEG_SCANS = 100
 TOKENS_SHAPE = (16, 256)
 
 
@@ -44,18 +52,31 @@ def _first(obs: Mapping[str, Any], *keys: str) -> Any:
 
 
 def decode_image_bytes(data: bytes) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    """JPEG/PNG bytes -> uint8 (H, W, 3); every problem with the bytes is InvalidObservation."""
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as im:
             if im.format not in ("JPEG", "PNG"):
                 raise InvalidObservation(f"image must be JPEG or PNG, got {im.format}")
-            w, h = im.size
-            if w > MAX_SIDE or h > MAX_SIDE:
+            w, h = im.size  # from the header: nothing is decoded before this check
+            if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
                 raise InvalidObservation(f"image is {w}x{h}; the limit is {MAX_SIDE} per side")
+            # Entropy-coded data never holds FF DA (0xFF is stuffed), so this counts every scan
+            # (and any FF DA inside metadata: an overestimate can only refuse, never admit).
+            scans = data.count(b"\xff\xda") if im.format == "JPEG" else 0
+            if scans > MAX_JPEG_SCANS:
+                raise InvalidObservation(f"JPEG has {scans} scans; at most {MAX_JPEG_SCANS} are accepted")
             return np.array(im.convert("RGB"), dtype=np.uint8)  # a writable copy: torch wants one
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise InvalidObservation(f"image bytes are not a readable JPEG/PNG: {exc}") from exc
+    except InvalidObservation:
+        raise
+    except Exception as exc:
+        # PIL's errors on bad bytes are undocumented and varied. Seen in tests/test_decoders_fuzz.py:
+        # UnidentifiedImageError, OSError (truncated, broken data stream), DecompressionBombError,
+        # ValueError ("Truncated IHDR chunk"). None of them is a server fault.
+        raise InvalidObservation(
+            f"image bytes are not a readable JPEG/PNG: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def check_image(arr: object) -> np.ndarray:
@@ -76,7 +97,7 @@ def _float_array(
     if isinstance(value, list):
         try:
             value = np.asarray(value, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: ints beyond a double
             raise InvalidObservation(f"{name} must be numbers: {exc}") from exc
     if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
         got = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
@@ -125,7 +146,10 @@ def to_observation(obs: object, load_frame: FrameLoader | None = None) -> Any:
     if tokens is not None:
         tokens = _float_array(tokens, "prompt_tokens", TOKENS_SHAPE)
         if isinstance(valid, list):
-            valid = np.asarray(valid)
+            try:
+                valid = np.asarray(valid)
+            except (TypeError, ValueError) as exc:  # ragged nesting
+                raise InvalidObservation(f"prompt_valid must be bool ({TOKENS_SHAPE[0]},): {exc}") from exc
         if not isinstance(valid, np.ndarray) or valid.dtype != np.bool_ or valid.shape != TOKENS_SHAPE[:1]:
             raise InvalidObservation(f"prompt_valid must be bool ({TOKENS_SHAPE[0]},)")
 
