@@ -5,6 +5,9 @@
     pixelvla eval --model BUNDLE --out DIR [--episodes-per-cell N]
     pixelvla probe --model BUNDLE --dataset DATA   # open loop: does the motion follow the image?
     pixelvla export-encoder --model BUNDLE --out public/models
+    pixelvla import openvla OPENVLA_DIR --out BUNDLE [--unnorm-key bridge_orig]   # a local HF folder
+
+`--init` also takes an OpenVLA folder (Hugging Face layout), imported on the fly (stage 1 from OpenVLA).
 
 `--config FILE` takes either a saved train_config.json (replays that run) or the GPU server's launch
 request ({"stage", "dataset_dir", "base_dir", "overrides", ...}).
@@ -198,6 +201,43 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """An OpenVLA folder -> a PixelVLA bundle (tokens head, OpenVLA's tokens, prompt and statistics),
+    with a report of what was loaded and what is new."""
+    import tempfile
+
+    import torch
+
+    from .checkpoint import save_bundle
+    from .config import load_config
+    from .openvla_import import choose_unnorm_key, import_openvla
+
+    folder, out = Path(args.folder), Path(args.out)
+    key = choose_unnorm_key(folder, args.unnorm_key)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The tokenizer's files go through a folder of their own, so the bundle copies only them.
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.tokenizer.", dir=out.parent) as tok_dir:
+        imported = import_openvla(
+            folder,
+            tok_dir,
+            base=load_config(args.model) if args.model else None,
+            unnorm_key=key,
+            dtype=getattr(torch, args.dtype),
+            seed=args.seed,
+        )
+        bundle = save_bundle(
+            imported.model,
+            out,
+            imported.normalizer,
+            name=f"openvla-{key}",
+            stage="base",
+            extra={"source": "openvla", "openvla_folder": str(folder.resolve()), "unnorm_key": key},
+        )
+    summary = imported.report.summary()
+    print(json.dumps({"bundle": str(bundle), "unnorm_key": key, "dtype": args.dtype, **summary}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pixelvla", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -209,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", help="the run folder (checkpoints, metrics, bundle)")
     t.add_argument("--config", help="train_config.json to replay, or the server's launch request")
     t.add_argument("--dataset", help="LeRobot dataset folder")
-    t.add_argument("--init", help="bundle or finished run folder to start from (stage1, stage2)")
-    t.add_argument("--model", help="named model config for the base stage (default tiny)")
+    t.add_argument("--init", help="bundle, finished run folder, or OpenVLA folder (HF layout) to start from")
+    t.add_argument(
+        "--model",
+        help="model config name or .json: a fresh base run's (default tiny), an OpenVLA init's (default full)",
+    )
     t.add_argument("--steps", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
@@ -262,6 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--prompt-type", default="none", choices=["none", "point", "line", "box", "mask"])
     pr.add_argument("--device", default="cpu")
     pr.set_defaults(fn=cmd_probe)
+
+    im = sub.add_parser("import", help="turn another project's checkpoint into a PixelVLA bundle")
+    im_sub = im.add_subparsers(dest="source", required=True)
+    ov = im_sub.add_parser("openvla", help="an OpenVLA folder (Hugging Face layout, local; never downloaded)")
+    ov.add_argument(
+        "folder", help="config.json with norm_stats, safetensors (sharded + index), tokenizer files"
+    )
+    ov.add_argument("--out", required=True, help="the bundle folder to write")
+    ov.add_argument("--unnorm-key", help="which norm_stats entry un-normalises actions (needed if several)")
+    ov.add_argument("--model", help="base model config name or .json whose towers match (default full)")
+    ov.add_argument(
+        "--dtype", choices=["bfloat16", "float32"], default="bfloat16", help="weights in the bundle"
+    )
+    ov.add_argument("--seed", type=int, default=0, help="init of the new (PixelVLA) modules")
+    ov.set_defaults(fn=cmd_import)
 
     x = sub.add_parser("export-encoder", help="export a bundle's browser prompt encoder to ONNX")
     x.add_argument("--model", required=True, help="bundle folder")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pixelvla.errors import PixelVLAError
@@ -73,6 +74,10 @@ class LLMConfig:
     max_position_embeddings: int = 2048
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = False
+    # Recompute each decoder layer's activations in the backward pass instead of keeping them
+    # (training only): a 7B layer's activations at batch 8 are most of a card, the recompute costs
+    # about one more forward. On for `full`, off for `tiny` (no memory to save, ~30% slower).
+    activation_checkpointing: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,14 @@ class ActionConfig:
     bins: int = 256  # base stage: OpenVLA-style discrete action tokens per dimension
     # Base stage: how many chunk steps become tokens (OpenVLA predicts one step).
     base_steps: int = 1
+    # Which id each bin gets (action_tokenizer.py). "ascending" (ours, `tiny`): `bins` equal bins on
+    # [-1, 1], bin k -> vocab_size - bins + k. "openvla" (`full` and imported checkpoints): OpenVLA's
+    # own, token = vocab_size - digitize(a, linspace(-1, 1, bins)), decoded to one of bins - 1
+    # centres, so an OpenVLA checkpoint's tokens decode to its own actions.
+    token_layout: Literal["ascending", "openvla"] = "ascending"
+    # (ours, after OpenVLA-OFT) How the action slots see each other in the LLM: "causal" (the paper's
+    # decoder as it is) or "bidirectional" (every slot attends to every slot; the rest stays causal).
+    slot_attention: Literal["causal", "bidirectional"] = "causal"
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,9 @@ class PixelVLAConfig:
     # (ours, after OpenVLA-OFT) Width of the proprioceptive state fed as one token before the action
     # part; 0 (the paper, `full`) feeds none.
     state_dim: int = 0
+    # Token ids appended after the text, before the state and action part. OpenVLA's predict_action
+    # appends SentencePiece's lone "▁" (29871 in Llama-2) to its prompt; an imported OpenVLA keeps it.
+    text_suffix_ids: tuple[int, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -249,6 +265,7 @@ def full_config(tokenizer_path: str | None = None) -> PixelVLAConfig:
             num_heads=32,
             num_kv_heads=32,
             max_position_embeddings=2048,
+            activation_checkpointing=True,
         ),
         tokenizer=TokenizerConfig(
             kind="llama",
@@ -258,7 +275,7 @@ def full_config(tokenizer_path: str | None = None) -> PixelVLAConfig:
             pad_token_id=32000,
             path=tokenizer_path,
         ),
-        action=ActionConfig(chunk_size=8),
+        action=ActionConfig(chunk_size=8, token_layout="openvla"),
     )
 
 
@@ -270,3 +287,16 @@ def get_config(name: str) -> PixelVLAConfig:
         return CONFIGS[name]()
     except KeyError:
         raise ConfigError(f"unknown config {name!r}; known: {sorted(CONFIGS)}") from None
+
+
+def load_config(name_or_path: str) -> PixelVLAConfig:
+    """A named configuration, or a PixelVLAConfig JSON file (e.g. a bundle's config.json)."""
+    if name_or_path in CONFIGS:
+        return CONFIGS[name_or_path]()
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.is_file():
+        try:
+            return PixelVLAConfig.from_json(path.read_text())
+        except OSError as e:
+            raise ConfigError(f"cannot read model config {path}: {e}") from e
+    raise ConfigError(f"unknown config {name_or_path!r}; known: {sorted(CONFIGS)} or a config .json file")

@@ -95,14 +95,18 @@ class ModelOutput:
 
 
 class PixelVLA(nn.Module):
-    def __init__(self, config: PixelVLAConfig) -> None:
+    def __init__(self, config: PixelVLAConfig, *, empty_backbone: bool = False) -> None:
+        """empty_backbone: the parameters of vision, projector and LLM go to the meta device
+        (no memory, no init; buffers stay real) for a loader to fill in, e.g. from an OpenVLA
+        checkpoint; the new modules are initialised as usual."""
         super().__init__()
         self.config = config
         d = config.llm.hidden_size
         act = config.action
-        self.vision = VisionBackbone(config.vision)
-        self.projector = Projector(self.vision.embed_dim, d)
-        self.llm = build_llm(config.llm)
+        with parameters_on_meta() if empty_backbone else contextlib.nullcontext():
+            self.vision = VisionBackbone(config.vision)
+            self.projector = Projector(self.vision.embed_dim, d)
+            self.llm = build_llm(config.llm)
         self.pixel_encoder = PixelAwareEncoder(self.vision.pixel_dim, len(config.vision.pixel_levels), d)
         self.prompt_encoder = PromptEncoder(
             PromptEncoderConfig(dim=config.prompt.dim, max_tokens=config.prompt.max_tokens)
@@ -113,7 +117,21 @@ class PixelVLA(nn.Module):
         self.action_slot = nn.Parameter(torch.randn(d) * 0.02)
         self.action_slot_pos = nn.Parameter(torch.randn(act.chunk_size * act.action_dim, d) * 0.02)
         self.action_decoder = ActionDecoder(d, act.decoder_hidden or d, act.action_dim, act.decoder_blocks)
-        self.action_tokenizer = ActionTokenizer(config.tokenizer.vocab_size, act.bins)
+        self.action_tokenizer = ActionTokenizer(
+            config.tokenizer.vocab_size, act.bins, layout=act.token_layout
+        )
+        self.set_activation_checkpointing(config.llm.activation_checkpointing)
+
+    def set_activation_checkpointing(self, on: bool) -> None:
+        """Recompute every decoder layer in the backward pass (training mode only; HF's per-layer
+        checkpointing, non-reentrant so gradients reach the action slots through a frozen LLM)."""
+        if on:
+            self.llm.activation_checkpointing_enable({"use_reentrant": False})
+            # HF also hooks the input embeddings to require grad (for reentrant checkpointing); not
+            # needed here, and it would fail on inference tensors at serving time.
+            self.llm.disable_input_require_grads()
+        else:
+            self.llm.activation_checkpointing_disable()
 
     # ---------------------------------------------------------------- forward
 
@@ -123,9 +141,20 @@ class PixelVLA(nn.Module):
         x, attention_mask, action_ids = self._sequence(inputs, t)
 
         with t("llm"):
-            # On the meta device (shape checks) the mask's values are unknowable; go causal-only.
-            llm_mask = None if x.device.type == "meta" else attention_mask.long()
-            hidden = self.llm.model(inputs_embeds=x, attention_mask=llm_mask).last_hidden_state
+            bidirectional = cfg.head == "continuous" and cfg.action.slot_attention == "bidirectional"
+            n_slots = cfg.action.chunk_size * cfg.action.action_dim if bidirectional else 0
+            # A 2D padding mask lets HF pick its fastest causal path. The 4D mask says more (slots
+            # see each other) and needs no values to be built, so the meta device (shape checks,
+            # where HF's 2D handling would read values) uses it too.
+            llm_mask = (
+                slot_attention_mask(attention_mask, n_slots)
+                if bidirectional or x.device.type == "meta"
+                else attention_mask.long()
+            )
+            # No KV cache for a plain forward: nothing reads it (and activation checkpointing drops it).
+            hidden = self.llm.model(
+                inputs_embeds=x, attention_mask=llm_mask, use_cache=False
+            ).last_hidden_state
 
         with t("decoder"):
             # The action part is always the last valid stretch of each row.
@@ -189,6 +218,9 @@ class PixelVLA(nn.Module):
                 )
 
         add(embed(inputs.input_ids), inputs.text_mask.bool(), ROLE_TEXT)
+        if cfg.text_suffix_ids:  # e.g. OpenVLA's trailing "▁"
+            suffix = torch.tensor(cfg.text_suffix_ids, dtype=torch.long, device=device)
+            add(embed(suffix.expand(b, -1)), None, ROLE_TEXT)
 
         if self.state_projector is not None:
             if inputs.state is None:  # no state given: the token is padding, squeezed out below
@@ -288,7 +320,12 @@ class PixelVLA(nn.Module):
             # No prompts: the single learned "none" token, exactly what featurize([]) produces.
             feats = _batched_features(P.featurize([]), b, device)
         dtype = self.prompt_encoder.type_embed.weight.dtype
-        args = {k: feats[k].to(dtype) if feats[k].is_floating_point() else feats[k] for k in P.FEATURE_SPEC}
+        # Coordinates stay float32 whatever the weights are: the Fourier features need them (a bf16
+        # coordinate near 0.5 is only good to 1/512 of the image).
+        args = {
+            k: feats[k].to(dtype) if feats[k].is_floating_point() and k != "coords" else feats[k]
+            for k in P.FEATURE_SPEC
+        }
         return self.prompt_encoder(**args), feats["valid"].bool()
 
     def _action_ids(self, inputs: ModelInputs, b: int, device: torch.device) -> torch.Tensor:
@@ -301,6 +338,25 @@ class PixelVLA(nn.Module):
         return self.action_tokenizer.encode(steps.float()).reshape(b, -1)
 
 
+@contextlib.contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Every parameter registered inside goes to the meta device as it is registered (before the
+    module's own init runs, which is then free); buffers (rotary frequencies, pixel statistics)
+    keep their real values. Not thread-safe: it patches nn.Module.register_parameter."""
+    original = nn.Module.register_parameter
+
+    def register(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        original(self, name, param)
+
+    nn.Module.register_parameter = register  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original  # type: ignore[method-assign]
+
+
 def _batched_features(features: Mapping[str, Any], b: int, device: torch.device) -> dict[str, torch.Tensor]:
     import numpy as np
 
@@ -309,6 +365,21 @@ def _batched_features(features: Mapping[str, Any], b: int, device: torch.device)
         arr = torch.from_numpy(np.ascontiguousarray(v)).to(device)
         out[k] = arr.unsqueeze(0).expand(b, *arr.shape)
     return out
+
+
+def slot_attention_mask(valid: torch.Tensor, n_slots: int) -> torch.Tensor:
+    """(ours, after OpenVLA-OFT) The 4D boolean mask (B, 1, L, L) (True: may attend) for a squeezed
+    batch whose last `n_slots` valid positions are the action slots: causal everywhere, plus every
+    slot sees every slot of its row; padding keys are never seen. n_slots = 0: the plain causal +
+    padding mask. Position 0 (BOS) is valid in every row, so no query row is empty (padding
+    queries see the valid keys before them; their outputs are never read)."""
+    length = valid.shape[1]
+    pos = torch.arange(length, device=valid.device)
+    n_valid = valid.sum(1, keepdim=True)  # (B, 1)
+    is_slot = (pos >= n_valid - n_slots) & valid  # (B, L)
+    causal = pos[None, :, None] >= pos[None, None, :]  # (1, L, L): query i sees key j <= i
+    allowed = (causal | (is_slot[:, :, None] & is_slot[:, None, :])) & valid[:, None, :]
+    return allowed[:, None]
 
 
 def _take(hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

@@ -62,11 +62,24 @@ class RandomFourierPE(nn.Module):
 
     def __init__(self, dim: int, scale: float) -> None:
         super().__init__()
-        # A buffer, not a parameter: fixed at init, yet saved (and hashed) with the weights.
-        self.register_buffer("gaussian", scale * torch.randn(2, dim // 2))
+        # A buffer, not a parameter: fixed at init, yet saved (and hashed) with the weights. Always
+        # float32, also when the model is built in bf16 (the server on CUDA): see forward.
+        self.register_buffer("gaussian", scale * torch.randn(2, dim // 2, dtype=torch.float32))
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        turns = (2.0 * coords - 1.0) @ self.gaussian
+        """Float32 features whatever the input dtype and autocast say: in bf16 the arguments
+        (~40 rad) are only good to ~0.25 rad, less than a 224-px image's pixel moves them."""
+        kind = coords.device.type
+        if kind in ("cpu", "cuda") and torch.is_autocast_enabled(kind):
+            with torch.autocast(kind, enabled=False):
+                return self._features(coords)
+        return self._features(coords)
+
+    def _features(self, coords: torch.Tensor) -> torch.Tensor:
+        # The casts are Python-level, so the exported graph (all float32) gains no Cast node.
+        c = coords if coords.dtype == torch.float32 else coords.float()
+        g = self.gaussian if self.gaussian.dtype == torch.float32 else self.gaussian.float()
+        turns = (2.0 * c - 1.0) @ g
         # Reduce to [-0.5, 0.5] turns before sin/cos: GPU sin/cos (WGSL) are only accurate near
         # [-pi, pi], and the raw arguments reach ~40 rad. Exact in float32 for |turns| < 2**22.
         turns = turns - torch.floor(turns + 0.5)
@@ -133,7 +146,7 @@ class PromptEncoder(nn.Module):
         pooled = (feat * weight).sum(dim=(2, 3), keepdim=True) / den  # (B*M, 16, 1, 1)
         # Convs and LayerNorm are translation-invariant, so without the dense PE (as SAM adds to
         # its image embedding) two same-shaped masks in different places would give one token.
-        pe = (self.grid_pe(s // 4) * weight).sum(dim=(2, 3)) / den.flatten(1)  # (B*M, dim)
+        pe = (_like(self.grid_pe(s // 4), feat) * weight).sum(dim=(2, 3)) / den.flatten(1)  # (B*M, dim)
         return (project(pooled).flatten(1) + pe).reshape(b, m, self.config.dim)
 
     def forward(
@@ -151,11 +164,18 @@ class PromptEncoder(nn.Module):
         # index_embed up with the *types*). So per-type switches and the slot choice are tables.
         gates = F.embedding(types, self.type_gates).unsqueeze(-1)  # (B, T, 3, 1): geom, line, mask
         tokens = self.type_embed(types)
-        tokens = tokens + self.pe(coords) * gates[:, :, 0]
+        tokens = tokens + _like(self.pe(coords), tokens) * gates[:, :, 0]
         tokens = tokens + self.index_embed(index) * gates[:, :, 1]
         onehot = F.embedding(mask_slot, self.slot_onehot)  # (B, T, M)
         tokens = tokens + (onehot @ self.mask_features(masks)) * gates[:, :, 2]
         return tokens * valid.unsqueeze(-1).to(tokens.dtype)
+
+
+def _like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """The float32 Fourier features in the dtype of the tokens they join (bf16 weights: bf16, whose
+    3 digits of a sin/cos still tell pixels apart; the argument is what needed float32). A
+    Python-level check, so the float32 ONNX graph gains no Cast."""
+    return x if x.dtype == ref.dtype else x.to(ref.dtype)
 
 
 def make_prompt_encoder(seed: int = 0, config: PromptEncoderConfig | None = None) -> PromptEncoder:

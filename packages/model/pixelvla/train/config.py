@@ -29,10 +29,17 @@ class TrainConfig:
     stage: Stage
     dataset: str  # LeRobot dataset root (the server resolves dataset ids to folders)
     out_dir: str  # the run folder
-    model: str = "tiny"  # named model config, used when `init` is None (base stage)
-    init: str | None = None  # bundle folder or run folder to start from (stage1 <- base, stage2 <- stage1)
+    # Model config name or PixelVLAConfig .json: a fresh run's (None: tiny), or the base architecture
+    # of an OpenVLA init (None: full; its towers must match the checkpoint's).
+    model: str | None = None
+    # Bundle folder, run folder, or OpenVLA folder (HF layout, imported on the fly) to start from
+    # (stage1 <- base or OpenVLA, stage2 <- stage1).
+    init: str | None = None
     steps: int = 2000
-    batch_size: int = 32
+    batch_size: int = 32  # examples per micro-batch and process
+    # Micro-batches whose gradients add up to one optimizer step: the global batch is
+    # batch_size x grad_accum_steps x processes (each micro-batch's loss is divided by the count).
+    grad_accum_steps: int = 1
     lr: float = 1e-4  # new modules and heads (PIXELVLA.md)
     lora_lr: float = 5e-4  # LoRA adapters in stage 2
     weight_decay: float = 0.0
@@ -61,7 +68,14 @@ class TrainConfig:
         check_field_types(self, TrainConfigError)
         if self.stage not in STAGES:
             raise TrainConfigError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
-        for name in ("steps", "batch_size", "log_every", "checkpoint_every", "keep_checkpoints"):
+        for name in (
+            "steps",
+            "batch_size",
+            "grad_accum_steps",
+            "log_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+        ):
             if int(getattr(self, name)) <= 0:
                 raise TrainConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not (0.0 <= self.pixel_mask_drop <= 1.0):
@@ -115,7 +129,11 @@ class TrainConfig:
 # and choices are read from TrainConfig, so the schema cannot drift from the dataclass.
 TUNABLE: dict[str, dict[str, Any]] = {
     "steps": {"description": "optimizer steps", "minimum": 1},
-    "batch_size": {"description": "examples per step (per process under torchrun)", "minimum": 1},
+    "batch_size": {"description": "examples per micro-batch (per process under torchrun)", "minimum": 1},
+    "grad_accum_steps": {
+        "description": "micro-batches per optimizer step (global batch = batch size x this x processes)",
+        "minimum": 1,
+    },
     "lr": {"description": "learning rate of the new modules and heads", "minimum": 0},
     "lora_lr": {"description": "learning rate of the LoRA adapters (stage 2)", "minimum": 0},
     "weight_decay": {"description": "AdamW weight decay", "minimum": 0},

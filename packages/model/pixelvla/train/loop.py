@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import load_bundle, save_bundle
-from ..config import get_config
+from ..config import load_config
 from ..data import open_dataset
 from ..model import PixelVLA
 from ..normalize import ActionNormalizer
@@ -41,6 +41,8 @@ from .schedule import lr_factor
 log = logging.getLogger("pixelvla.train")
 CONFIG_FILE = "train_config.json"
 BUNDLE_DIR = "bundle"
+# An OpenVLA init's tokenizer files, copied into the run folder (the bundle copies them from here).
+OPENVLA_TOKENIZER_DIR = "openvla_tokenizer"
 
 
 @dataclass
@@ -69,9 +71,12 @@ def _device(setting: str) -> torch.device:
     return torch.device(setting)
 
 
+def _bf16(cfg: TrainConfig, device: torch.device) -> bool:
+    return cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+
+
 def _autocast(cfg: TrainConfig, device: torch.device) -> contextlib.AbstractContextManager[Any]:
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    if not bf16:
+    if not _bf16(cfg, device):
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
@@ -84,12 +89,27 @@ def _mem_mb(device: torch.device) -> float:
 
 def build_model(cfg: TrainConfig, device: torch.device) -> tuple[PixelVLA, bool]:
     """The starting model and whether it came from a file (False: seeded random init)."""
+    from ..openvla_import import import_openvla, is_openvla_folder, unnorm_keys
+
+    if cfg.init is not None and is_openvla_folder(cfg.init):
+        # OpenVLA straight from its folder: the import builds the backbone empty and streams the
+        # shards in; the new modules are initialised from the run's seed. The normaliser comes
+        # from the training data, so any of OpenVLA's statistics keys will do here.
+        imported = import_openvla(
+            cfg.init,
+            Path(cfg.out_dir) / OPENVLA_TOKENIZER_DIR,
+            base=load_config(cfg.model) if cfg.model else None,
+            unnorm_key=unnorm_keys(cfg.init)[0],
+            device=device,
+            seed=cfg.seed,
+        )
+        return imported.model, True
     if cfg.init is not None:
         bundle = load_bundle(resolve_init(cfg.init), device=device, merge=True)
         return bundle.model, True
     rng.seed_everything(cfg.seed)
     with torch.device(device):
-        model = PixelVLA(get_config(cfg.model))
+        model = PixelVLA(load_config(cfg.model or "tiny"))
     return model, False
 
 
@@ -201,7 +221,8 @@ def _train(
     data = BatchBuilder(dataset, model.config, tokenizer, normalizer, cfg, progress=progress)
     sampler = ResumableSampler(len(data), seed=cfg.seed, rank=rank, world_size=world)
     trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    par = Parallel(choose(cfg.parallel, world, model.config.name), device, world)
+    # Under FSDP with bf16, parameters are all-gathered in bf16 and gradients reduced in fp32.
+    par = Parallel(choose(cfg.parallel, world, model.config.name), device, world, bf16=_bf16(cfg, device))
     net = par.wrap(model)  # before the optimizer: FSDP replaces the parameters by their shards
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -270,27 +291,41 @@ def _train(
         while step < cfg.steps:
             t0 = time.perf_counter()
             epoch = sampler.state.epoch
-            batch = data.batch(sampler.next_indices(cfg.batch_size), epoch).to(device)
-            t_data = time.perf_counter() - t0
-            with _autocast(cfg, device):
-                out = net(batch)
-            assert out.loss is not None
-            loss = out.loss
+            # One draw for the whole step, cut into micro-batches: the same examples, in the same
+            # order, as one batch of batch_size x grad_accum_steps.
+            accum, bs = cfg.grad_accum_steps, cfg.batch_size
+            indices = sampler.next_indices(bs * accum)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = total_norm(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+            t_data, step_loss = 0.0, 0.0
+            errors: list[torch.Tensor] = []
+            for i in range(accum):
+                t1 = time.perf_counter()
+                batch = data.batch(indices[i * bs : (i + 1) * bs], epoch).to(device)
+                t_data += time.perf_counter() - t1
+                # Gradients are reduced across ranks on the last micro-batch only.
+                with par.gradient_sync(net, i == accum - 1):
+                    with _autocast(cfg, device):
+                        out = net(batch)
+                    assert out.loss is not None
+                    # The mean over micro-batches of equal size is the mean over the whole batch.
+                    (out.loss / accum).backward()
+                step_loss += float(out.loss.detach()) / accum
+                assert batch.actions is not None
+                n = min(out.actions.shape[1], batch.actions.shape[1])
+                errors.append((out.actions[:, :n].detach().float() - batch.actions[:, :n].float()).abs())
+            # grad_clip 0 is "off": clip_grad_norm_ with max_norm 0 would zero every gradient.
+            clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
+            grad_norm = total_norm(torch.nn.utils.clip_grad_norm_(params, clip))
             optimizer.step()
             scheduler.step()
             step += 1
-            last_loss = float(loss.detach())
+            last_loss = step_loss
             window.append(last_loss)
             step_time = time.perf_counter() - t0
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.4f}")
             if main and (step % cfg.log_every == 0 or step == cfg.steps):
-                assert batch.actions is not None
-                n = min(out.actions.shape[1], batch.actions.shape[1])
-                err = (out.actions[:, :n].detach().float() - batch.actions[:, :n].float()).abs()
+                err = torch.cat(errors)
                 per_dim = err.mean(dim=(0, 1)).tolist()
                 metrics.train(
                     step=step,
@@ -302,7 +337,7 @@ def _train(
                     lr=optimizer.param_groups[0]["lr"],
                     lrs={g["name"]: g["lr"] for g in optimizer.param_groups},
                     grad_norm=grad_norm,
-                    samples_per_s=cfg.batch_size * world / step_time,
+                    samples_per_s=cfg.batch_size * cfg.grad_accum_steps * world / step_time,
                     step_time_s=step_time,
                     data_time_s=t_data,
                     mem_mb=_mem_mb(device),

@@ -10,6 +10,8 @@ the strategy that wrote it (the optimizer state is keyed differently).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, Literal, cast
 
 import torch
@@ -37,10 +39,14 @@ def _shard_units(model: nn.Module) -> list[nn.Module]:
 
 
 class Parallel:
-    def __init__(self, strategy: Strategy, device: torch.device, world: int) -> None:
+    def __init__(self, strategy: Strategy, device: torch.device, world: int, *, bf16: bool = False) -> None:
+        """bf16: the run computes in bf16 (autocast); FSDP then all-gathers the parameters in bf16
+        (half the traffic and the unsharded memory of fp32) and reduces gradients in fp32, while
+        the sharded master weights and the optimizer state stay fp32."""
         self.strategy = strategy
         self.device = device
         self.world = world
+        self.bf16 = bf16
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The module to call in the training step. Build the optimizer after this: FSDP replaces
@@ -54,10 +60,36 @@ class Parallel:
             from torch.distributed.fsdp import fully_shard
 
             mesh = init_device_mesh(self.device.type, (self.world,))
+            mp = self.mixed_precision()
             for unit in _shard_units(model):
-                fully_shard(unit, mesh=mesh)
-            fully_shard(model, mesh=mesh)
+                fully_shard(unit, mesh=mesh, mp_policy=mp)
+            fully_shard(model, mesh=mesh, mp_policy=mp)
         return model
+
+    def mixed_precision(self) -> Any:
+        """FSDP's MixedPrecisionPolicy: bf16 parameters and fp32 gradient reduction under bf16,
+        everything fp32 otherwise."""
+        from torch.distributed.fsdp import MixedPrecisionPolicy
+
+        if not self.bf16:
+            return MixedPrecisionPolicy()
+        return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+
+    @contextlib.contextmanager
+    def gradient_sync(self, net: nn.Module, sync: bool) -> Iterator[None]:
+        """Around one micro-batch's forward and backward: with sync=False the gradients only
+        accumulate locally (gradient accumulation); the last micro-batch reduces them across ranks."""
+        if sync or self.strategy == "none":
+            yield
+        elif self.strategy == "ddp":
+            with cast(Any, net).no_sync():
+                yield
+        else:
+            cast(Any, net).set_requires_gradient_sync(False)
+            try:
+                yield
+            finally:
+                cast(Any, net).set_requires_gradient_sync(True)
 
     def _options(self, **kw: Any) -> Any:
         from torch.distributed.checkpoint.state_dict import StateDictOptions
