@@ -153,6 +153,31 @@ def generate(
     return results
 
 
+def attempts_table(out: Path) -> str:
+    """The expert's success per task (markdown) from ``out/attempts.jsonl``, with its speed."""
+    rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    path = out / ATTEMPTS
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        try:
+            r = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows.setdefault((r["suite"], int(r["task_id"])), []).append(r)
+    lines = [
+        "| suite | task | instruction | success | mean steps (successes) | CPU s / episode | wall s / episode |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (suite, tid), rs in sorted(rows.items()):
+        ok = [r for r in rs if r["success"]]
+        steps = f"{sum(r['steps'] for r in ok) / len(ok):.0f}" if ok else "—"
+        cpu = sum(float(r.get("cpu_s", 0)) for r in rs) / len(rs)
+        wall = sum(float(r.get("wall_s", 0)) for r in rs) / len(rs)
+        lines.append(
+            f"| {suite} | {tid} | {rs[0]['task']} | {len(ok)}/{len(rs)} | {steps} | {cpu:.1f} | {wall:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="pixelvla_libero.generate", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -167,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dry-run", action="store_true", help="measure the expert only: no frames, no npz")
+    p.add_argument("--report", action="store_true", help="print the success table of --out and exit")
     a = p.parse_args(argv)
+    if a.report:
+        print(attempts_table(Path(a.out)), end="")
+        return 0
     try:
         inits = parse_indices(a.init_states, protocol.INIT_STATES_PER_TASK, "--init-states") or ()
         res = generate(
