@@ -188,6 +188,8 @@ def prompt_from_json(d: object) -> Prompt:
     if odd:  # msgpack maps may have integer or binary keys; JSON objects never do
         raise PromptError(f"prompt keys must be strings, got {_show.repr(odd[0])}")
     kind = d.get("type")
+    if not isinstance(kind, str):  # an array's == would compare elementwise (msgpack clients)
+        raise PromptError(f"unknown prompt type {_show.repr(kind)}; expected one of point, box, line, mask")
     if kind == "point":
         _expect_keys(d, {"x", "y"}, {"positive"}, "point")
         return Point(d["x"], d["y"], d.get("positive", True))
