@@ -428,6 +428,33 @@ export class Editor {
     this.syncHistory();
   }
 
+  /**
+   * Replaces the canvas with another frame's prompts: exactly `records` (masks with their bitmaps)
+   * on a frame of `size`, nothing selected, an empty history. The Prompt page keeps one prompt set
+   * per frame (CVAT's per-frame annotations), so undo never reaches across frames.
+   */
+  load(size: Size, records: readonly { readonly shape: ShapeBase; readonly bitmap?: MaskBitmap }[]): void {
+    this.cancel();
+    const gone = [...this.masks.keys()];
+    this.masks.clear();
+    for (const id of gone) this.emitMask(id, null);
+    const shapes: Record<string, ShapeBase> = {};
+    const order: string[] = [];
+    let activeMask: string | null = null;
+    for (const { shape, bitmap } of records) {
+      shapes[shape.id] = shape;
+      order.push(shape.id);
+      if (isMask(shape)) {
+        this.masks.set(shape.id, bitmap ?? emptyMask(size.width, size.height));
+        activeMask = shape.id;
+      }
+    }
+    this.history.clear();
+    this.set({ shapes, order, selected: [], activeMask, preview: null, imageSize: size });
+    for (const id of this.masks.keys()) this.emitMask(id, null);
+    this.syncHistory();
+  }
+
   // ---------------------------------------------------------------- masks
 
   getMask(id: string): MaskBitmap | undefined {

@@ -115,6 +115,14 @@ export class EncoderClient {
     this.worker.postMessage(init);
   }
 
+  /**
+   * Forgets the last request's error (a failed load stays): the client is shared by the tab's pages,
+   * and a page that starts using it must not show another page's rejected prompts as its own.
+   */
+  clearRequestError(): void {
+    if (this.status.getState().state !== 'error') this.status.setState({ error: null });
+  }
+
   /** Encodes the prompts, or resolves null when a newer request superseded this one. */
   encode(prompts: readonly PromptJson[]): Promise<Encoded | null> {
     return this.queue.submit(prompts);

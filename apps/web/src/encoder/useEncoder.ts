@@ -7,6 +7,8 @@ let shared: EncoderClient | null = null;
 /** One encoder worker per tab, created on first use (the model is fetched once). */
 export function useEncoder(): [EncoderClient, EncoderStatus] {
   const [client] = useState(() => (shared ??= new EncoderClient()));
+  // A page (or a new teleop session) starts without the errors of prompts drawn elsewhere.
+  useEffect(() => client.clearRequestError(), [client]);
   const status = useStore(client.status);
   return [client, status];
 }
