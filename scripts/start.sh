@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs the GPU server (127.0.0.1:8000) and the studio (127.0.0.1:5173)
-# on the embedded defaults. Ctrl+C stops both.
+# on the embedded defaults, and prints their URLs once both answer (scripts/wait-server.sh polls
+# /healthz; if the server exits or never answers, it says so and stops both). Ctrl+C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -37,12 +38,12 @@ pids+=($!)
 PIXELVLA_SERVER_URL="http://127.0.0.1:$SERVER_PORT" npx --workspace apps/web vite --port "$STUDIO_PORT" --strictPort --clearScreen false &
 pids+=($!)
 
-for _ in $(seq 1 120); do
-  if curl -fsS "http://127.0.0.1:$SERVER_PORT/healthz" >/dev/null 2>&1; then break; fi
-  sleep 0.5
-done
+# The URLs are printed only once both answer (the first start imports PyTorch: it can take a minute).
+WAIT_S=${PIXELVLA_START_TIMEOUT:-600}
+bash scripts/wait-server.sh "GPU server" "http://127.0.0.1:$SERVER_PORT/healthz" "${pids[0]}" "$WAIT_S" || exit 1
+bash scripts/wait-server.sh "studio" "http://127.0.0.1:$STUDIO_PORT/" "${pids[1]}" "$WAIT_S" || exit 1
 echo
 echo "  PixelVLA Studio:  http://127.0.0.1:$STUDIO_PORT"
-echo "  GPU server:       http://127.0.0.1:$SERVER_PORT  (API docs at /docs)"
+echo "  GPU server:       http://127.0.0.1:$SERVER_PORT  (API docs at /docs and /redoc)"
 echo
 wait -n "${pids[@]}"
