@@ -4,7 +4,8 @@ FastAPI's default pages load Swagger UI and ReDoc from a CDN, so on a machine wi
 (a lab robot's network, CI) they are blank. The JavaScript and CSS here come from the
 `fastapi-offline` wheel, a locked dependency (its static/ folder: Swagger UI 5, ReDoc 2); this
 module serves them under /docs-assets and writes both pages without any outside URL (no Google
-fonts, no validator badge, a local favicon).
+fonts, no validator badge, a local favicon), under a Content-Security-Policy that keeps the
+bundles' own outside requests (ReDoc's logo) from reaching the network at all.
 
 It also makes sure every operation has a description: the routes' docstrings are the
 descriptions; the few routes whose room does not have one yet get theirs from ROUTE_NOTES below
@@ -23,6 +24,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
 ASSETS_URL = "/docs-assets"
+# The pages may load nothing from outside the server, whatever their scripts ask for (ReDoc's
+# sidebar shows a logo from its CDN and hides it when that fails): the browser refuses instead of
+# trying the network. Inline script / style: FastAPI's pages start the bundles inline; blob: for
+# ReDoc's search worker.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
 
@@ -114,7 +123,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get(DOCS_URL, include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = base(request)
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{title} - API docs",
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js",
@@ -124,14 +133,18 @@ def install_docs(app: FastAPI) -> None:
             # Swagger UI would otherwise ask validator.swagger.io for a badge.
             swagger_ui_parameters={"validatorUrl": None},
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
 
     @app.get(REDOC_URL, include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         root = base(request)
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{title} - API reference",
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+        page.headers["Content-Security-Policy"] = DOCS_CSP
+        return page
