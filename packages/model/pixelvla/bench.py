@@ -1,9 +1,14 @@
 """`python -m pixelvla.bench`: latency per action chunk, printed as JSON.
 
-- tiny on CPU, batch 1, random weights: p50/p95 of one full forward (image -> 8 x 7 actions) with
-  a point prompt and one pixel mask, plus the per-stage split.
+- tiny on CPU, batch 1, random weights: p50/p95 of one predict (image -> 8 x 7 actions) with a
+  point prompt and one pixel mask, the per-stage split, and the same predict torch.compile'd for
+  serving (`PixelVLA.compile_for_serving`): eager and compiled p50/p95 and their ratio, one run.
 - when CUDA is available: `full` with random weights in bf16, batch 1, eager and torch.compile'd,
   p50/p95 per chunk and peak memory. Without CUDA that part reports "unavailable".
+- `--full`: only the GPU suite for `full`: the batch-1 chunk latency (eager vs compiled), and for
+  stage 1 and stage 2 at batch 8 and 16, with and without activation checkpointing, the peak memory
+  of a training step (fp32 weights, bf16 autocast, AdamW) and tokens/s. Without CUDA it prints
+  "needs CUDA" and exits 0; nothing is estimated.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def _time(fn: Callable[[], Any], iters: int, warmup: int, device: torch.device) 
     }
 
 
-def bench_tiny(iters: int) -> dict[str, Any]:
+def bench_tiny(iters: int, compile_mode: str | None = None, compiled: bool = True) -> dict[str, Any]:
     torch.manual_seed(0)
     model = PixelVLA(tiny_config()).eval()
     device = torch.device("cpu")
@@ -88,11 +93,45 @@ def bench_tiny(iters: int) -> dict[str, Any]:
         result = _time(lambda: model.predict(inputs), iters, warmup=3, device=device)
         for _ in range(10):
             model.predict(inputs, timer)
-    return {
+        eager = model.predict(inputs)
+    out: dict[str, Any] = {
         **result,
         "threads": torch.get_num_threads(),
         "params": sum(p.numel() for p in model.parameters()),
         "stage_p50_ms": {k: round(statistics.median(v), 3) for k, v in stages.items()},
+    }
+    if compiled:
+        out["compiled"] = _compiled_tiny(model, inputs, eager, iters, compile_mode, result["p50_ms"])
+    return out
+
+
+def _compiled_tiny(
+    model: PixelVLA,
+    inputs: ModelInputs,
+    eager: torch.Tensor,
+    iters: int,
+    mode: str | None,
+    eager_p50: float,
+) -> dict[str, Any]:
+    """The same predict through torch.compile (the serving flag): compile time, p50/p95, the
+    eager/compiled p50 ratio, and how far the compiled actions are from the eager ones."""
+    try:
+        model.compile_for_serving(mode)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            first = model.predict(inputs)
+            compile_s = time.perf_counter() - t0
+            timed = _time(lambda: model.predict(inputs), iters, warmup=3, device=torch.device("cpu"))
+    except Exception as e:  # report, don't hide: the eager numbers still stand
+        return {"error": f"{type(e).__name__}: {e}"[:500]}
+    finally:
+        model._compiled = None
+    return {
+        **timed,
+        "mode": mode or "default",
+        "compile_s": round(compile_s, 1),
+        "eager_over_compiled_p50": round(eager_p50 / timed["p50_ms"], 3),
+        "max_abs_diff_vs_eager": float((first - eager).abs().max()),
     }
 
 
@@ -115,21 +154,128 @@ def bench_full_cuda(iters: int, compile_mode: str) -> dict[str, Any]:
         out["eager"] = _time(lambda: model.predict(inputs), iters, warmup=3, device=device)
     out["eager"]["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
     try:
-        compiled = torch.compile(model.forward, mode=compile_mode, dynamic=False)
+        model.compile_for_serving(compile_mode)  # what Policy(compile=True) serves
         torch.cuda.reset_peak_memory_stats(device)
         t0 = time.perf_counter()
         with torch.inference_mode():
-            compiled(inputs)
+            model.predict(inputs)
             torch.cuda.synchronize(device)
             warm_s = time.perf_counter() - t0
-            out["compiled"] = _time(lambda: compiled(inputs).actions, iters, warmup=3, device=device)
+            out["compiled"] = _time(lambda: model.predict(inputs), iters, warmup=3, device=device)
         out["compiled"].update(
             mode=compile_mode,
             compile_s=round(warm_s, 1),
             peak_memory_gib=round(torch.cuda.max_memory_allocated(device) / 2**30, 3),
+            eager_over_compiled_p50=round(out["eager"]["p50_ms"] / out["compiled"]["p50_ms"], 3),
         )
     except Exception as e:  # report, don't hide: the eager numbers still stand
         out["compiled"] = {"error": f"{type(e).__name__}: {e}"[:500]}
+    return out
+
+
+def _batch(config: PixelVLAConfig, b: int, device: torch.device, prompted: bool) -> ModelInputs:
+    """Batch-b training inputs (the example request repeated, with target actions)."""
+    one = example_inputs(config, device, torch.float32)
+
+    def rep(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.expand(b, *t.shape[1:]).contiguous()
+
+    gen = torch.Generator().manual_seed(1)
+    return ModelInputs(
+        pixel_values=rep(one.pixel_values),  # type: ignore[arg-type]
+        input_ids=rep(one.input_ids),  # type: ignore[arg-type]
+        text_mask=rep(one.text_mask),  # type: ignore[arg-type]
+        pixel_mask=rep(one.pixel_mask) if prompted else None,
+        pixel_mask_valid=rep(one.pixel_mask_valid) if prompted else None,
+        prompt_features={k: rep(v) for k, v in (one.prompt_features or {}).items()} if prompted else None,  # type: ignore[misc]
+        actions=(torch.rand(b, config.action.chunk_size, config.action.action_dim, generator=gen) * 2 - 1).to(
+            device
+        ),
+        state=torch.zeros(b, config.state_dim, device=device) if config.state_dim > 0 else None,
+    )
+
+
+def bench_train(
+    config: PixelVLAConfig,
+    device: torch.device,
+    *,
+    stages: tuple[str, ...] = ("stage1", "stage2"),
+    batches: tuple[int, ...] = (8, 16),
+    checkpointing: tuple[bool, ...] = (False, True),
+    steps: int = 3,
+) -> list[dict[str, Any]]:
+    """Peak memory and throughput of a training step (forward, backward, AdamW; fp32 weights, bf16
+    autocast on CUDA) per stage x batch x activation checkpointing. One model, random weights;
+    stage 2 adds LoRA to it. A configuration that runs out of memory is reported as such."""
+    from pixelvla.stages import apply_stage
+
+    torch.manual_seed(0)
+    with device:
+        model = PixelVLA(config)
+    rows: list[dict[str, Any]] = []
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    for stage in stages:
+        apply_stage(model, stage)
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        with torch.no_grad():
+            tokens = int(
+                model._sequence(
+                    _batch(model.config, 1, device, stage == "stage2"), lambda _: contextlib.nullcontext()
+                )[1].sum()
+            )
+        for b in batches:
+            batch = _batch(model.config, b, device, stage == "stage2")
+            for ckpt in checkpointing:
+                model.set_activation_checkpointing(ckpt)
+                optimizer = torch.optim.AdamW(params, lr=1e-5)
+                row: dict[str, Any] = {"stage": stage, "batch": b, "activation_checkpointing": ckpt}
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(device)
+                try:
+                    times = []
+                    for _ in range(steps):
+                        t0 = time.perf_counter()
+                        with autocast:
+                            loss = model(batch).loss
+                        assert loss is not None
+                        loss.backward()
+                        optimizer.step()
+                        optimizer.zero_grad(set_to_none=True)
+                        if device.type == "cuda":
+                            torch.cuda.synchronize(device)
+                        times.append(time.perf_counter() - t0)
+                    step_s = statistics.median(times[1:] if len(times) > 1 else times)  # first: warm-up
+                    row.update(
+                        step_s=round(step_s, 4),
+                        tokens_per_example=tokens,
+                        tokens_per_s=round(b * tokens / step_s, 1),
+                        peak_memory_gib=round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+                        if device.type == "cuda"
+                        else None,
+                    )
+                except torch.OutOfMemoryError as e:
+                    row["error"] = f"out of memory: {str(e)[:200]}"
+                finally:
+                    optimizer.zero_grad(set_to_none=True)
+                    del optimizer
+                rows.append(row)
+        model.set_activation_checkpointing(model.config.llm.activation_checkpointing)
+    return rows
+
+
+def bench_full_suite(iters: int, compile_mode: str) -> dict[str, Any]:
+    """`--full`: the GPU numbers for the paper's model; nothing without CUDA."""
+    if not torch.cuda.is_available():
+        return {"cuda": "needs CUDA: no GPU is visible to torch here, nothing was measured"}
+    out = {"chunk_batch1": bench_full_cuda(iters, compile_mode)}
+    torch.cuda.empty_cache()
+    out["train"] = bench_train(full_config(), torch.device("cuda"))  # type: ignore[assignment]
     return out
 
 
@@ -151,12 +297,28 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=30)
     parser.add_argument("--compile-mode", default="max-autotune-no-cudagraphs")
     parser.add_argument("--skip-cuda", action="store_true")
+    parser.add_argument("--full", action="store_true", help="only the full model's GPU suite (needs CUDA)")
+    parser.add_argument("--no-compile", action="store_true", help="tiny: eager only")
+    parser.add_argument(
+        "--tiny-compile-mode", default=None, help="tiny's torch.compile mode (default: default)"
+    )
     args = parser.parse_args()
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__}
+    if args.full:
+        print(
+            json.dumps(
+                {"machine": machine, "full": bench_full_suite(args.iters, args.compile_mode)}, indent=2
+            )
+        )
+        return
     result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": machine,
         # Both thread counts: 2 intra-op threads win on an idle box, 1 is far steadier on a busy one.
         "tiny_cpu_batch1": {
-            f"threads_{n}": _with_threads(n, lambda: bench_tiny(args.iters)) for n in _thread_counts()
+            f"threads_{n}": _with_threads(
+                n, lambda: bench_tiny(args.iters, args.tiny_compile_mode, compiled=not args.no_compile)
+            )
+            for n in _thread_counts()
         },
         "full_cuda_batch1": {"cuda": "skipped"}
         if args.skip_cuda

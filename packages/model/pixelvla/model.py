@@ -121,6 +121,16 @@ class PixelVLA(nn.Module):
             config.tokenizer.vocab_size, act.bins, layout=act.token_layout
         )
         self.set_activation_checkpointing(config.llm.activation_checkpointing)
+        self._compiled: Callable[[ModelInputs], ModelOutput] | None = None
+
+    def compile_for_serving(self, mode: str | None = None) -> None:
+        """torch.compile the continuous head's forward for `predict` without a timer (serving).
+        Compilation happens on the first call (warm it up); each new text length recompiles once
+        until dynamo marks it dynamic. The tokens head's greedy loop stays eager."""
+        self._compiled = torch.compile(self._forward_untimed, mode=mode)
+
+    def _forward_untimed(self, inputs: ModelInputs) -> ModelOutput:
+        return self.forward(inputs)
 
     def set_activation_checkpointing(self, on: bool) -> None:
         """Recompute every decoder layer in the backward pass (training mode only; HF's per-layer
@@ -251,6 +261,8 @@ class PixelVLA(nn.Module):
     def predict(self, inputs: ModelInputs, timer: Timer | None = None) -> torch.Tensor:
         """Normalised actions (B, N_c, 7) (tokens head: greedy decoding, (B, base_steps, 7))."""
         if self.config.head == "continuous":
+            if self._compiled is not None and timer is None:
+                return self._compiled(inputs).actions
             return self.forward(inputs, timer).actions
         act = self.config.action
         k = act.base_steps * act.action_dim

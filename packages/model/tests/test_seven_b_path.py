@@ -275,3 +275,28 @@ def test_bidirectional_slots_see_later_slots_and_causal_is_the_default() -> None
         both = model(inputs).actions
         one = model(row).actions
     torch.testing.assert_close(one[0], both[1], rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------- synchronisation per predict
+
+
+def test_predict_synchronises_once_unless_detailed_timing_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts the Policy's explicit device synchronisations (no-ops on CPU, ~7 waits on CUDA)."""
+    from pixelvla import policy as policy_module
+    from pixelvla.checkpoint import make_random_tiny_bundle
+    from pixelvla.policy import Observation, Policy
+
+    bundle = make_random_tiny_bundle(tmp_path / "b")
+    calls: list[str] = []
+    real = policy_module._sync
+    monkeypatch.setattr(policy_module, "_sync", lambda d: (calls.append(d.type), real(d)))
+    obs = Observation(np.zeros((64, 64, 3), np.uint8), "pick up the cube", prompts=[P.Point(0.5, 0.5)])
+    fast = Policy.load(bundle).predict(obs)
+    assert len(calls) <= 1  # the copy of the actions back to the host is the one wait
+    calls.clear()
+    detailed = Policy.load(bundle, detailed_timing=True).predict(obs)
+    assert len(calls) >= 12  # before and after every stage
+    np.testing.assert_array_equal(fast.actions, detailed.actions)
+    assert set(fast.timing_ms) == set(detailed.timing_ms) and fast.timing_ms["total"] > 0
