@@ -4,12 +4,15 @@ Stream protocol (binary msgpack frames):
 - server -> client, first: {"type": "session", ...RobotSessionInfo, "role": "controller"|"watcher"}
 - server -> client, at the control rate: {"type": "frame", "seq", "t", "images": {camera: JPEG bytes},
   "state": f32 (8,), "action": f32 (7,) | None, "mode", "instruction"}; a slow client skips frames.
-- server -> client: {"type": "status", "mode", "reason"} on stops; {"type": "ack", "command", ...};
-  {"type": "error", "error": {"code", "message"}}.
+- server -> client: {"type": "status", "mode", "reason", "stop": {reason, silent_ms, frozen_ms, limit_ms, detail},
+  "error"} on every stop (never dropped for a frame); {"type": "ack", "command", ...};
+  {"type": "error", "error": {"code", "message"}}; to the controller, once a second,
+  {"type": "link", ...LinkInfo} (heartbeat gaps p50/p99/max over 30 s, silence now, event-loop lag).
 - client -> server (controller only): {"type": "heartbeat"} | {"type": "prompt", "instruction", "prompt_tokens",
   "prompt_valid", "prompts", "pixel_masks"} | {"type": "go"} | {"type": "stop"} | {"type": "estop"} |
-  {"type": "reset_estop"} | {"type": "jog", "delta": [7 floats]} | {"type": "record", "on": bool}.
-  Every message counts as a heartbeat; send one at least every deadman_ms / 2.
+  {"type": "reset_estop"} | {"type": "jog", "delta": [7 floats]} | {"type": "record", "on": bool}; stop and
+  estop take an optional "reason" (<= 200 chars) that the session's last_stop keeps as its detail.
+  Every message counts as a heartbeat; send one every heartbeat_ms (session message: deadman_ms / 4).
 - close codes: 4403 operator token required for control, 4409 robot already has a controller,
   4404 unknown session, 1008 bad API token, 1003 text frame, 1009 message too large.
 """
@@ -21,6 +24,7 @@ import contextlib
 import itertools
 import logging
 import threading
+import time
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -31,7 +35,7 @@ from ..config import Settings
 from ..errors import ERROR_RESPONSES, ApiError, Conflict, ErrorResponse, NotFound, decoding
 from ..ids import check_id, datasets_root
 from ..security import api_token_ok, operator_ok, require_operator
-from .session import RobotSession, loop_publisher
+from .session import DEADMAN_MAX_MS, DEADMAN_MIN_MS, Outbox, RobotSession, loop_publisher
 
 log = logging.getLogger("pixelvla_server.robots")
 router = APIRouter(prefix="/v1/robots", tags=["robots"], responses=ERROR_RESPONSES)
@@ -51,11 +55,40 @@ class RobotCreate(BaseModel):
     image_size: int = Field(default=224, ge=64, le=512)
     control_hz: float = Field(default=10.0, ge=1.0, le=30.0)
     cameras: list[Camera] = Field(default=["front"], min_length=1, max_length=2)
+    deadman_ms: int | None = Field(
+        default=None,
+        ge=DEADMAN_MIN_MS,
+        le=DEADMAN_MAX_MS,
+        description="stop the robot when its controller is silent this long; default: the server's "
+        "--deadman-ms. Raise it for a slow link, never past 2 s.",
+    )
 
 
 class StopInfo(BaseModel):
-    reason: str
-    silent_ms: float | None
+    reason: str = Field(description="stop, estop, jog, deadman, controller disconnected, error")
+    silent_ms: float | None = Field(description="how long the controller had been silent at the stop")
+    frozen_ms: float = Field(
+        description="the part of silent_ms in which the whole server process did not run (an overloaded "
+        "machine, a paused VM); the dead man does not count it against the controller"
+    )
+    limit_ms: float = Field(description="the session's dead-man limit at the stop")
+    detail: str | None = Field(description="the controller's reason for a stop it sent, or the error")
+
+
+class LinkInfo(BaseModel):
+    """The controller's link as the server reads it, over the last window_s seconds."""
+
+    deadman_ms: float
+    heartbeat_ms: int
+    silent_ms: float | None = Field(description="since the controller's last message; null without one")
+    window_s: float
+    gaps: int
+    gap_p50_ms: float | None
+    gap_p99_ms: float | None
+    gap_max_ms: float | None
+    loop_lag_p99_ms: float | None = Field(description="how late the server's event loop ran its timers")
+    loop_lag_max_ms: float | None
+    server_freeze_max_ms: float = Field(description="longest time the whole server process did not run")
 
 
 class RobotSessionInfo(BaseModel):
@@ -72,7 +105,11 @@ class RobotSessionInfo(BaseModel):
     controller_connected: bool
     watchers: int
     recording: bool
+    deadman_ms: float
+    heartbeat_ms: int = Field(description="send a message (heartbeat) at least this often")
+    deadman_stops: int = Field(description="dead-man stops in this session so far")
     last_stop: StopInfo | None
+    link: LinkInfo
 
 
 class RobotSessionList(BaseModel):
@@ -119,7 +156,7 @@ class RobotManager:
             task=body.task,
             seed=body.seed,
             control_hz=body.control_hz,
-            deadman_ms=self.settings.deadman_ms,
+            deadman_ms=body.deadman_ms if body.deadman_ms is not None else self.settings.deadman_ms,
             policy=policy,
             cameras=tuple(body.cameras),
             policy_ready=lambda: self.policy_service.current is not None,
@@ -243,7 +280,7 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
     else:
         role = "watcher"
         session.watchers += 1
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1)
+    outbox = Outbox()
     send_lock = asyncio.Lock()
 
     async def send(obj: dict[str, Any]) -> None:
@@ -251,13 +288,44 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
             await ws.send_bytes(packb(obj))
 
     await send({"type": "session", "role": role, **session.info()})
-    session.subscribe(token, loop_publisher(asyncio.get_running_loop(), queue))
+    session.subscribe(token, loop_publisher(asyncio.get_running_loop(), outbox))
 
     async def pump() -> None:
         while True:
-            await send(await queue.get())
+            await send(await outbox.get())
 
-    pump_task = asyncio.create_task(pump())
+    async def meter() -> None:
+        """How late this event loop runs (it reads the heartbeats), and once a second the link's
+        stats for the studio to show."""
+        period, next_link = 0.02, time.monotonic() + 1.0
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            session.loop_lag(now - t0 - period)
+            if now >= next_link:
+                next_link = now + 1.0
+                with contextlib.suppress(Exception):  # a closing socket: the receive loop sees it
+                    await send({"type": "link", **session.link_info()})
+
+    async def save(result: dict[str, Any], episode: list[dict[str, Any]]) -> None:
+        """Writing an episode takes seconds: beside the receive loop, which goes on reading the
+        controller's heartbeats meanwhile (awaited in it, the dead man stopped a going robot)."""
+        try:
+            result["episode"] = await asyncio.to_thread(m.save_episode, session, result["dataset"], episode)
+        except (ApiError, PixelVLAError) as exc:
+            await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
+            return
+        except Exception as exc:
+            log.error("saving a robot episode failed", exc_info=exc, extra={"session": session_id})
+            message = f"internal error while saving the episode: {type(exc).__name__}"
+            await send({"type": "error", "error": {"code": "internal", "message": message}})
+            return
+        await send({"type": "ack", "command": "record", **result})
+
+    tasks = [asyncio.create_task(pump())]
+    if role == "controller":
+        tasks.append(asyncio.create_task(meter()))
     try:
         while True:
             msg = await ws.receive()
@@ -279,9 +347,8 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
                     result = session.command(token, cmd)
                 episode = result.pop("_episode", None)
                 if episode:
-                    result["episode"] = await asyncio.to_thread(
-                        m.save_episode, session, result["dataset"], episode
-                    )
+                    tasks.append(asyncio.create_task(save(result, episode)))
+                    continue
                 if cmd.get("type") != "heartbeat":
                     await send({"type": "ack", "command": cmd.get("type"), **result})
             except (ApiError, PixelVLAError) as exc:
@@ -296,6 +363,7 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
         session.unsubscribe(token)  # a controller leaving stops the robot at once
         if role == "watcher":
             session.watchers -= 1
-        pump_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump_task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -2,11 +2,15 @@
 
 The control thread ticks at the robot's control rate: apply the next action (a policy chunk step in
 "go" mode, a queued manual jog, or nothing), observe, encode the frame, publish it. Between ticks it
-sleeps in short slices and checks the dead man: when the controller is silent for `deadman_ms` (or
-disconnects) the session stops, so the robot stops within deadman_ms plus one slice. Any exception in
-the loop stops the robot as well. Commands from the event loop only set fields under a lock; only the
-control thread touches the robot, from construction to close (MuJoCo and its GL context are bound
-to one thread).
+sleeps until the next tick. A watchdog thread checks the dead man every slice: when the controller is
+silent for `deadman_ms` (or disconnects) the session stops, so the robot stops within deadman_ms plus
+one slice. Any exception in the loop stops the robot as well. Commands from the event loop only set
+fields under a lock; only the control thread touches the robot, from construction to close (MuJoCo
+and its GL context are bound to one thread).
+
+The session also measures its controller's link (`LinkMeter`: gaps between messages, the event
+loop's lag), and every stop is published as a `status` message saying why, how long the controller
+had been silent and what the limit was, so the studio can tell "operator gone" from "link too slow".
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -26,10 +31,23 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ApiError
+from .link import FreezeLedger, LinkMeter
 
 log = logging.getLogger("pixelvla_server.robots")
 Mode = Literal["idle", "go", "stopped", "estopped", "error"]
 SLICE_S = 0.01
+# Watchdog wake-ups up to this far apart are an ordinary busy machine (the silence counts); the rest
+# of a longer gap is a freeze of the whole server, which the dead man does not blame on the controller.
+FREEZE_GRACE_S = 0.05
+# A session may choose its own dead-man limit within these bounds: below 100 ms one missed browser
+# timer tick stops the robot; above 2 s a robot runs on for seconds after its operator is gone.
+DEADMAN_MIN_MS, DEADMAN_MAX_MS = 100, 2000
+
+
+def heartbeat_ms_for(deadman_ms: float) -> int:
+    """The interval a controller should send heartbeats at: four per dead-man window, so that up to
+    three consecutive late or lost timer ticks do not stop the robot."""
+    return max(10, int(deadman_ms // 4))
 
 
 class RobotCommandError(ApiError):
@@ -44,9 +62,21 @@ class Prompt:
 
 @dataclass
 class StopEvent:
-    reason: str
+    reason: str  # stop, estop, jog, deadman, controller disconnected, error
     at: float  # monotonic time the session stopped
-    silent_ms: float | None = None  # for dead-man stops: how long the controller had been silent
+    silent_ms: float | None = None  # how long the controller had been silent when the robot stopped
+    frozen_ms: float = 0.0  # the part of silent_ms in which the server itself was frozen
+    limit_ms: float = 0.0  # the session's dead-man limit at the time
+    detail: str | None = None  # a controller's own words for its stop (e.g. "studio tab hidden")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "silent_ms": self.silent_ms,
+            "frozen_ms": self.frozen_ms,
+            "limit_ms": self.limit_ms,
+            "detail": self.detail,
+        }
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
@@ -84,6 +114,10 @@ class RobotSession:
         self.seed = seed
         self.control_hz = control_hz
         self.deadman_s = deadman_ms / 1000.0
+        self.heartbeat_ms = heartbeat_ms_for(deadman_ms)
+        self.link = LinkMeter()
+        self._freezes = FreezeLedger(keep_s=DEADMAN_MAX_MS / 1000.0 + 1.0)
+        self.deadman_stops = 0
         self.cameras = cameras
         self.policy = policy
         self.policy_ready = policy_ready
@@ -98,7 +132,8 @@ class RobotSession:
         self.watchers = 0
         self._jogs: list[np.ndarray] = []
         self._chunk: list[np.ndarray] = []
-        self._lock = threading.Lock()
+        # Re-entrant: a stop publishes its status while the state it describes is still locked.
+        self._lock = threading.RLock()
         self._subscribers: dict[object, Publisher] = {}
         self._closed = threading.Event()
         self.recording: list[dict[str, Any]] | None = None
@@ -138,12 +173,37 @@ class RobotSession:
                 return False
             self.controller = token
             self.controller_heard = time.monotonic()
+            self.link.reset(self.controller_heard)
             return True
 
     def heard(self, token: object) -> None:
+        """Any message from the controller, read by the event loop, counts as a heartbeat."""
         with self._lock:
             if self.controller is token:
                 self.controller_heard = time.monotonic()
+                self.link.heard(self.controller_heard)
+
+    def loop_lag(self, lag_s: float) -> None:
+        """How late the event loop ran a timer: a late loop reads heartbeats late too."""
+        with self._lock:
+            self.link.loop_lag(time.monotonic(), lag_s)
+
+    def _silence_locked(self, now: float) -> tuple[float, float]:
+        """(seconds since the controller's last message, the part of them the whole server was
+        frozen). Only the rest is the controller's silence. A server that runs but reads late (a busy
+        event loop) is not excused: it could not hear a stop either."""
+        heard = self.controller_heard
+        return now - heard, self._freezes.frozen(heard, now)
+
+    def link_info(self) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            return {
+                "deadman_ms": self.deadman_s * 1000.0,
+                "heartbeat_ms": self.heartbeat_ms,
+                "silent_ms": (now - self.controller_heard) * 1000.0 if self.controller is not None else None,
+                **self.link.stats(now),
+            }
 
     # ---- commands (event loop side; only fields under the lock) -----------------------------------
     def command(self, token: object, msg: dict[str, Any]) -> dict[str, Any]:
@@ -153,12 +213,16 @@ class RobotSession:
                 raise ApiError(
                     "only the controlling client may command this robot", code="not_controller", status=403
                 )
-            self.controller_heard = time.monotonic()
             if kind == "heartbeat":
                 return {}
             if kind in ("stop", "estop"):
+                detail = msg.get("reason")
+                if detail is not None and (not isinstance(detail, str) or len(detail) > 200):
+                    raise RobotCommandError(f"{kind} reason must be a string of at most 200 characters")
                 self._stop_locked(
-                    "estop" if kind == "estop" else "stop", mode="estopped" if kind == "estop" else "stopped"
+                    "estop" if kind == "estop" else "stop",
+                    mode="estopped" if kind == "estop" else "stopped",
+                    detail=detail,
                 )
                 return {"mode": self.mode}
             if self.mode == "estopped" and kind != "reset_estop":
@@ -206,13 +270,30 @@ class RobotSession:
             f"unknown command {kind!r}; one of heartbeat, prompt, go, stop, estop, reset_estop, jog, record"
         )
 
-    def _stop_locked(self, reason: str, mode: Mode = "stopped", silent_ms: float | None = None) -> None:
+    def _stop_locked(self, reason: str, mode: Mode = "stopped", detail: str | None = None) -> StopEvent:
         # A plain stop never hides an e-stop (only reset_estop leaves it) or an error (go clears it).
         if mode != "stopped" or self.mode not in ("estopped", "error"):
             self.mode = mode
         self._chunk.clear()
         self._jogs.clear()
-        self.last_stop = StopEvent(reason, time.monotonic(), silent_ms)
+        now = time.monotonic()
+        silent, frozen = self._silence_locked(now)
+        heard = bool(self.controller_heard)  # never heard: no controller ever connected
+        self.last_stop = StopEvent(
+            reason, now, silent * 1000.0 if heard else None, frozen * 1000.0, self.deadman_s * 1000.0, detail
+        )
+        if reason == "deadman":
+            self.deadman_stops += 1
+        self._publish(
+            {
+                "type": "status",
+                "mode": self.mode,
+                "reason": reason,
+                "stop": self.last_stop.to_json(),
+                "error": self.error,
+            }
+        )
+        return self.last_stop
 
     # ---- the control thread ----------------------------------------------------------------------
     def _loop(self) -> None:
@@ -239,13 +320,12 @@ class RobotSession:
             except Exception as exc:  # any server-side error stops the robot
                 log.exception("robot session tick failed", extra={"session": self.id})
                 with self._lock:
-                    self._stop_locked("error", mode="error")
                     self.error = f"{type(exc).__name__}: {exc}"
+                    self._stop_locked("error", mode="error", detail=self.error)
                 try:
                     self.robot.stop()
                 except Exception:
                     log.exception("robot stop failed")
-                self._publish({"type": "status", "mode": "error", "reason": "error", "error": self.error})
             next_tick += period
             delay = next_tick - time.monotonic()
             if delay > 0:
@@ -254,22 +334,31 @@ class RobotSession:
                 next_tick = time.monotonic()  # fell behind (slow policy): do not burst to catch up
 
     def _watch(self) -> None:
+        last = time.monotonic()
         while not self._closed.wait(SLICE_S):
-            self._check_deadman(time.monotonic())
+            now = time.monotonic()
+            with self._lock:
+                if self._freezes.woke(last, now, FREEZE_GRACE_S):
+                    self.link.watchdog_gap(now, now - last)
+            last = now
+            self._check_deadman(now)
 
     def _check_deadman(self, now: float) -> None:
         with self._lock:
             if self.mode != "go" and not self._jogs:
                 return  # nothing is moving: silence is fine
-            silent = now - self.controller_heard
-            if self.controller is not None and silent <= self.deadman_s:
+            silent, frozen = self._silence_locked(now)
+            # A frozen server's time is not the controller's silence, up to a ceiling: a server that
+            # has not read its controller for DEADMAN_MAX_MS stops the robot all the same.
+            ceiling = max(self.deadman_s, DEADMAN_MAX_MS / 1000.0)
+            if self.controller is not None and silent - frozen <= self.deadman_s and silent <= ceiling:
                 return
-            self._stop_locked("deadman", silent_ms=silent * 1000.0)
+            stop = self._stop_locked("deadman")
+            link = self.link.stats(now)
         log.warning(
             "dead man: controller silent, robot stopped",
-            extra={"session": self.id, "silent_ms": silent * 1000},
+            extra={"session": self.id, "silent_ms": stop.silent_ms, "limit_ms": stop.limit_ms, **link},
         )
-        self._publish({"type": "status", "mode": "stopped", "reason": "deadman"})
 
     def _next_action(self) -> tuple[np.ndarray | None, str]:
         with self._lock:
@@ -357,9 +446,11 @@ class RobotSession:
                 "controller_connected": self.controller is not None,
                 "watchers": self.watchers,
                 "recording": self.recording is not None,
-                "last_stop": None
-                if self.last_stop is None
-                else {"reason": self.last_stop.reason, "silent_ms": self.last_stop.silent_ms},
+                "deadman_ms": self.deadman_s * 1000.0,
+                "heartbeat_ms": self.heartbeat_ms,
+                "deadman_stops": self.deadman_stops,
+                "last_stop": None if self.last_stop is None else self.last_stop.to_json(),
+                "link": self.link_info(),
             }
 
 
@@ -382,17 +473,40 @@ def _parse_prompt(msg: dict[str, Any], current: Prompt) -> Prompt:
     return Prompt(instruction=instruction, fields=fields)
 
 
-def loop_publisher(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[dict[str, Any]]) -> Publisher:
-    """A thread-safe publisher into a size-1 latest-wins queue: a slow watcher skips frames, never lags."""
+class Outbox:
+    """One connection's outgoing messages, on its event loop. Frames are latest-wins (a slow client
+    skips frames, never lags); every other message (a stop's status) is kept, in order, and goes
+    before the next frame: a burst of frames must never drop the one message saying why the robot
+    stopped."""
 
-    def put(frame: dict[str, Any]) -> None:
-        if queue.full():
-            with contextlib.suppress(asyncio.QueueEmpty):
-                queue.get_nowait()
-        queue.put_nowait(frame)
+    def __init__(self, keep: int = 64):
+        self._frame: dict[str, Any] | None = None
+        self._others: deque[dict[str, Any]] = deque(maxlen=keep)
+        self._ready = asyncio.Event()
+
+    def put(self, msg: dict[str, Any]) -> None:
+        if msg.get("type") == "frame":
+            self._frame = msg
+        else:
+            self._others.append(msg)
+        self._ready.set()
+
+    async def get(self) -> dict[str, Any]:
+        while True:
+            if self._others:
+                return self._others.popleft()
+            if self._frame is not None:
+                frame, self._frame = self._frame, None
+                return frame
+            self._ready.clear()
+            await self._ready.wait()
+
+
+def loop_publisher(loop: asyncio.AbstractEventLoop, outbox: Outbox) -> Publisher:
+    """A thread-safe publisher into an event loop's Outbox."""
 
     def publish(frame: dict[str, Any]) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: the connection is gone
-            loop.call_soon_threadsafe(put, frame)
+            loop.call_soon_threadsafe(outbox.put, frame)
 
     return publish
