@@ -424,17 +424,22 @@ class LocalDataset:
             return 0
         return int(np.prod(feat.get("shape") or [1]))
 
-    def gripper_dims(self) -> tuple[int, ...]:
-        """Action dimensions that are a gripper: those named like one in info.json (``gripper``,
-        SO-101's ``gripper.pos``), else the last one (our 7-D end-effector actions, most arms)."""
+    def action_names(self) -> list[str] | None:
+        """The action dimensions' names from info.json (None when absent or not one per dimension)."""
         feat = self.features.get(fmt.ACTION_KEY) or {}
         names = feat.get("names")
         if isinstance(names, dict):  # lerobot's older {"motors": [...]} form
             names = next(iter(names.values()), None)
         if isinstance(names, list) and len(names) == self.action_dim:
-            found = tuple(i for i, n in enumerate(names) if "gripper" in str(n).lower())
-            if found:
-                return found
+            return [str(n) for n in names]
+        return None
+
+    def gripper_dims(self) -> tuple[int, ...]:
+        """Action dimensions that are a gripper: those named like one in info.json (``gripper``,
+        SO-101's ``gripper.pos``), else the last one (our 7-D end-effector actions, most arms)."""
+        found = tuple(i for i, n in enumerate(self.action_names() or []) if "gripper" in n.lower())
+        if found:
+            return found
         return (self.action_dim - 1,) if self.action_dim else ()
 
     @property

@@ -28,6 +28,9 @@ from .annotations import check_fits, load_studio_annotations, sidecar_prompts
 from .config import TrainConfig
 
 CAMERA = "front"
+# The end-effector delta actions our sim records (pixelvla_sim.robot.ACTION_NAMES; pixelvla may not
+# import the sim).
+SIM_ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 
 
 @dataclass
@@ -59,7 +62,20 @@ class BatchBuilder:
         indices = list(cfg.episodes) if cfg.episodes is not None else list(range(dataset.num_episodes))
         size = model_config.vision.image_size
         self.episodes: list[EpisodeData] = []
-        studio = load_studio_annotations(cfg.annotations, CAMERA)
+        # The camera the model sees: our sim's "front", else the dataset's first camera (a user's
+        # LeRobot dataset names its own, e.g. observation.images.top).
+        self.camera = CAMERA if CAMERA in dataset.cameras else dataset.cameras[0]
+        if dataset.action_dim != model_config.action.action_dim:
+            raise DatasetError(
+                f"the dataset {dataset.root} has {dataset.action_dim}-D actions; "
+                f"the model predicts {model_config.action.action_dim}-D"
+            )
+        self.gripper_dims = list(dataset.gripper_dims())
+        # Past an episode's end the chunk is padded: end-effector deltas (our sim) with zero motion,
+        # absolute targets (a joint-position dataset such as SO-101's) with the last action, so the
+        # robot holds still either way; grippers always keep their last command.
+        self.hold_last = dataset.action_names() not in (None, list(SIM_ACTION_NAMES))
+        studio = load_studio_annotations(cfg.annotations, self.camera)
         self.studio_annotated = 0
         for i in tqdm(indices, desc="loading episodes", disable=not progress):
             ep = dataset.episode(i)
@@ -72,7 +88,7 @@ class BatchBuilder:
             drawn = studio.get(i)
             if self.prompted and not accepted and drawn is None:
                 continue  # stage 2 learns from annotated episodes only
-            frames = torch.from_numpy(np.stack(list(ep.frames(CAMERA))))
+            frames = torch.from_numpy(np.stack(list(ep.frames(self.camera))))
             small = (
                 (images_to_pixels(frames, size) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
             )
@@ -110,8 +126,11 @@ class BatchBuilder:
         n = self.model_config.action.chunk_size
         chunk = actions[t : t + n]
         if len(chunk) < n:
-            pad = np.zeros((n - len(chunk), actions.shape[1]), np.float32)
-            pad[:, 6] = actions[-1, 6]  # hold the last gripper command; the arm stays still
+            if self.hold_last:
+                pad = np.repeat(actions[-1:], n - len(chunk), axis=0).astype(np.float32)
+            else:
+                pad = np.zeros((n - len(chunk), actions.shape[1]), np.float32)
+                pad[:, self.gripper_dims] = actions[-1, self.gripper_dims]
             chunk = np.concatenate([chunk, pad])
         return self.normalizer.normalize(chunk)
 

@@ -15,7 +15,7 @@ import os
 import resource
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ import torch
 from tqdm import tqdm
 
 from ..checkpoint import load_bundle, save_bundle
-from ..config import load_config
-from ..data import open_dataset
+from ..config import PixelVLAConfig, load_config
+from ..data import DatasetError, LocalDataset, open_dataset
 from ..model import PixelVLA
 from ..normalize import ActionNormalizer
 from ..stages import LoraSettings, apply_stage, get_stage
@@ -87,8 +87,11 @@ def _mem_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def build_model(cfg: TrainConfig, device: torch.device) -> tuple[PixelVLA, bool]:
-    """The starting model and whether it came from a file (False: seeded random init)."""
+def build_model(
+    cfg: TrainConfig, device: torch.device, dataset: LocalDataset | None = None
+) -> tuple[PixelVLA, bool]:
+    """The starting model and whether it came from a file (False: seeded random init, sized for
+    ``dataset`` when given)."""
     from ..openvla_import import import_openvla, is_openvla_folder, unnorm_keys
 
     if cfg.init is not None and is_openvla_folder(cfg.init):
@@ -108,9 +111,52 @@ def build_model(cfg: TrainConfig, device: torch.device) -> tuple[PixelVLA, bool]
         bundle = load_bundle(resolve_init(cfg.init), device=device, merge=True)
         return bundle.model, True
     rng.seed_everything(cfg.seed)
+    config = load_config(cfg.model or "tiny")
+    if dataset is not None:
+        config = sized_for(config, dataset)
     with torch.device(device):
-        model = PixelVLA(load_config(cfg.model or "tiny"))
+        model = PixelVLA(config)
     return model, False
+
+
+def sized_for(config: PixelVLAConfig, dataset: LocalDataset) -> PixelVLAConfig:
+    """A fresh model takes its action and state widths from the dataset's metadata (a 6-D SO-101
+    joint dataset gets a 6-D action head and a 6-D state token; a configuration without a state
+    token, `full`, keeps none)."""
+    state_dim = dataset.state_dim if config.state_dim > 0 else 0
+    return replace(
+        config,
+        action=replace(config.action, action_dim=dataset.action_dim),
+        state_dim=state_dim,
+    )
+
+
+def check_fits_dataset(config: PixelVLAConfig, dataset: LocalDataset, start: str) -> None:
+    """A start checkpoint whose action or state width differs from the dataset's is a typed error
+    naming both shapes, before any episode is loaded."""
+    problems = []
+    if config.action.action_dim != dataset.action_dim:
+        problems.append(
+            f"actions: the dataset's are {dataset.action_dim}-D, the model's {config.action.action_dim}-D"
+        )
+    if config.state_dim > 0 and dataset.state_dim != config.state_dim:
+        problems.append(
+            f"state: the dataset's is {dataset.state_dim}-D, the model takes {config.state_dim}-D"
+        )
+    if problems:
+        raise DatasetError(
+            f"the dataset {dataset.root} does not fit the start checkpoint {start}: " + "; ".join(problems)
+        )
+
+
+def action_dim_names(dataset: LocalDataset) -> tuple[str, ...]:
+    """Names for the per-dimension metrics: our 7-D end-effector deltas keep the schema's names,
+    any other dataset uses its own (info.json), else a0, a1, ..."""
+    n = dataset.action_dim
+    if n == len(ACTION_DIMS):
+        return ACTION_DIMS
+    names = dataset.action_names()
+    return tuple(names) if names is not None and len(set(names)) == n else tuple(f"a{i}" for i in range(n))
 
 
 def _trainable(model: PixelVLA, cfg: TrainConfig, from_file: bool) -> list[str]:
@@ -209,9 +255,17 @@ def _train(
     get_stage(cfg.stage)  # typed error for an unknown stage before any heavy work
     dataset = open_dataset(cfg.dataset)
     q01, q99 = dataset.action_bounds()
-    normalizer = ActionNormalizer(tuple(map(float, q01)), tuple(map(float, q99)), key=dataset.root.name)
+    normalizer = ActionNormalizer(
+        tuple(map(float, q01)),
+        tuple(map(float, q99)),
+        gripper_dims=dataset.gripper_dims(),
+        key=dataset.root.name,
+    )
 
-    model, from_file = build_model(cfg, device)
+    model, from_file = build_model(cfg, device, dataset)
+    if from_file:
+        check_fits_dataset(model.config, dataset, str(cfg.init))
+    dim_names = action_dim_names(dataset)
     if not from_file and model.state_projector is not None:
         low, high = dataset.state_bounds()  # a fresh model scales the state with this data's range
         model.state_projector.set_bounds(torch.from_numpy(low), torch.from_numpy(high))
@@ -333,7 +387,7 @@ def _train(
                     epoch=epoch,
                     loss=sum(window) / len(window),
                     l1=float(err.mean()),
-                    l1_per_dim=dict(zip(ACTION_DIMS, per_dim, strict=True)),
+                    l1_per_dim=dict(zip(dim_names, per_dim, strict=True)),
                     lr=optimizer.param_groups[0]["lr"],
                     lrs={g["name"]: g["lr"] for g in optimizer.param_groups},
                     grad_norm=grad_norm,
