@@ -351,6 +351,8 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
                     continue
                 if cmd.get("type") != "heartbeat":
                     await send({"type": "ack", "command": cmd.get("type"), **result})
+            except WebSocketDisconnect:
+                raise  # the client left while its command was answered (a studio's stop, then close)
             except (ApiError, PixelVLAError) as exc:
                 await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
             except Exception as exc:  # a bug: this command gets a typed answer, the socket stays open

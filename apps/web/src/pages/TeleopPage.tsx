@@ -15,7 +15,8 @@ import { useEncoder } from '../encoder/useEncoder';
 import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
 import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
-import { RobotLink, type LinkStatus } from '../teleop/link';
+import { type LinkStatus, type RobotLink, useRobotLink } from '../teleop/link';
+import { explainStop } from '../teleop/stopReason';
 import { ActionOverlay } from '../actions/ActionOverlay';
 import { projectedPath } from '../actions/path';
 
@@ -124,9 +125,12 @@ function Empty() {
 }
 
 function Cockpit({ sessionId }: { sessionId: string }) {
+  const link = useRobotLink(sessionId);
+  return link ? <CockpitView link={link} /> : <Empty />;
+}
+
+function CockpitView({ link }: { link: RobotLink }) {
   const editor = useMemo(() => new Editor({ width: 224, height: 224 }, 'point'), []);
-  const [link] = useState(() => new RobotLink(sessionId));
-  useEffect(() => () => link.close('left the teleop page'), [link]);
   const st = useStore(link.status);
   const [encoder, encStatus] = useEncoder();
   const meta = useMeta();
@@ -205,11 +209,6 @@ function Cockpit({ sessionId }: { sessionId: string }) {
           <span className={`pill mode-${st.mode ?? 'none'}`} data-testid="robot-mode">
             {st.mode ?? '…'}
           </span>
-          {st.modeReason && (
-            <span className="muted" data-testid="robot-mode-reason">
-              {st.modeReason}
-            </span>
-          )}
           <span className="grow" />
           <label className="row" title="Record this run as an episode">
             <input
@@ -221,6 +220,7 @@ function Cockpit({ sessionId }: { sessionId: string }) {
             <span className={st.recording ? 'rec-dot on' : 'rec-dot'} /> rec
           </label>
         </div>
+        <StopReason st={st} />
         <div className="row">
           <button
             type="button"
@@ -343,9 +343,27 @@ function Readout({
   );
 }
 
+/** Why the robot stopped, while it stays stopped (a later Go clears it): what happened, the numbers,
+ * what to change. A dead-man stop is an error box: the studio was at the controls and lost them. */
+function StopReason({ st }: { st: LinkStatus }) {
+  const stop = st.stop;
+  if (!stop || st.mode === 'go' || st.mode === 'idle' || st.mode === null) return null;
+  return (
+    <div
+      className={stop.reason === 'deadman' || stop.reason === 'error' ? 'errbox' : 'muted'}
+      style={{ fontSize: 12 }}
+      data-testid="robot-stop"
+      data-reason={stop.reason}
+    >
+      {explainStop(stop, st.linkStats)}
+    </div>
+  );
+}
+
 function LinkIndicator({ st }: { st: LinkStatus }) {
   const stale = st.frameAgeMs !== null && st.frameAgeMs > 1000;
   const ok = st.link === 'open' && st.fps > 0 && !stale;
+  const hb = st.linkStats;
   return (
     <span className="row" data-testid="link-indicator" title={st.closeReason ?? undefined}>
       <span className={`dot ${ok ? 'ok' : st.link === 'closed' || stale ? 'bad' : 'wait'}`} />
@@ -353,6 +371,15 @@ function LinkIndicator({ st }: { st: LinkStatus }) {
       <span className="num">{st.fps} fps</span>
       <span className="num">gap {st.frameGapMs !== null ? `${st.frameGapMs.toFixed(0)} ms` : '—'}</span>
       <span className="num">rtt {st.ackRttMs !== null ? `${st.ackRttMs.toFixed(1)} ms` : '—'}</span>
+      {hb && (
+        <span
+          className="num"
+          data-testid="heartbeat-stats"
+          title={`Heartbeat gaps the server read over the last ${hb.window_s} s (limit ${hb.deadman_ms} ms): p50 ${hb.gap_p50_ms?.toFixed(0) ?? '—'} ms, max ${hb.gap_max_ms?.toFixed(0) ?? '—'} ms; its event-loop lag max ${hb.loop_lag_max_ms?.toFixed(0) ?? '—'} ms; this worker's timer gap max ${hb.worker_gap_max_ms.toFixed(0)} ms`}
+        >
+          hb p99 {hb.gap_p99_ms !== null ? `${hb.gap_p99_ms.toFixed(0)}/${hb.deadman_ms.toFixed(0)} ms` : '—'}
+        </span>
+      )}
       {stale && <span className="num error">stalled {(st.frameAgeMs! / 1000).toFixed(1)} s</span>}
       <span className="num">#{st.seq}</span>
     </span>

@@ -1,10 +1,15 @@
-// The controller's WebSocket to a robot session (binary msgpack, openpi array layout). Sends a
-// heartbeat well inside the server's dead-man window, decodes JPEG frames off the main paint path
-// (createImageBitmap), times command acknowledgements, and stops the robot when the tab goes away.
+// The controller's link to a robot session, page side. The WebSocket itself lives in a dedicated
+// worker (link.worker.ts) that sends the heartbeats on its own timer and decodes the frames, so no
+// amount of work on this thread can starve the server's dead man of heartbeats. This side packs
+// commands, keeps the status store the cockpit renders, tells the worker every PAGE_ALIVE_MS that the
+// page is alive, and stops the robot when the tab goes away or is hidden.
+import { useEffect, useState } from 'react';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { NdArray, packMessage, unpackMessage, type WireValue } from '@pixelvla/model';
+import { NdArray, packMessage, type WireValue } from '@pixelvla/model';
 import { type CameraModel, parseCameraModel } from '../actions/path';
+import { PAGE_ALIVE_MS, type FromLink, type LinkStats, type StopInfo, type ToLink } from './linkProtocol';
 
+export type { LinkStats, StopInfo } from './linkProtocol';
 export type LinkState = 'connecting' | 'open' | 'closed';
 export type RobotMode = 'idle' | 'go' | 'stopped' | 'estopped' | 'error';
 
@@ -13,7 +18,10 @@ export interface LinkStatus {
   readonly closeReason: string | null;
   readonly role: string | null;
   readonly mode: RobotMode | null;
-  readonly modeReason: string | null;
+  /** Why the robot last stopped, as the server recorded it; the cockpit shows it while stopped. */
+  readonly stop: StopInfo | null;
+  /** The server's numbers for this link (heartbeat gaps, its own lag), once a second. */
+  readonly linkStats: LinkStats | null;
   readonly instruction: string;
   readonly frame: ImageBitmap | null;
   readonly seq: number;
@@ -23,7 +31,7 @@ export interface LinkStatus {
   readonly frameGapMs: number | null;
   /** How old the newest frame is; grows when the stream stalls. */
   readonly frameAgeMs: number | null;
-  /** Round trip of the last acknowledged command. */
+  /** Round trip of the last acknowledged command, timed in the worker (page jank does not inflate it). */
   readonly ackRttMs: number | null;
   readonly state: readonly number[] | null;
   readonly action: readonly number[] | null;
@@ -38,15 +46,13 @@ export interface LinkStatus {
   readonly saved: { readonly dataset: string; readonly episode: number } | null;
 }
 
-/** Heartbeat period: the server stops the robot after 200 ms of silence by default. */
-export const HEARTBEAT_MS = 60;
-
 const INITIAL: LinkStatus = {
   link: 'connecting',
   closeReason: null,
   role: null,
   mode: null,
-  modeReason: null,
+  stop: null,
+  linkStats: null,
   instruction: '',
   frame: null,
   seq: -1,
@@ -64,64 +70,61 @@ const INITIAL: LinkStatus = {
   saved: null,
 };
 
-type Msg = Record<string, unknown>;
-
-const numbers = (v: unknown): number[] | null =>
-  v instanceof NdArray
-    ? Array.from(v.data as ArrayLike<number | bigint>, Number)
-    : Array.isArray(v)
-      ? v.map(Number)
-      : null;
-
 export class RobotLink {
   readonly status: StoreApi<LinkStatus> = createStore<LinkStatus>(() => INITIAL);
-  private readonly ws: WebSocket;
-  private heartbeat: number | null = null;
+  private readonly worker: Worker;
+  private readonly alive: number;
   private lastFrameAt: number | null = null;
-  private pendingAcks = new Map<string, number>();
-  private frameTimes: number[] = [];
-  private decoding = false;
+  private closing = false;
   /** The frame before the one on screen: closed one frame late so the canvas never draws a closed bitmap. */
   private retired: ImageBitmap | null = null;
   private readonly onHide = (): void => this.close('tab closed');
+  private readonly onVisibility = (): void => {
+    // A hidden tab: nobody is watching the stream or near Esc. (The worker's heartbeats would keep a
+    // robot going in a background tab; the page's own timers are throttled there.)
+    if (document.visibilityState === 'hidden' && this.status.getState().mode === 'go') {
+      this.stop('studio tab hidden');
+    }
+  };
 
   constructor(sessionId: string, opts: { operatorToken?: string } = {}) {
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     const q = new URLSearchParams({ role: 'controller' });
     if (opts.operatorToken) q.set('operator_token', opts.operatorToken);
-    this.ws = new WebSocket(
-      `${proto}//${window.location.host}/v1/robots/${encodeURIComponent(sessionId)}/stream?${q}`,
-    );
-    this.ws.binaryType = 'arraybuffer';
-    this.ws.onopen = () => {
-      this.status.setState({ link: 'open' });
-      this.heartbeat = window.setInterval(() => {
-        this.send({ type: 'heartbeat' });
-        this.tickStats();
-      }, HEARTBEAT_MS);
-    };
-    this.ws.onmessage = (ev) => this.receive(ev.data as ArrayBuffer);
-    this.ws.onclose = (ev) => {
-      this.stopHeartbeat();
-      this.status.setState({ link: 'closed', closeReason: `${ev.code}${ev.reason ? `: ${ev.reason}` : ''}` });
-    };
+    this.worker = new Worker(new URL('./link.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'robot-link',
+    });
+    this.worker.onmessage = (ev: MessageEvent<FromLink>) => this.receive(ev.data);
+    this.worker.onerror = (ev) => this.status.setState({ lastError: `link worker failed: ${ev.message}` });
+    this.post({
+      type: 'open',
+      url: `${proto}//${window.location.host}/v1/robots/${encodeURIComponent(sessionId)}/stream?${q}`,
+    });
+    // The page's own timer: when this thread is too busy to run it, the worker knows.
+    this.alive = window.setInterval(() => {
+      this.post({ type: 'alive' });
+      this.tickStats();
+    }, PAGE_ALIVE_MS);
     // Closing the tab stops the robot: say so explicitly, and the server's dead man backs it up.
     window.addEventListener('pagehide', this.onHide);
+    document.addEventListener('visibilitychange', this.onVisibility);
   }
 
-  /** Sends a command; acknowledged commands get their round trip timed. */
+  /** Sends a command (the worker times its acknowledgement). */
   send(cmd: { type: string } & { [k: string]: WireValue }): boolean {
-    if (this.ws.readyState !== WebSocket.OPEN) return false;
-    if (cmd.type !== 'heartbeat') this.pendingAcks.set(cmd.type, performance.now());
-    this.ws.send(packMessage(cmd));
+    if (this.status.getState().link !== 'open') return false;
+    const bytes = packMessage(cmd);
+    this.post({ type: 'send', kind: cmd.type, bytes });
     return true;
   }
 
   go(): void {
     this.send({ type: 'go' });
   }
-  stop(): void {
-    this.send({ type: 'stop' });
+  /** Stops the robot; `reason` is kept by the server as the stop's detail. */
+  stop(reason?: string): void {
+    this.send(reason ? { type: 'stop', reason } : { type: 'stop' });
   }
   estop(): void {
     this.send({ type: 'estop' });
@@ -156,118 +159,115 @@ export class RobotLink {
   }
 
   close(reason = 'closed by the studio'): void {
+    if (this.closing) return;
+    this.closing = true;
     window.removeEventListener('pagehide', this.onHide);
-    if (this.ws.readyState === WebSocket.OPEN) {
-      this.send({ type: 'stop' });
-      this.ws.close(1000, reason);
-    }
-    this.stopHeartbeat();
+    document.removeEventListener('visibilitychange', this.onVisibility);
+    window.clearInterval(this.alive);
+    // The worker sends stop, closes the socket (or abandons the handshake), says 'closed'; then it ends.
+    this.post({ type: 'close', reason });
   }
 
-  /** Frame age and rate decay while no frames arrive, so a stalled stream looks stalled. */
+  private post(m: ToLink, transfer: Transferable[] = []): void {
+    this.worker.postMessage(m, transfer);
+  }
+
+  /** Frame age grows and the rate decays while no frames arrive, so a stalled stream looks stalled. */
   private tickStats(): void {
     if (this.lastFrameAt === null) return;
-    const now = performance.now();
-    while (this.frameTimes.length > 0 && now - this.frameTimes[0]! > 1000) this.frameTimes.shift();
-    const age = now - this.lastFrameAt;
+    const age = performance.now() - this.lastFrameAt;
     const st = this.status.getState();
-    if (Math.abs((st.frameAgeMs ?? 0) - age) > 100 || st.fps !== this.frameTimes.length) {
-      this.status.setState({ frameAgeMs: age, fps: this.frameTimes.length });
-    }
+    if (age > 1000 && st.fps !== 0) this.status.setState({ frameAgeMs: age, fps: 0 });
+    else if (Math.abs((st.frameAgeMs ?? 0) - age) > 100) this.status.setState({ frameAgeMs: age });
   }
 
-  private stopHeartbeat(): void {
-    if (this.heartbeat !== null) window.clearInterval(this.heartbeat);
-    this.heartbeat = null;
-  }
-
-  private receive(data: ArrayBuffer): void {
-    let m: Msg;
-    try {
-      m = unpackMessage(new Uint8Array(data)) as Msg;
-    } catch (e) {
-      this.status.setState({ lastError: `bad frame from server: ${String(e)}` });
-      return;
-    }
+  private receive(m: FromLink): void {
     switch (m.type) {
+      case 'open':
+        this.status.setState({ link: 'open' });
+        break;
+      case 'closed':
+        this.status.setState({ link: 'closed', closeReason: `${m.code}${m.reason ? `: ${m.reason}` : ''}` });
+        if (this.closing) this.worker.terminate();
+        break;
       case 'session':
         this.status.setState({
-          role: String(m.role),
+          role: m.role,
           mode: m.mode as RobotMode,
-          instruction: String(m.instruction ?? ''),
-          recording: Boolean(m.recording),
+          instruction: m.instruction,
+          recording: m.recording,
+          stop: m.lastStop,
         });
         break;
       case 'frame':
         this.onFrame(m);
         break;
       case 'status':
-        this.status.setState({ mode: m.mode as RobotMode, modeReason: m.reason ? String(m.reason) : null });
+        this.status.setState({ mode: m.mode as RobotMode, stop: m.stop });
         break;
       case 'ack': {
-        const cmd = String(m.command);
-        const t0 = this.pendingAcks.get(cmd);
-        this.pendingAcks.delete(cmd);
-        const patch: Partial<Mutable<LinkStatus>> = { lastAck: cmd, lastError: null };
-        if (t0 !== undefined) patch.ackRttMs = performance.now() - t0;
-        if (typeof m.recording === 'boolean') patch.recording = m.recording;
-        if (typeof m.mode === 'string') patch.mode = m.mode as RobotMode;
+        const f = m.fields;
+        const patch: Partial<Mutable<LinkStatus>> = { lastAck: m.command, lastError: null };
+        if (m.rttMs !== null) patch.ackRttMs = m.rttMs;
+        if (typeof f.recording === 'boolean') patch.recording = f.recording;
+        if (typeof f.mode === 'string') patch.mode = f.mode as RobotMode;
         if (
-          cmd === 'record' &&
-          m.recording === false &&
-          typeof m.dataset === 'string' &&
-          typeof m.episode === 'number'
+          m.command === 'record' &&
+          f.recording === false &&
+          typeof f.dataset === 'string' &&
+          typeof f.episode === 'number'
         ) {
-          patch.saved = { dataset: m.dataset, episode: m.episode };
+          patch.saved = { dataset: f.dataset, episode: f.episode };
         }
         this.status.setState(patch);
         break;
       }
-      case 'error': {
-        const err = m.error as { code?: string; message?: string } | undefined;
-        this.status.setState({ lastError: `${err?.code ?? 'error'}: ${err?.message ?? ''}` });
+      case 'error':
+        this.status.setState({ lastError: `${m.code}: ${m.message}` });
         break;
-      }
+      case 'link':
+        this.status.setState({ linkStats: m.stats });
+        break;
+      case 'bad-message':
+        this.status.setState({ lastError: `bad frame from server: ${m.error}` });
+        break;
     }
   }
 
-  private onFrame(m: Msg): void {
-    const now = performance.now();
-    const last = this.frameTimes.at(-1);
-    this.lastFrameAt = now;
-    this.frameTimes.push(now);
-    while (this.frameTimes.length > 0 && now - this.frameTimes[0]! > 1000) this.frameTimes.shift();
-    const images = m.images as Record<string, Uint8Array> | undefined;
-    const name = images ? Object.keys(images)[0] : undefined;
-    const jpeg = name !== undefined ? images![name] : undefined;
-    const cams = m.camera_models as Record<string, unknown> | undefined;
-    const plan = Array.isArray(m.plan) ? m.plan.map(numbers).filter((a): a is number[] => a !== null) : [];
-    this.status.setState({
-      seq: Number(m.seq),
-      mode: (m.mode as RobotMode) ?? this.status.getState().mode,
-      instruction: String(m.instruction ?? ''),
-      state: numbers(m.state),
-      action: numbers(m.action),
-      plan,
-      camera: name !== undefined && cams ? parseCameraModel(cams[name]) : null,
-      fps: this.frameTimes.length,
-      frameGapMs: last === undefined ? null : now - last,
+  private onFrame(m: Extract<FromLink, { type: 'frame' }>): void {
+    this.lastFrameAt = performance.now();
+    const patch: Partial<Mutable<LinkStatus>> = {
+      seq: m.seq,
+      mode: (m.mode as RobotMode | null) ?? this.status.getState().mode,
+      instruction: m.instruction,
+      state: m.state,
+      action: m.action,
+      plan: m.plan,
+      camera: m.camera ? parseCameraModel(m.camera) : null,
+      fps: m.fps,
+      frameGapMs: m.gapMs,
       frameAgeMs: 0,
-    });
-    // Decode one frame at a time; if the decoder is busy, this frame is skipped (the next is newer).
-    if (!jpeg || this.decoding) return;
-    this.decoding = true;
-    createImageBitmap(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }))
-      .then((bmp) => {
-        this.retired?.close();
-        this.retired = this.status.getState().frame;
-        this.status.setState({ frame: bmp });
-      })
-      .catch(() => {})
-      .finally(() => {
-        this.decoding = false;
-      });
+    };
+    if (m.bitmap) {
+      this.retired?.close();
+      this.retired = this.status.getState().frame;
+      patch.frame = m.bitmap;
+    }
+    this.status.setState(patch);
+    this.post({ type: 'frame-done' }); // the worker may hand over the next (newest) frame
   }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The controller link of a mounted cockpit: made by the effect that closes it, so React's
+ * development double-mount closes the first link instead of leaving a second controller around. */
+export function useRobotLink(sessionId: string): RobotLink | null {
+  const [link, setLink] = useState<RobotLink | null>(null);
+  useEffect(() => {
+    const made = new RobotLink(sessionId);
+    setLink(made);
+    return () => made.close('left the teleop page');
+  }, [sessionId]);
+  return link;
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { LinkStats, StopInfo } from './linkProtocol';
+import { explainStop } from './stopReason';
+
+const stop = (s: Partial<StopInfo>): StopInfo => ({
+  reason: 'stop',
+  silent_ms: 30,
+  frozen_ms: 0,
+  limit_ms: 200,
+  detail: null,
+  ...s,
+});
+
+const link: LinkStats = {
+  deadman_ms: 200,
+  heartbeat_ms: 50,
+  silent_ms: 12,
+  window_s: 30,
+  gaps: 580,
+  gap_p50_ms: 51.2,
+  gap_p99_ms: 140.4,
+  gap_max_ms: 480.6,
+  loop_lag_p99_ms: 20,
+  loop_lag_max_ms: 60,
+  server_freeze_max_ms: 0,
+  worker_gap_max_ms: 52,
+};
+
+describe('explainStop', () => {
+  it('gives a dead-man stop its silence against the limit, the link numbers and what to change', () => {
+    const text = explainStop(stop({ reason: 'deadman', silent_ms: 480.4 }), link);
+    expect(text).toContain('heard nothing from this studio for 480 ms');
+    expect(text).toContain('its 200 ms limit');
+    expect(text).toContain('p99 140 ms, max 481 ms');
+    expect(text).toContain('deadman_ms, 100–2000 ms');
+  });
+
+  it('does not blame the studio for the time the server itself was frozen', () => {
+    const text = explainStop(stop({ reason: 'deadman', silent_ms: 900, frozen_ms: 650 }), null);
+    expect(text).toContain('for 250 ms (plus 650 ms in which the server itself was frozen)');
+    expect(text).not.toContain('p99');
+  });
+
+  it('says what the studio itself stopped for, and how to leave an e-stop', () => {
+    const page = explainStop(stop({ detail: 'studio page unresponsive for 2300 ms (limit 2000 ms)' }), link);
+    expect(page).toContain('studio page unresponsive for 2300 ms (limit 2000 ms)');
+    expect(page).toContain('Stop and E-stop cannot be pressed');
+    expect(explainStop(stop({ detail: 'studio tab hidden' }), link)).toBe('Stopped: studio tab hidden.');
+    expect(explainStop(stop({ reason: 'estop' }), link)).toContain('Reset E-stop');
+    expect(explainStop(stop({ reason: 'error', detail: 'ValueError: x' }), link)).toContain('ValueError: x');
+  });
+});
