@@ -1,8 +1,9 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, type Schemas, toServerError } from './client';
 
 export type Run = Schemas['Run'];
 export type RunCreate = Schemas['RunCreate'];
+export type EvalResult = Schemas['EvalResult'];
 
 export function useRuns() {
   return useQuery({
@@ -60,19 +61,90 @@ export function useRunLogs(id: string | null, live: boolean) {
   });
 }
 
-/** All metrics records of a run, polled while it runs (incrementally, by offset). */
-export function useRunMetrics(id: string, live: boolean) {
-  return useQuery({
+type MetricsData = { records: Record<string, unknown>[]; offset: number };
+
+/** One metrics query: all records of a run, polled while it runs (incrementally, by offset). */
+function metricsQuery(id: string, live: boolean) {
+  return {
     queryKey: ['run-metrics', id],
-    queryFn: async ({ client, queryKey }) => {
-      const prev = client.getQueryData<{ records: Record<string, unknown>[]; offset: number }>(queryKey);
+    queryFn: async ({
+      client,
+      queryKey,
+    }: {
+      client: ReturnType<typeof useQueryClient>;
+      queryKey: readonly unknown[];
+    }): Promise<MetricsData> => {
+      const prev = client.getQueryData<MetricsData>(queryKey);
       const { data, error, response } = await api.GET('/v1/runs/{run_id}/metrics', {
         params: { path: { run_id: id }, query: { offset: prev?.offset ?? 0, limit: 10000 } },
       });
       if (error !== undefined || data === undefined) throw toServerError(response.status, error);
       return { records: [...(prev?.records ?? []), ...data.records], offset: data.next_offset };
     },
-    refetchInterval: live ? 1000 : false,
+    refetchInterval: live ? 1000 : (false as const),
+  };
+}
+
+export function useRunMetrics(id: string, live: boolean) {
+  return useQuery(metricsQuery(id, live));
+}
+
+/** Metrics of any number of runs at once (the compare view). */
+export function useManyRunMetrics(runs: readonly { id: string; live: boolean }[]) {
+  return useQueries({ queries: runs.map((r) => metricsQuery(r.id, r.live)) });
+}
+
+/** One run by id (the status bar names a deployed run by it); null when it no longer exists. */
+export function useRun(id: string | null) {
+  return useQuery({
+    queryKey: ['run', id],
+    enabled: id !== null,
+    queryFn: async () => {
+      const { data, error, response } = await api.GET('/v1/runs/{run_id}', {
+        params: { path: { run_id: id! } },
+      });
+      if (response.status === 404) return null;
+      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+      return data;
+    },
+    staleTime: 30_000,
+  });
+}
+
+/** An eval run's results (eval.json through GET /v1/runs/{id}/eval); null until it is written. */
+export function useRunEval(id: string, enabled: boolean, live: boolean) {
+  return useQuery({
+    queryKey: ['run-eval', id],
+    enabled,
+    queryFn: async (): Promise<EvalResult | null> => {
+      const { data, error, response } = await api.GET('/v1/runs/{run_id}/eval', {
+        params: { path: { run_id: id } },
+      });
+      if (
+        response.status === 404 &&
+        (error as { error?: { code?: string } } | undefined)?.error?.code === 'no_eval_result'
+      )
+        return null;
+      if (error !== undefined || data === undefined) throw toServerError(response.status, error);
+      return data;
+    },
+    refetchInterval: live ? 2000 : false,
+  });
+}
+
+export function useDeleteRun() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async (id: string) => {
+      const { error, response } = await api.DELETE('/v1/runs/{run_id}', { params: { path: { run_id: id } } });
+      if (error !== undefined || !response.ok) throw toServerError(response.status, error);
+      return id;
+    },
+    onSuccess: (id) => {
+      qc.removeQueries({ queryKey: ['run-metrics', id] });
+      qc.removeQueries({ queryKey: ['run-eval', id] });
+      return qc.invalidateQueries({ queryKey: ['runs'] });
+    },
   });
 }
 

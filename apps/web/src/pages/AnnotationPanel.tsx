@@ -59,9 +59,12 @@ export function AnnotationPanel({
           <button
             type="button"
             onClick={() => load(latest.prompts, latest.masks)}
-            title={`saved ${new Date(latest.created_at * 1000).toLocaleString()}`}
+            title={`saved ${new Date(latest.created_at * 1000).toLocaleString()} on frame ${latest.frame} (${latest.camera}); loads onto this frame`}
           >
             Load v{latest.version}
+            {latest.frame !== source.t || latest.camera !== source.camera
+              ? ` (from frame ${latest.frame})`
+              : ''}
           </button>
         )}
         {Array.isArray(sidecarPrompts) && sidecarPrompts.length > 0 && (

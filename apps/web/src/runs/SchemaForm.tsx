@@ -1,22 +1,53 @@
-import { useState } from 'react';
-import { type FormValues, type ObjectSchema, parseField } from './schema';
+import { type FormRead, type ObjectSchema, type RawForm } from './schema';
 
-/** A form generated from a flat object schema; invalid text keeps the last valid value and turns red. */
+/**
+ * A form generated from a flat object schema, controlled by what was entered (`raw`). An invalid
+ * text stays as typed, turns red and says why under the field; the launch button reads the same
+ * `read.errors` and stays disabled, so a red field can never launch with a default behind it.
+ */
 export function SchemaForm({
   schema,
-  values,
+  raw,
+  read,
   onChange,
 }: {
   schema: ObjectSchema;
-  values: FormValues;
-  onChange: (v: FormValues) => void;
+  raw: RawForm;
+  read: FormRead;
+  onChange: (raw: RawForm) => void;
 }) {
-  const [text, setText] = useState<Record<string, string>>({});
   return (
     <div className="schema-form">
+      {Object.entries(schema.choices ?? {}).map(([key, c]) => {
+        const ticked = read.lists[key] ?? [];
+        const err = read.errors[key];
+        return (
+          <fieldset key={key} className="field choices" data-field={key}>
+            <legend title={c.description ?? undefined}>{c.title}</legend>
+            {c.options.map((o) => (
+              <label key={o} className="choice">
+                <input
+                  type="checkbox"
+                  name={`${key}:${o}`}
+                  checked={ticked.includes(o)}
+                  onChange={(e) =>
+                    onChange({
+                      ...raw,
+                      [key]: e.target.checked ? [...ticked, o] : ticked.filter((x) => x !== o),
+                    })
+                  }
+                />
+                {o}
+              </label>
+            ))}
+            {err && <span className="field-error">{err}</span>}
+          </fieldset>
+        );
+      })}
       {Object.entries(schema.properties).map(([key, f]) => {
-        const v = values[key];
-        const changed = v !== f.default;
+        const v = read.values[key];
+        const err = read.errors[key];
+        const changed = err === undefined && v !== f.default;
         const label = (
           <span className={changed ? 'changed' : undefined} title={f.description ?? undefined}>
             {f.title ?? key}
@@ -28,8 +59,9 @@ export function SchemaForm({
               {label}
               <input
                 type="checkbox"
+                name={key}
                 checked={Boolean(v)}
-                onChange={(e) => onChange({ ...values, [key]: e.target.checked })}
+                onChange={(e) => onChange({ ...raw, [key]: e.target.checked })}
               />
             </label>
           );
@@ -39,13 +71,9 @@ export function SchemaForm({
             <label key={key} className="field">
               {label}
               <select
+                name={key}
                 value={String(v)}
-                onChange={(e) =>
-                  onChange({
-                    ...values,
-                    [key]: f.type === 'string' ? e.target.value : Number(e.target.value),
-                  })
-                }
+                onChange={(e) => onChange({ ...raw, [key]: e.target.value })}
               >
                 {f.enum.map((o) => (
                   <option key={o}>{o}</option>
@@ -54,23 +82,25 @@ export function SchemaForm({
             </label>
           );
         }
-        const shown = text[key] ?? String(v ?? '');
-        const bad = text[key] !== undefined && parseField(f, text[key]) === null;
+        const r = raw[key];
+        const shown = typeof r === 'string' ? r : String(v ?? '');
         return (
           <label key={key} className="field">
             {label}
             <input
               type="text"
               name={key}
-              className={bad ? 'bad' : undefined}
+              className={err ? 'bad' : undefined}
+              aria-invalid={err ? true : undefined}
               value={shown}
               placeholder={String(f.default)}
-              onChange={(e) => {
-                setText({ ...text, [key]: e.target.value });
-                const parsed = parseField(f, e.target.value);
-                if (parsed !== null) onChange({ ...values, [key]: parsed });
-              }}
+              onChange={(e) => onChange({ ...raw, [key]: e.target.value })}
             />
+            {err && (
+              <span className="field-error" data-testid={`field-error-${key}`}>
+                {err}
+              </span>
+            )}
           </label>
         );
       })}
