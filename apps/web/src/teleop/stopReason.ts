@@ -32,7 +32,7 @@ export function explainStop(stop: StopInfo, link: LinkStats | null): string {
     default:
       if (stop.detail?.startsWith('studio page unresponsive')) {
         return (
-          `Stopped: the ${stop.detail}. While the page is frozen Stop and E-stop cannot be pressed, ` +
+          `Stopped: ${stop.detail}. While the page is frozen, Stop and E-stop cannot be pressed, ` +
           `so the studio stops the robot; close heavy tabs or other work. Go resumes.`
         );
       }
