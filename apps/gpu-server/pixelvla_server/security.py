@@ -1,7 +1,9 @@
 """The server's edge: tokens, the Origin check and the request body limit.
 
 Tokens: an API token for every request (required beyond loopback) and an operator token for actions.
-HTTP clients send `Authorization: Bearer <api token>` and `X-Operator-Token: <operator token>`.
+HTTP clients send `Authorization: Bearer <api token>` and `X-Operator-Token: <operator token>`;
+`Authorization: Api-Key <api token>` (what openpi-client's WebsocketClientPolicy(api_key=...) sends) is
+accepted as the same API token.
 Browsers cannot set headers on a WebSocket, so sockets may also pass `?token=` and `?operator_token=`.
 Comparisons are constant-time. Reading (runs, datasets, meta) needs only the API token; commanding a
 robot and launching/cancelling/deleting runs needs the operator token when one is configured.
@@ -47,16 +49,19 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
-def bearer(headers: Mapping[str, str]) -> str | None:
+def header_token(headers: Mapping[str, str]) -> str | None:
+    """The API token of `Authorization: Bearer <token>` or openpi's `Authorization: Api-Key <token>`."""
     auth = headers.get("authorization", "")
     scheme, _, value = auth.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    if scheme.lower() in ("bearer", "api-key") and value.strip():
+        return value.strip()
+    return None
 
 
 def api_token_ok(settings: Settings, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
     if settings.api_token is None:
         return True
-    return _same(bearer(headers) or query.get("token"), settings.api_token)
+    return _same(header_token(headers) or query.get("token"), settings.api_token)
 
 
 def operator_ok(settings: Settings, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:

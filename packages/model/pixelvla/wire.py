@@ -4,6 +4,8 @@ An array travels as the map {"__ndarray__": True, "data": <bin>, "dtype": "<f4",
 (C order, little-endian). Only plain numeric/bool dtypes are allowed, so decoding never builds
 objects from client bytes. openpi's own packer writes these keys as msgpack *bin*; we write
 *str* keys (what JavaScript msgpack libraries can read) and accept both when decoding.
+``packb(obj, bin_keys=True)`` writes the bin keys instead: openpi-client's ``unpack_array`` looks
+only for ``b"__ndarray__"``, so replies to it need them.
 NumPy scalars are sent as plain numbers. The TypeScript twin is ``packages/model/src/wire.ts``.
 
 Decoding checks an array's header before numpy sees its bytes: dtype in the allowlist, at most
@@ -37,18 +39,23 @@ ALLOWED_DTYPES: Final = frozenset(
 _ALIASES: Final = {"bool": "|b1", "<b1": "|b1", "<u1": "|u1", "<i1": "|i1"}
 
 
-def _encode_default(obj: object) -> object:
+_STR_KEYS: Final = ("__ndarray__", "data", "dtype", "shape")
+_BIN_KEYS: Final = (b"__ndarray__", b"data", b"dtype", b"shape")
+
+
+def _encode_default(obj: object, keys: tuple[Any, ...] = _STR_KEYS) -> object:
     if isinstance(obj, np.ndarray):
         arr = obj
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         if arr.dtype.str not in ALLOWED_DTYPES:
             raise WireError(f"arrays of dtype {obj.dtype} cannot be sent; allowed: {_allowed()}")
+        marker, data, dtype, shape = keys
         return {
-            "__ndarray__": True,
-            "data": np.ascontiguousarray(arr).tobytes(),
-            "dtype": arr.dtype.str,
-            "shape": list(arr.shape),
+            marker: True,
+            data: np.ascontiguousarray(arr).tobytes(),
+            dtype: arr.dtype.str,
+            shape: list(arr.shape),
         }
     if isinstance(obj, np.generic):
         value = obj.item()
@@ -61,10 +68,17 @@ def _allowed() -> str:
     return ", ".join(sorted(ALLOWED_DTYPES))
 
 
-def packb(obj: object) -> bytes:
-    """Serialise ``obj`` (dicts, lists, str, bytes, numbers, bools, None, numpy arrays)."""
+def _encode_default_bin(obj: object) -> object:
+    return _encode_default(obj, _BIN_KEYS)
+
+
+def packb(obj: object, *, bin_keys: bool = False) -> bytes:
+    """Serialise ``obj`` (dicts, lists, str, bytes, numbers, bools, None, numpy arrays).
+
+    ``bin_keys``: write the array maps' keys as msgpack bin, exactly as openpi's packer does."""
+    default = _encode_default_bin if bin_keys else _encode_default
     try:
-        out: bytes = msgpack.packb(obj, default=_encode_default, use_bin_type=True)
+        out: bytes = msgpack.packb(obj, default=default, use_bin_type=True)
     except WireError:
         raise
     except (TypeError, ValueError, OverflowError) as e:

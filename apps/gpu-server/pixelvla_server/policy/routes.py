@@ -1,5 +1,10 @@
 """Policy serving: the model registry, POST /v1/policy/predict (JSON) and the WebSocket /v1/policy/stream.
 
+The same stream is also served at "/" for openpi clients: openpi-client's default
+`WebsocketClientPolicy(host, port)` connects to ws://host:port with no path, and its `unpack_array` decodes
+only arrays whose keys are msgpack bin, so replies on "/" write them that way (wire.packb(bin_keys=True)).
+Everything else (frames, errors, close codes) is the same on both paths.
+
 Stream protocol (binary msgpack frames, arrays in openpi's layout via pixelvla.wire):
 - server -> client, first frame: metadata {"type": "metadata", "protocol", "id", "model_id", "name", "config",
   "chunk_size", "action_dim", "image_size", "encoder_hash", "normalization_key", "max_message_bytes"}.
@@ -201,8 +206,22 @@ def _error_frame(code: str, message: str, seq: Any = None) -> dict[str, Any]:
 
 @router.websocket("/v1/policy/stream")
 async def stream(ws: WebSocket) -> None:
+    await _stream(ws, bin_keys=False)
+
+
+@router.websocket("/")
+async def openpi_stream(ws: WebSocket) -> None:
+    """openpi's place for the policy: the same stream, arrays packed with openpi's bin keys."""
+    await _stream(ws, bin_keys=True)
+
+
+async def _stream(ws: WebSocket, *, bin_keys: bool) -> None:
+    from pixelvla import wire
     from pixelvla.errors import PixelVLAError
-    from pixelvla.wire import packb, unpackb
+    from pixelvla.wire import unpackb
+
+    def packb(obj: object) -> bytes:
+        return wire.packb(obj, bin_keys=bin_keys)
 
     state = ws.app.state.studio
     settings = state.settings
@@ -210,7 +229,7 @@ async def stream(ws: WebSocket) -> None:
     max_bytes = settings.max_request_bytes
     await ws.accept()
     if not api_token_ok(settings, ws.headers, ws.query_params):  # predictions need the API token only
-        await ws.close(CLOSE_POLICY, "missing or wrong API token (?token= or Authorization: Bearer)")
+        await ws.close(CLOSE_POLICY, "missing or wrong API token (?token=, Authorization: Bearer or Api-Key)")
         return
     model = svc.current
     if model is None:
