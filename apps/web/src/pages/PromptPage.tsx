@@ -143,7 +143,11 @@ export function PromptPage() {
       return;
     }
     if (!datasets.data) {
-      if (datasets.isError) resolved.current = true;
+      if (datasets.isError) {
+        resolved.current = true;
+        setLinkNote(`The link names dataset “${link.dataset}”, but the dataset list could not be read.`);
+        present({ key: SCRATCH_KEY, source: scratch, name: 'scratch frame', frame: null });
+      }
       return;
     }
     resolved.current = true;
