@@ -448,12 +448,80 @@ def import_openvla(
         raise CheckpointError(
             f"norm_stats[{key!r}] has {normalizer.dim} dims; the model has {config.action.action_dim}"
         )
+    model = _empty_model(config, seed, device, dtype)
+    report = load_openvla(root, model, strict=True)
+    return ImportedOpenVLA(model.eval(), config, normalizer, report)
+
+
+def _empty_model(
+    config: PixelVLAConfig, seed: int, device: str | torch.device, dtype: torch.dtype
+) -> PixelVLA:
+    """The backbone on meta, the new modules initialised from `seed` (the global RNG is restored)."""
     rng_state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
         with torch.device(device), _default_dtype(dtype):
-            model = PixelVLA(config, empty_backbone=True)
+            return PixelVLA(config, empty_backbone=True)
     finally:
         torch.random.set_rng_state(rng_state)
-    report = load_openvla(root, model, strict=True)
-    return ImportedOpenVLA(model.eval(), config, normalizer, report)
+
+
+def openvla_sources(folder: str | os.PathLike[str]) -> dict[str, tuple[Path, str]]:
+    """Where each of our backbone tensors lies in the checkpoint: our name -> (shard, its key),
+    read from the shards' headers only (for loading each rank's slices under FSDP)."""
+    out: dict[str, tuple[Path, str]] = {}
+    for path in checkpoint_files(Path(folder)):
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint shard {path.name} is missing")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    ours = map_openvla_key(key)
+                    if ours is None:
+                        raise CheckpointError(f"OpenVLA import does not fit: unexpected tensor {key}")
+                    out[ours] = (path, key)
+        except (OSError, ValueError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError(f"cannot read {path.name}: {e}") from e
+    return out
+
+
+def empty_openvla(
+    folder: str | os.PathLike[str],
+    tokenizer_dir: str | os.PathLike[str],
+    *,
+    base: PixelVLAConfig | None = None,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[PixelVLA, dict[str, tuple[Path, str]]]:
+    """The imported model with its backbone still on meta, and where its tensors are: for
+    `Parallel.shard_and_load`, which reads each rank's rows only. Same config and new-module init
+    as `import_openvla`; every meta parameter must have a source (checked here, before any work)."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise CheckpointError(f"OpenVLA folder {root} does not exist")
+    copy_tokenizer(root, tokenizer_dir)
+    config = openvla_model_config(root, tokenizer_dir, base)
+    model = _empty_model(config, seed, "cpu", dtype)
+    sources = openvla_sources(root)
+    params = dict(model.named_parameters())
+    missing = [n for n, p in params.items() if p.device.type == "meta" and n not in sources]
+    unexpected = [n for n in sources if n not in params]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"OpenVLA import does not fit: {len(missing)} backbone tensors missing (e.g. {missing[:3]}), "
+            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})"
+        )
+    by_file: dict[Path, list[tuple[str, str]]] = {}
+    for name, (path, key) in sources.items():
+        by_file.setdefault(path, []).append((name, key))
+    for path, items in by_file.items():
+        with safe_open(str(path), framework="pt") as f:
+            for name, key in items:
+                shape = tuple(f.get_slice(key).get_shape())
+                if shape != tuple(params[name].shape):
+                    raise CheckpointError(
+                        f"{key}: checkpoint shape {shape} != model shape {tuple(params[name].shape)}"
+                    )
+    return model, sources

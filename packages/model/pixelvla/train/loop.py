@@ -34,7 +34,7 @@ from .batches import BatchBuilder
 from .checkpointing import CheckpointManager, CheckpointStateError, TrainingState
 from .config import TrainConfig, TrainConfigError
 from .metrics import ACTION_DIMS, MetricsLog
-from .parallel import Parallel, choose, total_norm
+from .parallel import Parallel, TensorSources, choose, total_norm
 from .sampler import ResumableSampler
 from .schedule import lr_factor
 
@@ -85,6 +85,85 @@ def _mem_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def model_config_name(cfg: TrainConfig) -> str:
+    """The name of the configuration the run will train (it picks the parallel strategy), read
+    before any model is built."""
+    from ..openvla_import import is_openvla_folder
+
+    if cfg.init is not None and is_openvla_folder(cfg.init):
+        return load_config(cfg.model).name if cfg.model else "full"
+    if cfg.init is not None:
+        try:
+            return str(json.loads((resolve_init(cfg.init) / "config.json").read_text())["name"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise TrainConfigError(f"--init {cfg.init}: unreadable config.json: {e}") from e
+    return load_config(cfg.model or "tiny").name
+
+
+def build_empty(cfg: TrainConfig) -> tuple[PixelVLA, TensorSources] | None:
+    """For FSDP from a file: the model with its backbone on meta plus where the backbone's tensors
+    are on disk (Parallel.shard_and_load reads each rank's rows). None: this init loads whole (a
+    bundle with LoRA adapters, which are merged into the weights at load)."""
+    from ..openvla_import import empty_openvla, is_openvla_folder
+
+    assert cfg.init is not None
+    if is_openvla_folder(cfg.init):
+        return empty_openvla(
+            cfg.init,
+            Path(cfg.out_dir) / OPENVLA_TOKENIZER_DIR,
+            base=load_config(cfg.model) if cfg.model else None,
+            seed=cfg.seed,
+        )
+    return _empty_from_bundle(resolve_init(cfg.init))
+
+
+def _empty_from_bundle(root: Path) -> tuple[PixelVLA, TensorSources] | None:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ..checkpoint import ADAPTER_FILE, BASE_FILE, HEADS_FILE, CheckpointError, read_manifest
+
+    manifest = read_manifest(root, verify=True)
+    if ADAPTER_FILE in manifest["files"]:
+        return None
+    config = PixelVLAConfig.from_json((root / "config.json").read_text())
+    if config.tokenizer.kind == "llama":
+        config = replace(config, tokenizer=replace(config.tokenizer, path=str(root / "tokenizer")))
+    model = PixelVLA(config, empty_backbone=True)
+    result = model.load_state_dict(load_file(str(root / HEADS_FILE)), strict=False)
+    with safe_open(str(root / BASE_FILE), framework="pt") as f:
+        sources = {k: (root / BASE_FILE, k) for k in f.keys()}  # noqa: SIM118 - not a mapping
+    left = [k for k in result.missing_keys if k not in sources]
+    extra = sorted(set(sources) - set(model.state_dict()))
+    if result.unexpected_keys or left or extra:
+        raise CheckpointError(
+            f"bundle {root} does not fit its config: missing {left[:3]}, "
+            f"unexpected {(result.unexpected_keys + extra)[:3]}"
+        )
+    return model, sources
+
+
+@torch.no_grad()
+def _materialize_lora(model: PixelVLA, seed: int) -> None:
+    """LoRA injected into meta layers is meta too: give it real tensors and peft's own init
+    (A Kaiming-uniform, B zero), from `seed`, so every rank draws the same adapters."""
+    from peft.tuners.lora import LoraLayer
+
+    from ..stages import ADAPTER
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in model.modules():
+            if not isinstance(module, LoraLayer) or ADAPTER not in module.lora_A:
+                continue
+            for part in (module.lora_A[ADAPTER], module.lora_B[ADAPTER]):
+                w = part.weight
+                if w.device.type == "meta":
+                    empty = torch.empty(w.shape, dtype=w.dtype)
+                    part.weight = torch.nn.Parameter(empty, requires_grad=w.requires_grad)
+            module.reset_lora_parameters(ADAPTER, True)
 
 
 def build_model(
@@ -262,7 +341,13 @@ def _train(
         key=dataset.root.name,
     )
 
-    model, from_file = build_model(cfg, device, dataset)
+    strategy = choose(cfg.parallel, world, model_config_name(cfg))
+    empty = build_empty(cfg) if strategy == "fsdp" and cfg.init is not None else None
+    sources: TensorSources | None = None
+    if empty is not None:
+        (model, sources), from_file = empty, True
+    else:
+        model, from_file = build_model(cfg, device, dataset)
     if from_file:
         check_fits_dataset(model.config, dataset, str(cfg.init))
     dim_names = action_dim_names(dataset)
@@ -270,14 +355,18 @@ def _train(
         low, high = dataset.state_bounds()  # a fresh model scales the state with this data's range
         model.state_projector.set_bounds(torch.from_numpy(low), torch.from_numpy(high))
     trainable = _trainable(model, cfg, from_file)
+    if sources is not None:
+        _materialize_lora(model, cfg.seed)
     model.train()
     tokenizer = build_tokenizer(model.config.tokenizer)
     data = BatchBuilder(dataset, model.config, tokenizer, normalizer, cfg, progress=progress)
     sampler = ResumableSampler(len(data), seed=cfg.seed, rank=rank, world_size=world)
     trainable_params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # Under FSDP with bf16, parameters are all-gathered in bf16 and gradients reduced in fp32.
-    par = Parallel(choose(cfg.parallel, world, model.config.name), device, world, bf16=_bf16(cfg, device))
-    net = par.wrap(model)  # before the optimizer: FSDP replaces the parameters by their shards
+    par = Parallel(strategy, device, world, bf16=_bf16(cfg, device))
+    # Before the optimizer: FSDP replaces the parameters by their shards. From a file under FSDP,
+    # each rank reads only its shards (no rank builds or reads the whole model).
+    net = par.wrap(model) if sources is None else par.shard_and_load(model, sources)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -314,6 +403,11 @@ def _train(
             samples=len(data),
             episodes=len(data.episodes),
             studio_annotated_episodes=data.studio_annotated,
+            parallel=par.strategy,
+            # FSDP: each rank read only its shards of the start weights; the dtype parameters are
+            # all-gathered in (MixedPrecisionPolicy).
+            sharded_load=sources is not None,
+            param_dtype="bfloat16" if par.strategy == "fsdp" and par.bf16 else "float32",
         )
 
     params = [p for p in model.parameters() if p.requires_grad]

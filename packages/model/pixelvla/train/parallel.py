@@ -6,12 +6,21 @@ The loop talks to one `Parallel` object and never to the wrapper: wrap the model
 weights / optimizer state for a checkpoint (collective under FSDP: every rank must call it; rank 0 gets
 the tensors) and load them back on resume. Checkpoints record the strategy; a run resumes only under
 the strategy that wrote it (the optimizer state is keyed differently).
+
+Starting a run from a file under FSDP (`shard_and_load`), no rank ever holds the whole model: the
+model is built with its backbone on the meta device (`PixelVLA(empty_backbone=True)`; the new
+modules, ~3% of `full`, are real), sharded while still empty, and then each rank materialises only
+its own shards and reads only its rows of every tensor from the safetensors files (memory-mapped
+slices). Before, every rank built the fp32 model (31 GB for `full`) and read the whole checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import itertools
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import torch
@@ -20,6 +29,8 @@ from torch import nn
 from .config import ParallelSetting
 
 Strategy = Literal["none", "ddp", "fsdp"]
+# Where a parameter's values are on disk: our name -> (safetensors file, the tensor's key in it).
+TensorSources = Mapping[str, tuple[Path, str]]
 
 
 def choose(setting: ParallelSetting, world: int, model_config: str) -> Strategy:
@@ -64,6 +75,60 @@ class Parallel:
             for unit in _shard_units(model):
                 fully_shard(unit, mesh=mesh, mp_policy=mp)
             fully_shard(model, mesh=mesh, mp_policy=mp)
+        return model
+
+    @torch.no_grad()
+    def shard_and_load(self, model: nn.Module, sources: TensorSources) -> nn.Module:
+        """FSDP from files without a whole copy anywhere: `model` holds meta parameters (to come
+        from `sources`) and real ones (the new modules, initialised, and any that `sources`
+        overrides); every rank ends up with its shards only. Returns the module to call (as `wrap`)."""
+        if self.strategy != "fsdp":
+            raise ValueError("shard_and_load is FSDP's; other strategies load the whole model")
+        import torch.distributed as dist
+        from safetensors import safe_open
+
+        # Keep the real tensors (new modules, buffers such as rotary frequencies) before every
+        # tensor becomes meta; sharding an empty model costs no memory.
+        real = {
+            n: t.detach().clone()
+            for n, t in itertools.chain(model.named_parameters(), model.named_buffers())
+            if t.device.type != "meta"
+        }
+        model.to_empty(device="meta")
+        self.wrap(model)
+        model.to_empty(device=self.device)
+        rank = dist.get_rank()
+        with contextlib.ExitStack() as stack:
+            files: dict[Path, Any] = {}
+
+            def read(name: str, start: int, rows: int, sharded: bool) -> torch.Tensor:
+                plain = name.replace(".base_layer.", ".")  # LoRA-wrapped layers keep the plain names on disk
+                if plain in sources:
+                    path, key = sources[plain]
+                    if path not in files:
+                        files[path] = stack.enter_context(safe_open(str(path), framework="pt"))
+                    view = files[path].get_slice(key)
+                    return view[start : start + rows] if sharded else view[:]
+                if name in real:
+                    return real[name][start : start + rows] if sharded else real[name]
+                raise KeyError(f"no values for {name}: neither in the files nor initialised")
+
+            for name, param in model.named_parameters():
+                sharded = hasattr(param, "to_local") and param.dim() > 0
+                local = cast(Any, param).to_local() if hasattr(param, "to_local") else param
+                rows = local.shape[0] if sharded else 0
+                if sharded and rows == 0:
+                    continue  # fewer rows than ranks: this rank's shard is empty
+                # fully_shard splits dim 0 like torch.chunk: ceil(n / world) rows per rank.
+                start = rank * math.ceil(param.shape[0] / self.world) if sharded else 0
+                value = read(name, start, rows, sharded)
+                if tuple(value.shape) != tuple(local.shape):
+                    raise ValueError(
+                        f"{name}: {tuple(value.shape)} on disk for a shard of {tuple(local.shape)}"
+                    )
+                local.copy_(value.to(local.dtype))
+            for name, buf in model.named_buffers():
+                buf.copy_(read(name, 0, 0, False).to(buf.dtype))
         return model
 
     def mixed_precision(self) -> Any:
