@@ -32,10 +32,10 @@ def convert(src: Path, dst: Path) -> int:
     if not files:
         raise DatasetError(f"no npz episodes in {src}", code="empty_source")
     with np.load(files[0]) as first:
-        size = tuple(int(x) for x in first["front"].shape[1:3])
+        h, w = (int(x) for x in first["front"].shape[1:3])
     writer = LeRobotWriter(
         dst,
-        cameras={"front": size},
+        cameras={"front": (h, w)},
         state_names=STATE_NAMES,
         action_names=ACTION_NAMES,
         fps=FPS,

@@ -1,7 +1,7 @@
 """Typed configurations of PixelVLA: `full` (the paper's OpenVLA/Prismatic-7B backbone) and `tiny`.
 
 One dataclass per component, one `PixelVLAConfig` that owns them and round-trips through JSON
-(the bundle's config.json). Fields marked (ours) in PIXELVLA.md are plain fields here so every
+(the bundle's config.json). Fields marked (ours) in docs/MODEL.md are plain fields here so every
 choice the paper leaves open stays configurable.
 """
 

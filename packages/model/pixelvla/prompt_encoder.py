@@ -1,4 +1,4 @@
-"""Browser half of the visual prompt-aware encoder (PIXELVLA.md section 1), exported to ONNX.
+"""Browser half of the visual prompt-aware encoder (docs/MODEL.md section 1), exported to ONNX.
 
 Each featurised token becomes a 256-wide vector:
 - point / box corner: random-Fourier PE of its coordinates + its type embedding;

@@ -1,6 +1,6 @@
 // Prompt-encoder runner for the browser over onnxruntime-web (WebGPU with a WASM fallback).
 // onnxruntime-web is imported lazily so that importing @pixelvla/model for featurisation alone
-// costs nothing; bundlers split it into its own chunk. See shared/docs/ORT-WEB.md.
+// costs nothing; bundlers split it into its own chunk. See docs/ORT-WEB.md.
 
 import { EncoderError } from './errors';
 import { wrapSession, type Backend, type PromptEncoderRunner } from './runner-core';

@@ -1,6 +1,6 @@
 """Automatic Pixel annotation of expert episodes: the Pixel-160K pipeline with exact renders.
 
-The paper's pipeline (PIXELVLA.md section 3) finds the first gripper-close frame, works out which
+The paper's pipeline (docs/MODEL.md section 3) finds the first gripper-close frame, works out which
 object the gripper takes there, segments that object on the *initial* frame and samples visual
 prompts from the mask. In simulation each detector is replaced by ground truth:
 

@@ -40,7 +40,7 @@ class TrainConfig:
     # Micro-batches whose gradients add up to one optimizer step: the global batch is
     # batch_size x grad_accum_steps x processes (each micro-batch's loss is divided by the count).
     grad_accum_steps: int = 1
-    lr: float = 1e-4  # new modules and heads (PIXELVLA.md)
+    lr: float = 1e-4  # new modules and heads (docs/MODEL.md)
     lora_lr: float = 5e-4  # LoRA adapters in stage 2
     weight_decay: float = 0.0
     warmup_steps: int = 100  # paper: 1k at full scale; tiny runs are short

@@ -1,4 +1,4 @@
-"""Learning-rate schedule: linear warm-up, then cosine decay to a floor (PIXELVLA.md: cosine, 1k warm-up)."""
+"""Learning-rate schedule: linear warm-up, then cosine decay to a floor (docs/MODEL.md: cosine, 1k warm-up)."""
 
 from __future__ import annotations
 
