@@ -24,7 +24,7 @@ from PIL import Image
 from pixelvla.wire import packb, unpackb
 from pixelvla_server.config import Settings
 from pixelvla_server.live import LiveServer, serve
-from pixelvla_server.robots.link import FreezeLedger
+from pixelvla_server.robots.link import FreezeLedger, silence
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -320,6 +320,30 @@ def test_freeze_ledger_credits_only_what_the_whole_server_missed():
     assert ledger.frozen(10.0, 14.0) == pytest.approx(3.31)
 
 
+def test_silence_is_the_controllers_only_where_the_server_was_listening():
+    """Whose a silence is, on synthetic timelines (seconds; limit 0.2): heard at 10.0."""
+    none = FreezeLedger(keep_s=5.0)
+    # A gone controller, a healthy loop (it ticked at 10.23): over the limit, the dead man fires.
+    gone = silence(10.0, 10.25, 10.23, none)
+    assert gone.controller_s == pytest.approx(0.23) and gone.overdue(0.2)
+    # A loop that has not read since 10.08 (busy): the rest is the server's, not the controller's...
+    late = silence(10.0, 10.25, 10.08, none)
+    assert late.controller_s == pytest.approx(0.08) and late.server_s == pytest.approx(0.17)
+    assert not late.overdue(0.2)
+    # ... for at most twice the limit: such a server could not hear a stop either.
+    assert silence(10.0, 10.41, 10.08, none).overdue(0.2)
+    # A frozen process (10.05 .. 10.65): neither read nor moved; a minute later it is all the same.
+    frozen = FreezeLedger(keep_s=5.0)
+    frozen.woke(10.0, 10.65, grace_s=0.05)
+    after = silence(10.0, 10.66, 10.04, frozen)
+    assert after.running_s == pytest.approx(0.06) and not after.overdue(0.2)
+    assert silence(10.0, 10.66, 10.66, frozen).controller_s == pytest.approx(0.06)
+    # But no silence, whoever's, outlasts max(2 x limit, 2 s).
+    frozen.woke(10.65, 12.7, grace_s=0.05)
+    assert silence(10.0, 12.7, 10.04, frozen).overdue(0.2)
+    assert silence(10.0, 10.1, None, none).controller_s == pytest.approx(0.1)  # no tick yet: all of it
+
+
 def test_deadman_limit_is_per_session_within_bounds(bare):
     default = create(bare)
     assert default["deadman_ms"] == bare.settings.deadman_ms == 200 and default["heartbeat_ms"] == 50
@@ -353,7 +377,9 @@ def test_a_session_deadman_limit_is_the_one_applied(live):
         go_and_wait_moving(ctl).silence()
         status = recv_type(ctl, "status", timeout=10)
         assert status["reason"] == "deadman" and status["stop"]["limit_ms"] == 1000
-        assert 1000 <= status["stop"]["silent_ms"] <= 1000 + 100  # limit plus the watchdog's slices
+        stop = status["stop"]
+        # the controller's part: the limit plus the watchdog's slice and the loop's last tick
+        assert 1000 <= stop["silent_ms"] - stop["server_ms"] <= 1000 + 100 and stop["silent_ms"] >= 1000
     assert httpx.get(f"{live.url}/v1/robots/{sid}").json()["deadman_stops"] == 1
     httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)
 

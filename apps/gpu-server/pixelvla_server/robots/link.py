@@ -1,22 +1,28 @@
-"""What the server sees of a controller's link, and the time the server itself was frozen.
+"""What the server sees of a controller's link, and whose a silence is: the controller's or its own.
 
 A dead-man stop says only "nothing was read for deadman_ms". LinkMeter's numbers say whether that was
 one rare silence or a link that is always close to its limit (p99 near the limit), and whether the
 server itself was late to read (event-loop lag), so the studio can tell the operator what to change.
 
-FreezeLedger keeps the stretches in which the whole server process did not run (its watchdog woke far
-later than it asked to: an overloaded machine, a paused VM). Heartbeats that arrived then are still
-unread, and the control thread did not move the robot either, so the dead man does not count that
-time as the controller's silence: otherwise the first thread to wake after a freeze, the watchdog,
-stops the robot before the event loop reads the heartbeats waiting in its socket.
+`silence` splits the time since the controller's last message. Two parts are the server's own:
+- FreezeLedger keeps the stretches in which the whole server process did not run (its watchdog woke
+  far later than it asked to: an overloaded machine, a paused VM). Heartbeats that arrived then wait
+  unread in the socket and the control thread did not move the robot either; without this the first
+  thread to wake after a freeze, the watchdog, stops the robot before the loop reads them.
+- The time since the event loop last proved it reads the socket (a tick of its own timer: whatever was
+  readable at the tick before has been read by then). A busy loop reads heartbeats late.
+What remains is provably the controller's silence. The server's own lag is bounded apart: running for
+twice the limit without reading its controller, the server could not hear a stop either.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 WINDOW_S = 30.0
+CEILING_S = 2.0  # no silence, whoever's, outlasts max(2 x limit, this)
 _MAX_SAMPLES = 4096  # 30 s of 50 ms heartbeats is 600; the cap only bounds a flooding client
 
 
@@ -47,6 +53,35 @@ class FreezeLedger:
     def frozen(self, since: float, now: float) -> float:
         """Seconds of [since, now] in which the server was frozen."""
         return sum(max(0.0, min(end, now) - max(start, since)) for start, end in self._frozen)
+
+
+@dataclass(frozen=True)
+class Silence:
+    total_s: float  # since the controller's last message
+    controller_s: float  # of it, provably the controller's (read up to then, and not frozen)
+    running_s: float  # of it, the server ran (read or not)
+
+    @property
+    def server_s(self) -> float:
+        return self.total_s - self.controller_s
+
+    def overdue(self, limit_s: float) -> bool:
+        return (
+            self.controller_s > limit_s
+            or self.running_s > 2 * limit_s
+            or self.total_s > max(2 * limit_s, CEILING_S)
+        )
+
+
+def silence(heard: float, now: float, read_until: float | None, freezes: FreezeLedger) -> Silence:
+    """The silence since `heard`, at `now`, for an event loop that last proved reading at
+    `read_until` (None: no proof yet, count it all)."""
+    until = now if read_until is None else max(heard, min(now, read_until))
+    return Silence(
+        total_s=now - heard,
+        controller_s=until - heard - freezes.frozen(heard, until),
+        running_s=now - heard - freezes.frozen(heard, now),
+    )
 
 
 class LinkMeter:

@@ -4,7 +4,7 @@ Stream protocol (binary msgpack frames):
 - server -> client, first: {"type": "session", ...RobotSessionInfo, "role": "controller"|"watcher"}
 - server -> client, at the control rate: {"type": "frame", "seq", "t", "images": {camera: JPEG bytes},
   "state": f32 (8,), "action": f32 (7,) | None, "mode", "instruction"}; a slow client skips frames.
-- server -> client: {"type": "status", "mode", "reason", "stop": {reason, silent_ms, frozen_ms, limit_ms, detail},
+- server -> client: {"type": "status", "mode", "reason", "stop": {reason, silent_ms, server_ms, limit_ms, detail},
   "error"} on every stop (never dropped for a frame); {"type": "ack", "command", ...};
   {"type": "error", "error": {"code", "message"}}; to the controller, once a second,
   {"type": "link", ...LinkInfo} (heartbeat gaps p50/p99/max over 30 s, silence now, event-loop lag).
@@ -67,9 +67,10 @@ class RobotCreate(BaseModel):
 class StopInfo(BaseModel):
     reason: str = Field(description="stop, estop, jog, deadman, controller disconnected, error")
     silent_ms: float | None = Field(description="how long the controller had been silent at the stop")
-    frozen_ms: float = Field(
-        description="the part of silent_ms in which the whole server process did not run (an overloaded "
-        "machine, a paused VM); the dead man does not count it against the controller"
+    server_ms: float = Field(
+        description="the part of silent_ms that was the server's own: its process did not run (an "
+        "overloaded machine, a paused VM) or its event loop had not read the socket yet; the dead man "
+        "does not count it against the controller"
     )
     limit_ms: float = Field(description="the session's dead-man limit at the stop")
     detail: str | None = Field(description="the controller's reason for a stop it sent, or the error")
@@ -295,14 +296,14 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
             await send(await outbox.get())
 
     async def meter() -> None:
-        """How late this event loop runs (it reads the heartbeats), and once a second the link's
-        stats for the studio to show."""
+        """Ticks for the dead man: proof that this loop reads the controller's socket, and how late
+        it runs; once a second the link's stats for the studio to show."""
         period, next_link = 0.02, time.monotonic() + 1.0
         while True:
             t0 = time.monotonic()
             await asyncio.sleep(period)
             now = time.monotonic()
-            session.loop_lag(now - t0 - period)
+            session.loop_tick(now - t0 - period)
             if now >= next_link:
                 next_link = now + 1.0
                 with contextlib.suppress(Exception):  # a closing socket: the receive loop sees it

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ApiError
-from .link import FreezeLedger, LinkMeter
+from .link import CEILING_S, FreezeLedger, LinkMeter, Silence, silence
 
 log = logging.getLogger("pixelvla_server.robots")
 Mode = Literal["idle", "go", "stopped", "estopped", "error"]
@@ -65,7 +65,7 @@ class StopEvent:
     reason: str  # stop, estop, jog, deadman, controller disconnected, error
     at: float  # monotonic time the session stopped
     silent_ms: float | None = None  # how long the controller had been silent when the robot stopped
-    frozen_ms: float = 0.0  # the part of silent_ms in which the server itself was frozen
+    server_ms: float = 0.0  # the part of silent_ms that was the server's: frozen, or not reading yet
     limit_ms: float = 0.0  # the session's dead-man limit at the time
     detail: str | None = None  # a controller's own words for its stop (e.g. "studio tab hidden")
 
@@ -73,7 +73,7 @@ class StopEvent:
         return {
             "reason": self.reason,
             "silent_ms": self.silent_ms,
-            "frozen_ms": self.frozen_ms,
+            "server_ms": self.server_ms,
             "limit_ms": self.limit_ms,
             "detail": self.detail,
         }
@@ -116,7 +116,8 @@ class RobotSession:
         self.deadman_s = deadman_ms / 1000.0
         self.heartbeat_ms = heartbeat_ms_for(deadman_ms)
         self.link = LinkMeter()
-        self._freezes = FreezeLedger(keep_s=DEADMAN_MAX_MS / 1000.0 + 1.0)
+        self._freezes = FreezeLedger(keep_s=max(2 * deadman_ms / 1000.0, CEILING_S) + 1.0)
+        self._ticks: tuple[float | None, float | None] = (None, None)  # the controller loop's last two
         self.deadman_stops = 0
         self.cameras = cameras
         self.policy = policy
@@ -174,6 +175,7 @@ class RobotSession:
             self.controller = token
             self.controller_heard = time.monotonic()
             self.link.reset(self.controller_heard)
+            self._ticks = (None, None)
             return True
 
     def heard(self, token: object) -> None:
@@ -183,17 +185,17 @@ class RobotSession:
                 self.controller_heard = time.monotonic()
                 self.link.heard(self.controller_heard)
 
-    def loop_lag(self, lag_s: float) -> None:
-        """How late the event loop ran a timer: a late loop reads heartbeats late too."""
+    def loop_tick(self, lag_s: float) -> None:
+        """The controller connection's event loop ran a timer, `lag_s` late. Whatever was readable
+        on its socket at the tick before is read by now (reading is ready work, run before a timer
+        that falls due later), so up to that tick a silence is provably the controller's."""
         with self._lock:
-            self.link.loop_lag(time.monotonic(), lag_s)
+            now = time.monotonic()
+            self.link.loop_lag(now, lag_s)
+            self._ticks = (self._ticks[1], now)
 
-    def _silence_locked(self, now: float) -> tuple[float, float]:
-        """(seconds since the controller's last message, the part of them the whole server was
-        frozen). Only the rest is the controller's silence. A server that runs but reads late (a busy
-        event loop) is not excused: it could not hear a stop either."""
-        heard = self.controller_heard
-        return now - heard, self._freezes.frozen(heard, now)
+    def _silence_locked(self, now: float) -> Silence:
+        return silence(self.controller_heard, now, self._ticks[0], self._freezes)
 
     def link_info(self) -> dict[str, Any]:
         with self._lock:
@@ -277,10 +279,15 @@ class RobotSession:
         self._chunk.clear()
         self._jogs.clear()
         now = time.monotonic()
-        silent, frozen = self._silence_locked(now)
+        quiet = self._silence_locked(now)
         heard = bool(self.controller_heard)  # never heard: no controller ever connected
         self.last_stop = StopEvent(
-            reason, now, silent * 1000.0 if heard else None, frozen * 1000.0, self.deadman_s * 1000.0, detail
+            reason,
+            now,
+            quiet.total_s * 1000.0 if heard else None,
+            quiet.server_s * 1000.0 if heard else 0.0,
+            self.deadman_s * 1000.0,
+            detail,
         )
         if reason == "deadman":
             self.deadman_stops += 1
@@ -347,11 +354,8 @@ class RobotSession:
         with self._lock:
             if self.mode != "go" and not self._jogs:
                 return  # nothing is moving: silence is fine
-            silent, frozen = self._silence_locked(now)
-            # A frozen server's time is not the controller's silence, up to a ceiling: a server that
-            # has not read its controller for DEADMAN_MAX_MS stops the robot all the same.
-            ceiling = max(self.deadman_s, DEADMAN_MAX_MS / 1000.0)
-            if self.controller is not None and silent - frozen <= self.deadman_s and silent <= ceiling:
+            # The server's own lag is not the controller's silence, within bounds (link.silence).
+            if self.controller is not None and not self._silence_locked(now).overdue(self.deadman_s):
                 return
             stop = self._stop_locked("deadman")
             link = self.link.stats(now)

@@ -47,7 +47,7 @@ const stopOf = (v: unknown): StopInfo | null => {
   return {
     reason: String(s.reason ?? ''),
     silent_ms: typeof s.silent_ms === 'number' ? s.silent_ms : null,
-    frozen_ms: typeof s.frozen_ms === 'number' ? s.frozen_ms : 0,
+    server_ms: typeof s.server_ms === 'number' ? s.server_ms : 0,
     limit_ms: Number(s.limit_ms ?? 0),
     detail: typeof s.detail === 'string' ? s.detail : null,
   };

@@ -14,8 +14,8 @@ export interface StopInfo {
   readonly reason: string;
   /** How long the server had heard nothing from the controller when it stopped. */
   readonly silent_ms: number | null;
-  /** The part of silent_ms in which the server process itself did not run (not held against us). */
-  readonly frozen_ms: number;
+  /** The part of silent_ms that was the server's own lag (frozen, or not reading yet): not held against us. */
+  readonly server_ms: number;
   /** The session's dead-man limit at the time. */
   readonly limit_ms: number;
   /** The controller's own reason for a stop it sent, or the server's error. */

@@ -5,7 +5,7 @@ import { explainStop } from './stopReason';
 const stop = (s: Partial<StopInfo>): StopInfo => ({
   reason: 'stop',
   silent_ms: 30,
-  frozen_ms: 0,
+  server_ms: 0,
   limit_ms: 200,
   detail: null,
   ...s,
@@ -35,10 +35,13 @@ describe('explainStop', () => {
     expect(text).toContain('deadman_ms, 100–2000 ms');
   });
 
-  it('does not blame the studio for the time the server itself was frozen', () => {
-    const text = explainStop(stop({ reason: 'deadman', silent_ms: 900, frozen_ms: 650 }), null);
-    expect(text).toContain('for 250 ms (plus 650 ms in which the server itself was frozen)');
+  it('does not blame the studio for the time the server itself was late', () => {
+    const text = explainStop(stop({ reason: 'deadman', silent_ms: 900, server_ms: 650 }), null);
+    expect(text).toContain('for 250 ms (plus 650 ms the server itself was late)');
     expect(text).not.toContain('p99');
+    const server = explainStop(stop({ reason: 'deadman', silent_ms: 420, server_ms: 300 }), link);
+    expect(server).toContain('did not read this studio for 420 ms, 300 ms of it its own lag');
+    expect(server).toContain('The server is overloaded');
   });
 
   it('says what the studio itself stopped for, and how to leave an e-stop', () => {

@@ -7,15 +7,22 @@ const ms = (v: number): string => `${Math.round(v)} ms`;
 export function explainStop(stop: StopInfo, link: LinkStats | null): string {
   switch (stop.reason) {
     case 'deadman': {
-      const frozen =
-        stop.frozen_ms >= 1 ? ` (plus ${ms(stop.frozen_ms)} in which the server itself was frozen)` : '';
-      const heard = stop.silent_ms === null ? 0 : stop.silent_ms - stop.frozen_ms;
+      const silent = stop.silent_ms ?? 0;
+      const ours = silent - stop.server_ms; // the server's own lag is not held against the studio
+      if (ours <= stop.limit_ms) {
+        return (
+          `Stopped by the dead man: the server did not read this studio for ${ms(silent)}, ` +
+          `${ms(stop.server_ms)} of it its own lag, more than it allows itself. The server is ` +
+          `overloaded: close other work on its machine. Go resumes.`
+        );
+      }
+      const late = stop.server_ms >= 1 ? ` (plus ${ms(stop.server_ms)} the server itself was late)` : '';
       const gaps =
         link && link.gap_p99_ms !== null && link.gap_max_ms !== null
           ? ` Heartbeat gaps over the last ${link.window_s} s: p99 ${ms(link.gap_p99_ms)}, max ${ms(link.gap_max_ms)}.`
           : '';
       return (
-        `Stopped by the dead man: the server heard nothing from this studio for ${ms(heard)}${frozen}, ` +
+        `Stopped by the dead man: the server heard nothing from this studio for ${ms(ours)}${late}, ` +
         `over its ${ms(stop.limit_ms)} limit.${gaps} If you were at the controls, this machine or the ` +
         `link is too busy: close other work, or start the session with a longer dead-man limit ` +
         `(deadman_ms, 100–2000 ms). Go resumes.`
