@@ -16,8 +16,10 @@ async function clickCanvas(page: Page, fx: number, fy: number): Promise<void> {
 
 const current = (page: Page) => page.getByTestId('filmstrip').locator('[aria-current="true"]');
 const prompts = (page: Page) => page.getByTestId('prompt-list').locator('li');
+/** The frame's name under the canvas (the canvas status bar's right end). */
+const frameName = (page: Page) => page.locator('.canvas-status .right');
 
-/** Opens the sample dataset's first episode and waits until frame `t` is on the canvas. */
+/** Opens the sample dataset's first episode and waits until its frame 0 is on the canvas. */
 async function openDataset(page: Page): Promise<void> {
   await page.goto('/#/prompt');
   await page
@@ -25,12 +27,12 @@ async function openDataset(page: Page): Promise<void> {
     .getByRole('button', { name: new RegExp(DATASET) })
     .click();
   await expect(current(page)).toHaveAttribute('data-frame', '0', { timeout: 30_000 });
-  await expect(page.getByTestId('frame-name')).toContainText('frame 0', { timeout: 30_000 });
+  await expect(frameName(page)).toContainText('frame 0', { timeout: 30_000 });
 }
 
 async function onFrame(page: Page, t: number): Promise<void> {
   await expect(current(page)).toHaveAttribute('data-frame', String(t));
-  await expect(page.getByTestId('frame-name')).toHaveText(new RegExp(`frame ${t} · front$`), {
+  await expect(frameName(page)).toHaveText(new RegExp(`frame ${t} · front$`), {
     timeout: 30_000,
   });
 }
@@ -65,8 +67,8 @@ test('a prediction and its prompts stay on the frame they were made on', async (
   await expect(page.getByTestId('prediction')).toContainText('Action chunk for frame 0');
 
   // The scratch frame has its own (empty) set too.
-  await page.getByTestId('scratch-frame').click();
-  await expect(page.getByTestId('frame-name')).toHaveText('scratch frame');
+  await page.getByRole('button', { name: /Scratch frame/ }).click();
+  await expect(frameName(page)).toHaveText('scratch frame');
   await expect(prompts(page)).toHaveCount(0);
   await expect(page.getByTestId('action-table')).toHaveCount(0);
 });
@@ -109,7 +111,7 @@ test('the URL names the frame: a deep link opens it and a reload keeps frame and
   page,
 }) => {
   await page.goto(`/#/prompt?dataset=${DATASET}&episode=1&frame=3&camera=wrist`);
-  await expect(page.getByTestId('frame-name')).toHaveText(`${DATASET} · episode 1 · frame 3 · wrist`, {
+  await expect(frameName(page)).toHaveText(`${DATASET} · episode 1 · frame 3 · wrist`, {
     timeout: 30_000,
   });
   await expect(page.getByTestId('episode-list').locator('[aria-current="true"]')).toContainText('#1');
@@ -123,12 +125,12 @@ test('the URL names the frame: a deep link opens it and a reload keeps frame and
   await expect(page).toHaveURL(/camera=wrist/);
 
   await page.reload();
-  await expect(page.getByTestId('frame-name')).toHaveText(`${DATASET} · episode 1 · frame 4 · wrist`, {
+  await expect(frameName(page)).toHaveText(`${DATASET} · episode 1 · frame 4 · wrist`, {
     timeout: 30_000,
   });
   await expect(prompts(page)).toHaveCount(0);
   await page.keyboard.press('d');
-  await expect(page.getByTestId('frame-name')).toHaveText(`${DATASET} · episode 1 · frame 3 · wrist`);
+  await expect(frameName(page)).toHaveText(`${DATASET} · episode 1 · frame 3 · wrist`);
   await expect(prompts(page)).toHaveCount(1);
 
   // A link to a dataset the server does not have says so.
@@ -144,7 +146,7 @@ test('Open image: a non-image is a visible error; a large image is downscaled an
   const pageErrors: string[] = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto('/#/prompt');
-  const input = page.getByTestId('open-image');
+  const input = page.locator('input[type=file][accept="image/*"]');
   await input.setInputFiles({
     name: 'notes.txt',
     mimeType: 'text/plain',
@@ -168,7 +170,7 @@ test('Open image: a non-image is a visible error; a large image is downscaled an
   });
   await input.setInputFiles({ name: 'big.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
   await expect(page.getByTestId('open-image-note')).toContainText('4096×3072: downscaled to 2048×1536');
-  await expect(page.getByTestId('frame-name')).toHaveText('big.png · 2048×1536');
+  await expect(frameName(page)).toHaveText('big.png · 2048×1536');
   await page.keyboard.press('b');
   const at = await canvasAt(page);
   const a = at(0.4, 0.4);
@@ -201,10 +203,10 @@ test('the help lists every page key, and Ctrl+Enter predicts from anywhere on th
 test('a prompt error on the Prompt page does not follow to a new Teleop session', async ({ page }) => {
   test.setTimeout(120_000);
   await page.goto('/#/prompt');
-  await expect(page.getByTestId('frame-name')).toHaveText('scratch frame');
+  await expect(frameName(page)).toHaveText('scratch frame');
   // Five masks: one more than the encoder takes (each prompt alone is valid, so import accepts them).
   const mask = { type: 'mask', rle: { size: [480, 640], counts: [1000, 50, 306150] } };
-  await page.getByTestId('import-prompts').setInputFiles({
+  await page.locator('input[type=file][accept="application/json"]').setInputFiles({
     name: 'masks.json',
     mimeType: 'application/json',
     buffer: Buffer.from(JSON.stringify([mask, mask, mask, mask, mask])),
