@@ -199,6 +199,7 @@ def encode_av1(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
         "preset": str(DEFAULT_PRESET),
         "svtav1-params": "fast-decode=0:lp=1",
     }
+    policy = os.sched_getscheduler(0)
     try:
         with av.open(str(path), "w", format="mp4") as out:
             stream: Any = out.add_stream(AV1_CODEC, rate=int(fps), options=options)
@@ -212,3 +213,9 @@ def encode_av1(path: Path, frames: Sequence[np.ndarray], fps: int) -> None:
                 out.mux(packet)
     except _AV_ERRORS as exc:
         raise DatasetError(f"could not encode video {path}: {exc}") from exc
+    finally:
+        # Run as root, SVT-AV1 switches the calling thread to SCHED_FIFO (real time) and leaves it so:
+        # every later child process inherits it, and two real-time busy processes on two cores starve
+        # the machine (seen: the test suite hung). Put the caller's policy back.
+        if os.sched_getscheduler(0) != policy:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
