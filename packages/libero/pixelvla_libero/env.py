@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,10 @@ class TaskEnv:
             camera_widths=self.render.size,
         )
         self.env.seed(protocol.ENV_SEED)
-        self._context: Any = None
+        # A weak reference: a strong one kept the old render context alive past the next hard reset,
+        # and its late __del__ freed GL objects in the new context (frames came out as noise and the
+        # segmentation empty from a task's second episode on).
+        self._context: weakref.ref[Any] | None = None
         # robosuite renders every camera observable on every step; we render on demand instead.
         image_obs = self.env.env._observables[f"{CAMERA}_image"]
         image_obs.set_enabled(False)
@@ -105,7 +109,7 @@ class TaskEnv:
 
         sim = self.raw.sim
         ctx = sim._render_context_offscreen
-        if ctx is self._context:
+        if self._context is not None and self._context() is ctx:
             return
         want = 4 if self.render.msaa else 0
         if int(sim.model.vis.quality.offsamples) != want:
@@ -113,7 +117,7 @@ class TaskEnv:
             ctx.con.free()
             ctx._set_mujoco_context_and_buffers()
         ctx.scn.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = int(self.render.reflections)
-        self._context = ctx
+        self._context = weakref.ref(ctx)
 
     def reset(self, init_index: int) -> dict[str, np.ndarray]:
         """``env.reset()`` then the suite's fixed initial state ``init_index`` (official order)."""
