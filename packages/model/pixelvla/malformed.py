@@ -28,10 +28,7 @@ import argparse
 import base64
 import io
 import json
-import os
 import struct
-import subprocess
-import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +39,7 @@ import numpy as np
 
 from pixelvla import rle, wire
 from pixelvla.errors import PixelVLAError, RleError
+from pixelvla.generated import dump_json, prettier, write_files
 from pixelvla.prompts import featurize, prompts_from_json
 
 FORMAT: Final = "pixelvla.malformed.v1"
@@ -691,52 +689,24 @@ def build() -> dict[str, bytes]:
             else:  # pragma: no cover - a generator bug, not a runtime condition
                 raise AssertionError(f"{target} entry {v['name']} was accepted")
         doc = {"format": FORMAT, "target": target, "feed": FEED[target], "entries": entries}
-        files[f"{target}.json"] = _dump(doc)
+        files[f"{target}.json"] = dump_json(doc, ensure_ascii=False)
     bounded = bounded_entries()
     for v in bounded:
         v.setdefault("python_only", False)
-    files["bounded.json"] = _dump({
+    files["bounded.json"] = dump_json({
         "format": FORMAT, "target": "bounded",
         "feed": "valid inputs (each entry's target says how to feed it) that must be accepted at a cost bounded by "
         "the model's grid, not the declared size",
         "entries": bounded,
-    })  # fmt: skip
+    }, ensure_ascii=False)  # fmt: skip
     return files
-
-
-def _dump(obj: object) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n").encode()
-
-
-def write(out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in build().items():
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_dir / name)
-        written.append(out_dir / name)
-    return written
-
-
-def prettier(paths: list[Path]) -> None:
-    """Format the JSON the way the repository's prettier check wants it (values are unchanged)."""
-    root = Path(__file__).resolve().parents[3]
-    try:
-        subprocess.run(
-            ["npx", "prettier", "--write", "--log-level", "warn", *map(str, paths)], cwd=root, check=True
-        )
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"warning: prettier did not run ({e}); run `npx prettier --write` on {DEFAULT_OUT}")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
-    written = write(args.out)
+    written = write_files(args.out, build())
     prettier(written)
     for p in written:
         print(f"{p} {p.stat().st_size} bytes")

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
-import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +23,7 @@ import torch
 from pixelvla import rle, wire
 from pixelvla.errors import PixelVLAError
 from pixelvla.export_onnx import export_bytes
+from pixelvla.generated import dump_json, prettier, write_files
 from pixelvla.prompt_encoder import features_to_tensors, make_prompt_encoder
 from pixelvla.prompts import featurize, prompts_from_json
 
@@ -295,46 +292,20 @@ def build(onnx_bytes: bytes | None = None) -> dict[str, bytes]:
             }
         )
 
-    def dump(obj: object) -> bytes:
-        return (json.dumps(obj, allow_nan=False, separators=(",", ":")) + "\n").encode()
-
     return {
         "prompt_encoder.onnx": onnx_bytes,
-        "featurize.json": dump({"encoder_seed": ENCODER_SEED, "cases": featurize_cases}),
-        "prompt_errors.json": dump({"cases": error_cases()}),
-        "rle.json": dump({"cases": rle_cases()}),
-        "wire.json": dump({"cases": wire_cases()}),
+        "featurize.json": dump_json({"encoder_seed": ENCODER_SEED, "cases": featurize_cases}),
+        "prompt_errors.json": dump_json({"cases": error_cases()}),
+        "rle.json": dump_json({"cases": rle_cases()}),
+        "wire.json": dump_json({"cases": wire_cases()}),
     }
-
-
-def write(out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in build().items():
-        fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{name}.")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_dir / name)
-        written.append(out_dir / name)
-    return written
-
-
-def prettier(paths: list[Path]) -> None:
-    """Format the JSON the way the repository's prettier check wants it (content is unchanged)."""
-    root = Path(__file__).resolve().parents[3]
-    files = [str(p) for p in paths if p.suffix == ".json"]
-    try:
-        subprocess.run(["npx", "prettier", "--write", "--log-level", "warn", *files], cwd=root, check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"warning: prettier did not run ({e}); run `npx prettier --write` on the JSON files")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
-    written = write(args.out)
+    written = write_files(args.out, build())
     prettier(written)
     for p in written:
         print(f"{p} {p.stat().st_size} bytes")
