@@ -29,7 +29,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -83,6 +83,34 @@ class DatasetError(PixelVLAError):
 
 
 # --------------------------------------------------------------------------- features
+
+
+class FrameSequence(Sequence[np.ndarray]):
+    """One camera's frames of one episode (uint8 (H, W, 3)), decoded when asked for.
+
+    Subclasses give ``__len__`` and ``_frame(i)`` for ``0 <= i < len``; indexing (negative indices,
+    slices, the range check) is done here once. ``get_many`` may be overridden to decode in one pass.
+    """
+
+    def _frame(self, i: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_many(self, indices: Sequence[int]) -> list[np.ndarray]:
+        return [self[j] for j in indices]
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[np.ndarray]: ...
+
+    def __getitem__(self, i: int | slice) -> np.ndarray | list[np.ndarray]:
+        if isinstance(i, slice):
+            return self.get_many(list(range(*i.indices(len(self)))))
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"frame {i} out of range ({n} frames)")
+        return self._frame(i % n)
 
 
 def image_key(camera: str) -> str:

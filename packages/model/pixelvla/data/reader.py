@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -154,7 +154,7 @@ class EpisodeInfo:
     videos: Mapping[str, VideoRef] = field(default_factory=dict)  # camera -> its mp4 and start time
 
 
-class Frames(Sequence[np.ndarray]):
+class Frames(fmt.FrameSequence):
     """A lazily decoded sequence of one ``image`` camera's frames (uint8 (H, W, 3))."""
 
     def __init__(self, blobs: list[bytes], source: Path, camera: str) -> None:
@@ -163,15 +163,7 @@ class Frames(Sequence[np.ndarray]):
     def __len__(self) -> int:
         return len(self._blobs)
 
-    @overload
-    def __getitem__(self, i: int) -> np.ndarray: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[np.ndarray]: ...
-
-    def __getitem__(self, i: int | slice) -> np.ndarray | list[np.ndarray]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _frame(self, i: int) -> np.ndarray:
         blob = self._blobs[i]
         try:
             with Image.open(io.BytesIO(blob)) as im:

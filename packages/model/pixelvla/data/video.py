@@ -19,13 +19,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import av
 import av.error
 import numpy as np
 
-from pixelvla.data.format import DatasetError
+from pixelvla.data.format import DatasetError, FrameSequence
 
 # lerobot's encoder defaults (lerobot.configs.video.VideoEncoderConfig), recorded in info.json.
 AV1_CODEC = "libsvtav1"
@@ -105,7 +105,7 @@ def decode_times(path: Path, times: Sequence[float], tol: float) -> list[np.ndar
     return [got_f[i] for i in idx]
 
 
-class VideoFrames(Sequence[np.ndarray]):
+class VideoFrames(FrameSequence):
     """One camera's frames of one episode, decoded lazily from its mp4 (uint8 (H, W, 3)).
 
     Iterating decodes the episode in one pass; indexing decodes one frame (seek to the previous
@@ -124,19 +124,8 @@ class VideoFrames(Sequence[np.ndarray]):
     def __len__(self) -> int:
         return len(self._times)
 
-    @overload
-    def __getitem__(self, i: int) -> np.ndarray: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[np.ndarray]: ...
-
-    def __getitem__(self, i: int | slice) -> np.ndarray | list[np.ndarray]:
-        if isinstance(i, slice):
-            return self.get_many(list(range(*i.indices(len(self)))))
+    def _frame(self, i: int) -> np.ndarray:
         n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"frame {i} out of range ({n} frames)")
-        i %= n
         with self._lock:
             hit = self._cache.get(i)
         if hit is not None:
