@@ -13,26 +13,16 @@
 #   bash scripts/lerobot-fixtures.sh          # all three
 #
 # Re-lock after changing requirements.in:
-#   .tools/uv/bin/uv pip compile --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
-#     --generate-hashes scripts/lerobot/requirements.in -o scripts/lerobot/requirements.lock
+#   bash scripts/side-venv.sh lock scripts/lerobot/requirements.in scripts/lerobot/requirements.lock 3.12
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY312=${LEROBOT_PYTHON:-$HOME/.pyenv/versions/3.12.1/bin/python}
 VENV=${LEROBOT_VENV:-$ROOT/var/lerobot-venv}
-UV=$ROOT/.tools/uv/bin/uv
 LOCK=$ROOT/scripts/lerobot/requirements.lock
 what=${1:-all}
 
 venv() {
-  # The stamp holds the lock's hash, so a changed lock reinstalls and an unchanged one is a no-op.
-  local want; want=$(sha256sum "$LOCK" | cut -d' ' -f1)
-  if [[ -f "$VENV/.lock-sha256" && "$(cat "$VENV/.lock-sha256")" == "$want" ]]; then return; fi
-  [[ -x "$PY312" ]] || { echo "lerobot-fixtures: need Python 3.12 at $PY312 (set LEROBOT_PYTHON)" >&2; exit 2; }
-  rm -rf "$VENV"
-  "$UV" venv --python "$PY312" "$VENV"
-  VIRTUAL_ENV="$VENV" "$UV" pip install --require-hashes --no-deps -r "$LOCK"
-  echo "$want" >"$VENV/.lock-sha256"
+  bash "$ROOT/scripts/side-venv.sh" install lerobot "$VENV" "$LOCK" 3.12 "${LEROBOT_PYTHON:-}" >/dev/null
 }
 
 run_py() {

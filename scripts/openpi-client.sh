@@ -11,30 +11,20 @@
 #   bash scripts/openpi-client.sh python ARGS... # run its python (e.g. a script using openpi_client)
 #
 # Re-lock after changing requirements.in:
-#   .tools/uv/bin/uv pip compile --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-#     --generate-hashes scripts/openpi/requirements.in -o scripts/openpi/requirements.lock
+#   bash scripts/side-venv.sh lock scripts/openpi/requirements.in scripts/openpi/requirements.lock 3.11
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY311=${OPENPI_PYTHON:-$HOME/.pyenv/versions/3.11.7/bin/python}
 VENV=${OPENPI_VENV:-$ROOT/var/openpi-venv}
-UV=$ROOT/.tools/uv/bin/uv
 LOCK=$ROOT/scripts/openpi/requirements.lock
 what=${1:-venv}
 
 venv() {
-  local want; want=$(sha256sum "$LOCK" | cut -d' ' -f1)
-  if [[ -f "$VENV/.lock-sha256" && "$(cat "$VENV/.lock-sha256")" == "$want" ]]; then return; fi
-  [[ -x "$PY311" ]] || PY311=$(command -v python3.11 || true)
-  [[ -n "$PY311" && -x "$PY311" ]] || { echo "openpi-client: need Python 3.11 (set OPENPI_PYTHON)" >&2; exit 2; }
-  rm -rf "$VENV"
-  "$UV" venv --python "$PY311" "$VENV" >&2
-  VIRTUAL_ENV="$VENV" "$UV" pip install --require-hashes --no-deps -r "$LOCK" >&2
-  echo "$want" >"$VENV/.lock-sha256"
+  PY=$(bash "$ROOT/scripts/side-venv.sh" install openpi-client "$VENV" "$LOCK" 3.11 "${OPENPI_PYTHON:-}")
 }
 
 case "$what" in
-  venv) venv ;;
-  python) shift; venv; exec "$VENV/bin/python" "$@" ;;
+  venv) venv; echo "$PY" ;;
+  python) shift; venv; exec "$PY" "$@" ;;
   *) echo "usage: $0 [venv|python ARGS...]" >&2; exit 2 ;;
 esac
