@@ -7,10 +7,12 @@ repository's prettier check wants it, which changes layout only, never values.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -45,3 +47,16 @@ def prettier(paths: list[Path]) -> None:
         subprocess.run(["npx", "prettier", "--write", "--log-level", "warn", *files], cwd=root, check=True)
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"warning: prettier did not run ({e}); run `npx prettier --write` on {', '.join(files)}")
+
+
+def main(
+    doc: str | None, default_out: Path, build: Callable[[], dict[str, bytes]], argv: list[str] | None
+) -> None:
+    """The generators' command line: ``--out DIR`` (default ``default_out``), then one line per file."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", type=Path, default=default_out)
+    args = ap.parse_args(argv)
+    written = write_files(args.out, build())
+    prettier(written)
+    for p in written:
+        print(f"{p} {p.stat().st_size} bytes")

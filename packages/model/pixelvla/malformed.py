@@ -24,7 +24,6 @@ Deterministic; ``tests/test_decoders_fuzz.py`` checks the committed files are cu
 
 from __future__ import annotations
 
-import argparse
 import base64
 import io
 import json
@@ -37,9 +36,9 @@ from typing import Any, Final
 import msgpack
 import numpy as np
 
-from pixelvla import rle, wire
+from pixelvla import generated, rle, wire
 from pixelvla.errors import PixelVLAError, RleError
-from pixelvla.generated import dump_json, prettier, write_files
+from pixelvla.generated import dump_json
 from pixelvla.prompts import featurize, prompts_from_json
 
 FORMAT: Final = "pixelvla.malformed.v1"
@@ -703,13 +702,7 @@ def build() -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = ap.parse_args(argv)
-    written = write_files(args.out, build())
-    prettier(written)
-    for p in written:
-        print(f"{p} {p.stat().st_size} bytes")
+    generated.main(__doc__, DEFAULT_OUT, build, argv)
 
 
 if __name__ == "__main__":

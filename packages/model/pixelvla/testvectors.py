@@ -12,7 +12,6 @@ Everything is deterministic; ``tests/test_vectors.py`` checks the committed file
 
 from __future__ import annotations
 
-import argparse
 import base64
 from pathlib import Path
 from typing import Any, Final
@@ -20,10 +19,10 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from pixelvla import rle, wire
+from pixelvla import generated, rle, wire
 from pixelvla.errors import PixelVLAError
 from pixelvla.export_onnx import export_bytes
-from pixelvla.generated import dump_json, prettier, write_files
+from pixelvla.generated import dump_json
 from pixelvla.prompt_encoder import features_to_tensors, make_prompt_encoder
 from pixelvla.prompts import featurize, prompts_from_json
 
@@ -302,13 +301,7 @@ def build(onnx_bytes: bytes | None = None) -> dict[str, bytes]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = ap.parse_args(argv)
-    written = write_files(args.out, build())
-    prettier(written)
-    for p in written:
-        print(f"{p} {p.stat().st_size} bytes")
+    generated.main(__doc__, DEFAULT_OUT, build, argv)
 
 
 if __name__ == "__main__":
