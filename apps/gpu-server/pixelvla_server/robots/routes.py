@@ -23,45 +23,25 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import threading
 import time
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 
 from ..config import Settings
-from ..errors import ERROR_RESPONSES, ApiError, Conflict, ErrorResponse, NotFound, decoding
-from ..ids import check_id, datasets_root
+from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse, decoding
 from ..security import api_token_ok, operator_ok, require_operator
-from .session import DEADMAN_MAX_MS, DEADMAN_MIN_MS, Outbox, RobotSession, loop_publisher
+from .manager import MAX_SESSIONS, RobotCreate, RobotManager
+from .session import Outbox, RecordStopped, loop_publisher
+
+__all__ = ["MAX_SESSIONS", "RobotCreate", "RobotManager", "router"]
 
 log = logging.getLogger("pixelvla_server.robots")
 router = APIRouter(prefix="/v1/robots", tags=["robots"], responses=ERROR_RESPONSES)
 OPERATOR: dict[int | str, dict[str, Any]] = {403: {"model": ErrorResponse, "description": "Operator token"}}
-MAX_SESSIONS = 4
 MAX_COMMAND_BYTES = 2 * 1024 * 1024
 _conn = itertools.count()
-
-
-Camera = Literal["front", "wrist"]
-
-
-class RobotCreate(BaseModel):
-    kind: Literal["sim"] = "sim"
-    task: str = Field(default="pick", max_length=64)
-    seed: int = Field(default=0, ge=0, le=2**62)
-    image_size: int = Field(default=224, ge=64, le=512)
-    control_hz: float = Field(default=10.0, ge=1.0, le=30.0)
-    cameras: list[Camera] = Field(default=["front"], min_length=1, max_length=2)
-    deadman_ms: int | None = Field(
-        default=None,
-        ge=DEADMAN_MIN_MS,
-        le=DEADMAN_MAX_MS,
-        description="stop the robot when its controller is silent this long; default: the server's "
-        "--deadman-ms. Raise it for a slow link, never past 2 s.",
-    )
 
 
 class StopInfo(BaseModel):
@@ -92,6 +72,28 @@ class LinkInfo(BaseModel):
     server_freeze_max_ms: float = Field(description="longest time the whole server process did not run")
 
 
+class RobotInfo(BaseModel):
+    """The robot as it describes itself (robots.protocol.RobotDescription)."""
+
+    kind: str
+    cameras: list[str]
+    image_size: list[int] = Field(description="(H, W) of every camera's frames")
+    state_names: list[str]
+    action_names: list[str]
+    state_dim: int
+    action_dim: int
+    control_hz: float
+    action_low: list[float] = Field(description="per control step, what the robot clips each action to")
+    action_high: list[float]
+    tasks: list[str] = Field(description="tasks a reset accepts (empty: any)")
+
+
+class TaskOutcomeInfo(BaseModel):
+    success: bool | None = Field(description="the task is done; null for a robot that cannot tell")
+    steps: int = Field(description="actions applied since the episode's reset")
+    time_s: float = Field(description="the robot's clock since the reset (simulated seconds for a sim)")
+
+
 class RobotSessionInfo(BaseModel):
     id: str
     kind: str
@@ -111,112 +113,13 @@ class RobotSessionInfo(BaseModel):
     deadman_stops: int = Field(description="dead-man stops in this session so far")
     last_stop: StopInfo | None
     link: LinkInfo
+    robot: RobotInfo | None
+    outcome: TaskOutcomeInfo | None = Field(description="the current episode's task outcome so far")
+    idle_close_s: float = Field(description="the session closes after this long with no client connected")
 
 
 class RobotSessionList(BaseModel):
     sessions: list[RobotSessionInfo]
-
-
-class RobotManager:
-    def __init__(self, settings: Settings, policy_service: Any):
-        self.settings = settings
-        self.policy_service = policy_service
-        self.sessions: dict[str, RobotSession] = {}
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
-
-    def create(self, body: RobotCreate) -> RobotSession:
-        from pixelvla_sim.robot import SimRobot
-
-        with self._lock:
-            if len(self.sessions) >= MAX_SESSIONS:
-                raise Conflict(
-                    f"at most {MAX_SESSIONS} robot sessions; delete one first", code="too_many_sessions"
-                )
-
-        def make_robot() -> SimRobot:
-            robot = SimRobot(
-                image_size=body.image_size, control_hz=body.control_hz, cameras=tuple(body.cameras)
-            )
-            try:
-                robot.reset(body.seed, body.task)
-            except BaseException:
-                robot.close()
-                raise
-            return robot
-
-        session: RobotSession | None = None
-
-        def policy(obs: dict[str, Any]) -> np.ndarray:
-            assert session is not None
-            return self.policy_service.predict_blocking(("robot", session.id), obs).actions  # type: ignore[no-any-return]
-
-        session = RobotSession(
-            make_robot,
-            kind=body.kind,
-            task=body.task,
-            seed=body.seed,
-            control_hz=body.control_hz,
-            deadman_ms=body.deadman_ms if body.deadman_ms is not None else self.settings.deadman_ms,
-            policy=policy,
-            cameras=tuple(body.cameras),
-            policy_ready=lambda: self.policy_service.current is not None,
-        )
-        try:
-            session.start()
-        except ValueError as exc:  # TaskError / SeedError: PixelVLAError-style ValueErrors with a code
-            raise ApiError(str(exc), code=getattr(exc, "code", "invalid_task")) from exc
-        with self._lock:
-            self.sessions[session.id] = session
-        return session
-
-    def save_episode(self, session: RobotSession, dataset_id: str, steps: list[dict[str, Any]]) -> int:
-        """Append a recorded episode to <data-dir>/datasets/<id> (created on first use); returns its index."""
-        from pixelvla.data import EpisodeRecord, LeRobotWriter
-        from pixelvla_sim.robot import ACTION_NAMES, STATE_NAMES
-
-        frames = np.stack([s["image"] for s in steps])
-        root = datasets_root(self.settings) / check_id(dataset_id, "dataset")
-        with self._write_lock:  # one writer per dataset folder at a time
-            writer = LeRobotWriter(
-                root,
-                cameras={session.cameras[0]: (int(frames.shape[1]), int(frames.shape[2]))},
-                state_names=STATE_NAMES,
-                action_names=ACTION_NAMES,
-                fps=round(session.control_hz),
-            )
-            staged = writer.staged_indices()
-            index = max([writer.finalized_count(), *(i + 1 for i in staged)])
-            writer.write_episode(
-                index,
-                EpisodeRecord(
-                    frames={session.cameras[0]: frames},
-                    actions=np.stack([s["action"] for s in steps]).astype(np.float32),
-                    states=np.stack([s["state"] for s in steps]).astype(np.float32),
-                    task=session.prompt.instruction or session.task,
-                    source={"robot_session": session.id, "task": session.task, "seed": session.seed},
-                ),
-            )
-            writer.finalize()
-        return index
-
-    def get(self, session_id: str) -> RobotSession:
-        s = self.sessions.get(session_id)
-        if s is None:
-            raise NotFound(f"robot session {session_id!r} does not exist", code="unknown_session")
-        return s
-
-    def delete(self, session_id: str) -> None:
-        with self._lock:
-            s = self.sessions.pop(session_id, None)
-        if s is None:
-            raise NotFound(f"robot session {session_id!r} does not exist", code="unknown_session")
-        s.close()
-
-    def close(self) -> None:
-        for sid in list(self.sessions):
-            with contextlib.suppress(NotFound):
-                self.delete(sid)
 
 
 def robots(request: Request) -> RobotManager:
@@ -240,7 +143,7 @@ async def create_session(body: RobotCreate, m: Robots) -> RobotSessionInfo:
 
 @router.get("", response_model=RobotSessionList)
 def list_sessions(m: Robots) -> RobotSessionList:
-    return RobotSessionList(sessions=[RobotSessionInfo(**s.info()) for s in list(m.sessions.values())])
+    return RobotSessionList(sessions=[RobotSessionInfo(**s.info()) for s in m.list()])
 
 
 @router.get("/{session_id}", response_model=RobotSessionInfo)
@@ -269,18 +172,14 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
     if session is None:
         await ws.close(4404, f"robot session {session_id} does not exist")
         return
-    role = ws.query_params.get("role", "watcher")
+    want = ws.query_params.get("role", "watcher")
+    if want not in ("controller", "watcher", "auto"):
+        want = "watcher"
+    may_control = operator_ok(settings, ws.headers, ws.query_params)
+    if want == "controller" and not may_control:
+        await ws.close(4403, "controlling a robot needs the operator token (?operator_token=)")
+        return
     token = ("conn", next(_conn))
-    if role == "controller":
-        if not operator_ok(settings, ws.headers, ws.query_params):
-            await ws.close(4403, "controlling a robot needs the operator token (?operator_token=)")
-            return
-        if not session.claim_control(token):
-            await ws.close(4409, "this robot already has a controller; connect with role=watcher")
-            return
-    else:
-        role = "watcher"
-        session.watchers += 1
     outbox = Outbox()
     send_lock = asyncio.Lock()
 
@@ -288,8 +187,16 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
         async with send_lock:
             await ws.send_bytes(packb(obj))
 
-    await send({"type": "session", "role": role, **session.info()})
-    session.subscribe(token, loop_publisher(asyncio.get_running_loop(), outbox))
+    role = session.connect(token, loop_publisher(asyncio.get_running_loop(), outbox), want, may_control)
+    if role is None:
+        await ws.close(4409, "this robot already has a controller; connect with role=watcher or role=auto")
+        return
+    try:
+        # The session message goes before anything the session published since connect (in the outbox).
+        await send({"type": "session", "role": role, **session.info()})
+    except BaseException:
+        session.disconnect(token)
+        raise
 
     async def pump() -> None:
         while True:
@@ -303,17 +210,17 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
             t0 = time.monotonic()
             await asyncio.sleep(period)
             now = time.monotonic()
-            session.loop_tick(now - t0 - period)
-            if now >= next_link:
+            session.loop_tick(token, now - t0 - period)
+            if now >= next_link and session.role_of(token) == "controller":
                 next_link = now + 1.0
                 with contextlib.suppress(Exception):  # a closing socket: the receive loop sees it
                     await send({"type": "link", **session.link_info()})
 
-    async def save(result: dict[str, Any], episode: list[dict[str, Any]]) -> None:
+    async def save(result: RecordStopped) -> None:
         """Writing an episode takes seconds: beside the receive loop, which goes on reading the
         controller's heartbeats meanwhile (awaited in it, the dead man stopped a going robot)."""
         try:
-            result["episode"] = await asyncio.to_thread(m.save_episode, session, result["dataset"], episode)
+            index = await asyncio.to_thread(m.save_episode, session, result.recording)
         except (ApiError, PixelVLAError) as exc:
             await send({"type": "error", "error": {"code": exc.code, "message": exc.message}})
             return
@@ -322,11 +229,11 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
             message = f"internal error while saving the episode: {type(exc).__name__}"
             await send({"type": "error", "error": {"code": "internal", "message": message}})
             return
-        await send({"type": "ack", "command": "record", **result})
+        await send({**result.to_json(), "episode": index})
 
-    tasks = [asyncio.create_task(pump())]
-    if role == "controller":
-        tasks.append(asyncio.create_task(meter()))
+    # Every connection meters its loop: a watcher may take control later, and a tick proves the same
+    # event loop reads all its sockets.
+    tasks = [asyncio.create_task(pump()), asyncio.create_task(meter())]
     try:
         while True:
             msg = await ws.receive()
@@ -346,12 +253,10 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
                     raise ApiError("a command is a map with a 'type'", code="invalid_command")
                 with decoding("the command", "invalid_command"):
                     result = session.command(token, cmd)
-                episode = result.pop("_episode", None)
-                if episode:
-                    tasks.append(asyncio.create_task(save(result, episode)))
-                    continue
-                if cmd.get("type") != "heartbeat":
-                    await send({"type": "ack", "command": cmd.get("type"), **result})
+                if isinstance(result, RecordStopped) and result.recording.steps:
+                    tasks.append(asyncio.create_task(save(result)))
+                elif result is not None:
+                    await send(result.to_json())
             except WebSocketDisconnect:
                 raise  # the client left while its command was answered (a studio's stop, then close)
             except (ApiError, PixelVLAError) as exc:
@@ -363,9 +268,7 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        session.unsubscribe(token)  # a controller leaving stops the robot at once
-        if role == "watcher":
-            session.watchers -= 1
+        session.disconnect(token)  # a controller leaving stops the robot at once
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import ApiError
 from .link import CEILING_S, FreezeLedger, LinkMeter, Silence, silence
+from .protocol import Episode, RecordedStep, Recording, Robot, RobotDescription, TaskOutcome
 
 log = logging.getLogger("pixelvla_server.robots")
 Mode = Literal["idle", "go", "stopped", "estopped", "error"]
@@ -42,6 +43,9 @@ FREEZE_GRACE_S = 0.05
 # A session may choose its own dead-man limit within these bounds: below 100 ms one missed browser
 # timer tick stops the robot; above 2 s a robot runs on for seconds after its operator is gone.
 DEADMAN_MIN_MS, DEADMAN_MAX_MS = 100, 2000
+# A session nobody has connected to for this long is closed (a studio tab that left, a new episode
+# started as a new session): unwatched sessions do not render, but they hold a MuJoCo scene each.
+DEFAULT_IDLE_CLOSE_S = 300.0
 
 
 def heartbeat_ms_for(deadman_ms: float) -> int:
@@ -91,27 +95,108 @@ Publisher = Callable[[dict[str, Any]], None]
 PolicyCall = Callable[[dict[str, Any]], np.ndarray]  # observation dict -> action chunk (N, 7)
 
 
+Role = Literal["controller", "watcher"]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """A command's typed result, sent back as {"type": "ack", "command", ...fields}."""
+
+    command: str
+
+    def fields(self) -> dict[str, Any]:
+        return {}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "ack", "command": self.command, **self.fields()}
+
+
+@dataclass(frozen=True)
+class ModeAck(Ack):
+    mode: Mode
+
+    def fields(self) -> dict[str, Any]:
+        return {"mode": self.mode}
+
+
+@dataclass(frozen=True)
+class PromptAck(Ack):
+    instruction: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"instruction": self.instruction}
+
+
+@dataclass(frozen=True)
+class JogAck(Ack):
+    queued: int
+
+    def fields(self) -> dict[str, Any]:
+        return {"queued": self.queued}
+
+
+@dataclass(frozen=True)
+class RecordStarted(Ack):
+    dataset: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"recording": True, "dataset": self.dataset}
+
+
+@dataclass(frozen=True)
+class RecordStopped(Ack):
+    """Recording ended: the caller saves `recording` (seconds of disk work, off the event loop) and
+    then acknowledges with the episode index it got."""
+
+    recording: Recording
+
+    def fields(self) -> dict[str, Any]:
+        return {"recording": False, "steps": len(self.recording.steps), "dataset": self.recording.dataset}
+
+
+@dataclass(frozen=True)
+class ResetAck(Ack):
+    task: str
+    seed: int
+
+    def fields(self) -> dict[str, Any]:
+        return {"task": self.task, "seed": self.seed, "mode": "idle"}
+
+
+@dataclass(frozen=True)
+class RoleAck(Ack):
+    role: Role
+
+    def fields(self) -> dict[str, Any]:
+        return {"role": self.role}
+
+
+COMMANDS = (
+    "heartbeat, prompt, go, stop, estop, reset_estop, jog, record, reset, take_control "
+    "(a watcher: heartbeat, stop, estop, take_control)"
+)
+
+
 class RobotSession:
     def __init__(
         self,
-        make_robot: Callable[[], Any],
+        make_robot: Callable[[], Robot],
         *,
-        kind: str,
-        task: str,
-        seed: int,
+        episode: Episode,
         control_hz: float,
         deadman_ms: int,
         policy: PolicyCall | None,
         cameras: tuple[str, ...],
         policy_ready: Callable[[], bool] = lambda: True,
+        idle_close_s: float = DEFAULT_IDLE_CLOSE_S,
+        on_idle: Callable[[RobotSession], None] | None = None,
     ):
         self.id = uuid.uuid4().hex[:12]
         self._make_robot = make_robot
-        self.robot: Any = None
+        self._robot: Robot | None = None
+        self.description: RobotDescription | None = None
         self._ready: Future[None] = Future()
-        self.kind = kind
-        self.task = task
-        self.seed = seed
+        self.episode = episode
         self.control_hz = control_hz
         self.deadman_s = deadman_ms / 1000.0
         self.heartbeat_ms = heartbeat_ms_for(deadman_ms)
@@ -122,31 +207,52 @@ class RobotSession:
         self.cameras = cameras
         self.policy = policy
         self.policy_ready = policy_ready
+        self.idle_close_s = idle_close_s
+        self._on_idle = on_idle
         self.created_at = time.time()
         self.mode: Mode = "idle"
         self.last_stop: StopEvent | None = None
         self.error: str | None = None
         self.prompt = Prompt()
+        self.outcome: TaskOutcome | None = None
         self.frames = 0
         self.controller: object | None = None  # token of the controlling connection
         self.controller_heard = 0.0
-        self.watchers = 0
+        self._may_control: dict[object, bool] = {}  # connection -> holds the operator token
         self._jogs: list[np.ndarray] = []
         self._chunk: list[np.ndarray] = []
+        self._reset_to: Episode | None = None  # a new episode the control thread starts at its next tick
         # Re-entrant: a stop publishes its status while the state it describes is still locked.
         self._lock = threading.RLock()
         self._subscribers: dict[object, Publisher] = {}
+        self._unwatched_since: float | None = time.monotonic()
         self._closed = threading.Event()
-        self.recording: list[dict[str, Any]] | None = None
-        self.record_to = "recordings"
+        self.recording: Recording | None = None
         self._thread = threading.Thread(target=self._loop, name=f"robot-{self.id}", daemon=True)
         # The dead man has its own thread: a control tick blocked in a slow policy call must not delay it.
         self._watchdog = threading.Thread(target=self._watch, name=f"deadman-{self.id}", daemon=True)
 
+    @property
+    def kind(self) -> str:
+        return self.description.kind if self.description is not None else "unknown"
+
+    @property
+    def task(self) -> str:
+        return self.episode.task
+
+    @property
+    def seed(self) -> int:
+        return self.episode.seed
+
+    @property
+    def watchers(self) -> int:
+        with self._lock:
+            return sum(1 for t in self._subscribers if t is not self.controller)
+
     def start(self, timeout: float = 120.0) -> None:
         """Start the control thread; it builds the robot (GL contexts belong to the thread that made them)."""
         self._thread.start()
-        self._ready.result(timeout=timeout)  # re-raises a failed robot construction
+        self._ready.result(timeout=timeout)  # re-raises a failed robot construction or reset
         self._watchdog.start()
 
     def close(self) -> None:
@@ -155,28 +261,48 @@ class RobotSession:
             if t.is_alive() and threading.current_thread() is not t:
                 t.join(timeout=5)
 
-    # ---- connections (event loop side) ------------------------------------------------------------
-    def subscribe(self, token: object, publish: Publisher) -> None:
-        with self._lock:
-            self._subscribers[token] = publish
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
-    def unsubscribe(self, token: object) -> None:
+    # ---- connections (event loop side) ------------------------------------------------------------
+    def connect(self, token: object, publish: Publisher, want: str, may_control: bool) -> Role | None:
+        """A connection joins: as the controller (`want` "controller"; None when the robot has one),
+        or as a watcher ("watcher"), or whichever is free ("auto": the controller when there is none
+        and the connection may control). Every connection gets the frames and every stop."""
+        with self._lock:
+            role: Role = "watcher"
+            if want in ("controller", "auto") and may_control and self.controller is None:
+                role = "controller"
+            elif want == "controller":
+                return None
+            if role == "controller":
+                self._claim_locked(token)
+            self._may_control[token] = may_control
+            self._subscribers[token] = publish
+            self._unwatched_since = None
+            return role
+
+    def _claim_locked(self, token: object) -> None:
+        self.controller = token
+        self.controller_heard = time.monotonic()
+        self.link.reset(self.controller_heard)
+        self._ticks = (None, None)
+
+    def disconnect(self, token: object) -> None:
         with self._lock:
             self._subscribers.pop(token, None)
+            self._may_control.pop(token, None)
+            if not self._subscribers:
+                self._unwatched_since = time.monotonic()
             if self.controller is token:
                 self.controller = None
                 if self.mode == "go" or self._jogs:
                     self._stop_locked("controller disconnected")
 
-    def claim_control(self, token: object) -> bool:
+    def role_of(self, token: object) -> Role:
         with self._lock:
-            if self.controller is not None:
-                return False
-            self.controller = token
-            self.controller_heard = time.monotonic()
-            self.link.reset(self.controller_heard)
-            self._ticks = (None, None)
-            return True
+            return "controller" if self.controller is token else "watcher"
 
     def heard(self, token: object) -> None:
         """Any message from the controller, read by the event loop, counts as a heartbeat."""
@@ -185,11 +311,13 @@ class RobotSession:
                 self.controller_heard = time.monotonic()
                 self.link.heard(self.controller_heard)
 
-    def loop_tick(self, lag_s: float) -> None:
+    def loop_tick(self, token: object, lag_s: float) -> None:
         """The controller connection's event loop ran a timer, `lag_s` late. Whatever was readable
         on its socket at the tick before is read by now (reading is ready work, run before a timer
         that falls due later), so up to that tick a silence is provably the controller's."""
         with self._lock:
+            if self.controller is not token:
+                return
             now = time.monotonic()
             self.link.loop_lag(now, lag_s)
             self._ticks = (self._ticks[1], now)
@@ -208,69 +336,121 @@ class RobotSession:
             }
 
     # ---- commands (event loop side; only fields under the lock) -----------------------------------
-    def command(self, token: object, msg: dict[str, Any]) -> dict[str, Any]:
+    def command(self, token: object, msg: dict[str, Any]) -> Ack | None:
+        """Apply one command; its typed acknowledgement, or None for a heartbeat. Every check runs
+        here, before anything changes: a bad command is a typed error and the robot keeps its mode."""
         kind = msg.get("type")
         with self._lock:
-            if self.controller is not token:
-                raise ApiError(
-                    "only the controlling client may command this robot", code="not_controller", status=403
-                )
-            if kind == "heartbeat":
-                return {}
-            if kind in ("stop", "estop"):
+            if kind in ("stop", "estop"):  # any connection may stop the robot, watchers too
                 detail = msg.get("reason")
                 if detail is not None and (not isinstance(detail, str) or len(detail) > 200):
                     raise RobotCommandError(f"{kind} reason must be a string of at most 200 characters")
+                if detail is None and self.controller is not token:
+                    detail = "from a watching client"
                 self._stop_locked(
                     "estop" if kind == "estop" else "stop",
                     mode="estopped" if kind == "estop" else "stopped",
                     detail=detail,
                 )
-                return {"mode": self.mode}
-            if self.mode == "estopped" and kind != "reset_estop":
+                return ModeAck(kind, self.mode)
+            if kind == "heartbeat":
+                return None  # a watcher's heartbeats are harmless; only the controller's count
+            if kind == "take_control":
+                return self._take_control_locked(token)
+            if self.controller is not token:
+                raise ApiError(
+                    "only the controlling client may command this robot; a watcher may stop, e-stop "
+                    "or take_control",
+                    code="not_controller",
+                    status=403,
+                )
+            if self.mode == "estopped" and kind not in ("reset_estop", "reset"):
                 raise ApiError("the robot is e-stopped; send reset_estop first", code="estopped", status=409)
             if kind == "reset_estop":
                 self.mode = "idle"
-                return {"mode": self.mode}
+                return ModeAck(kind, self.mode)
             if kind == "prompt":
-                self.prompt = _parse_prompt(msg, self.prompt)
+                self.prompt = parse_prompt(msg, self.prompt)  # validated now, or nothing changes
                 self._chunk.clear()  # a new prompt invalidates the planned chunk
-                return {"instruction": self.prompt.instruction}
+                return PromptAck(kind, self.prompt.instruction)
             if kind == "go":
                 if self.policy is None or not self.policy_ready():
                     raise ApiError(
                         "no policy is available for this session", code="model_not_loaded", status=503
                     )
                 self.mode = "go"
+                self.error = None
                 self._chunk.clear()
-                return {"mode": self.mode}
+                return ModeAck(kind, self.mode)
             if kind == "jog":
                 delta = _parse_jog(msg.get("delta"))
-                if self.mode == "go":
-                    self._stop_locked("jog")
                 if len(self._jogs) >= 10:
                     raise ApiError("too many pending jogs; wait for the robot", code="busy", status=503)
+                if self.mode == "go":
+                    self._stop_locked("jog")
                 self._jogs.append(delta)
-                return {"queued": len(self._jogs)}
+                return JogAck(kind, len(self._jogs))
             if kind == "record":
-                on = msg.get("on")
-                if not isinstance(on, bool):
-                    raise RobotCommandError("record needs on: true|false")
-                if on:
-                    dataset = msg.get("dataset", "recordings")
-                    if not isinstance(dataset, str):
-                        raise RobotCommandError("record dataset must be a dataset id")
-                    from ..ids import check_id
+                return self._record_locked(msg)
+            if kind == "reset":
+                return self._reset_locked(msg)
+        raise RobotCommandError(f"unknown command {kind!r}; one of {COMMANDS}")
 
-                    self.record_to = check_id(dataset, "dataset")
-                    self.recording = []
-                    return {"recording": True, "dataset": self.record_to}
-                steps = self.recording or []
-                self.recording = None
-                return {"recording": False, "steps": len(steps), "_episode": steps, "dataset": self.record_to}
-        raise RobotCommandError(
-            f"unknown command {kind!r}; one of heartbeat, prompt, go, stop, estop, reset_estop, jog, record"
-        )
+    def _take_control_locked(self, token: object) -> Ack:
+        if self.controller is token:
+            return RoleAck("take_control", "controller")
+        if not self._may_control.get(token, False):
+            raise ApiError(
+                "taking control of a robot needs the operator token (?operator_token=)",
+                code="operator_token_required",
+                status=403,
+            )
+        old = self.controller
+        if old is not None:
+            # The robot never moves on under a controller that is about to lose it.
+            self._stop_locked("control taken", detail="another client took control")
+            publish = self._subscribers.get(old)
+            if publish is not None:
+                publish({"type": "role", "role": "watcher", "reason": "another client took control"})
+        self._claim_locked(token)
+        return RoleAck("take_control", "controller")
+
+    def _record_locked(self, msg: dict[str, Any]) -> Ack:
+        on = msg.get("on")
+        if not isinstance(on, bool):
+            raise RobotCommandError("record needs on: true|false")
+        if on:
+            dataset = msg.get("dataset", "recordings")
+            if not isinstance(dataset, str):
+                raise RobotCommandError("record dataset must be a dataset id")
+            from ..ids import check_id
+
+            self.recording = Recording(dataset=check_id(dataset, "dataset"), episode=self.episode)
+            return RecordStarted("record", self.recording.dataset)
+        if self.recording is None:
+            raise RobotCommandError("not recording; send record {on: true} first")
+        rec, self.recording = self.recording, None
+        # What the episode was recorded under: the prompt at its end, and the task's outcome.
+        rec.instruction = self.prompt.instruction
+        rec.prompts = list(self.prompt.fields.get("prompts") or [])
+        rec.pixel_masks = [_json_rle(m) for m in self.prompt.fields.get("pixel_masks") or []]
+        rec.outcome = self.outcome
+        return RecordStopped("record", rec)
+
+    def _reset_locked(self, msg: dict[str, Any]) -> Ack:
+        if self.recording is not None:
+            raise ApiError("stop recording before starting a new episode", code="recording", status=409)
+        task = msg.get("task", self.episode.task)
+        seed = msg.get("seed", self.episode.seed)
+        tasks = self.description.tasks if self.description is not None else ()
+        if not isinstance(task, str) or (tasks and task not in tasks):
+            raise RobotCommandError(f"reset task must be one of {', '.join(tasks)}; got {task!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= 2**62:
+            raise RobotCommandError(f"reset seed must be an integer in [0, 2**62]; got {seed!r}")
+        if self.mode == "go" or self._jogs:
+            self._stop_locked("reset")
+        self._reset_to = Episode(task=task, seed=seed)
+        return ResetAck("reset", task, seed)
 
     def _stop_locked(self, reason: str, mode: Mode = "stopped", detail: str | None = None) -> StopEvent:
         # A plain stop never hides an e-stop (only reset_estop leaves it) or an error (go clears it).
@@ -303,20 +483,30 @@ class RobotSession:
         return self.last_stop
 
     # ---- the control thread ----------------------------------------------------------------------
+    @property
+    def robot(self) -> Robot:
+        if self._robot is None:
+            raise RuntimeError("the robot is built by the session's control thread; call start() first")
+        return self._robot
+
     def _loop(self) -> None:
         try:
-            self.robot = self._make_robot()
-            self.prompt = Prompt(instruction=str(getattr(self.robot, "instruction", "")))
+            self._robot = self._make_robot()
+            self.description = self._robot.describe()
+            self._robot.reset(self.episode)
+            self.prompt = Prompt(instruction=self._robot.instruction)
+            self.outcome = self._robot.outcome()
         except BaseException as exc:
+            if self._robot is not None:
+                with contextlib.suppress(Exception):
+                    self._robot.close()
             self._ready.set_exception(exc)
             return
         self._ready.set_result(None)
         try:
             self._run()
         finally:
-            close = getattr(self.robot, "close", None)
-            if close is not None:
-                close()
+            self._robot.close()
 
     def _run(self) -> None:
         period = 1.0 / self.control_hz
@@ -347,8 +537,13 @@ class RobotSession:
             with self._lock:
                 if self._freezes.woke(last, now, FREEZE_GRACE_S):
                     self.link.watchdog_gap(now, now - last)
+                idle = self._unwatched_since is not None and now - self._unwatched_since > self.idle_close_s
             last = now
             self._check_deadman(now)
+            if idle and self._on_idle is not None:
+                log.info("robot session unwatched, closing it", extra={"session": self.id})
+                self._on_idle(self)
+                return
 
     def _check_deadman(self, now: float) -> None:
         with self._lock:
@@ -387,7 +582,34 @@ class RobotSession:
             self._chunk = [np.asarray(a, np.float32) for a in chunk[1:]]
         return np.asarray(chunk[0], np.float32), "policy"
 
+    def _start_episode(self, episode: Episode) -> None:
+        """A reset the controller asked for, on this thread (the robot's only caller)."""
+        self.robot.reset(episode)
+        with self._lock:
+            self.episode = episode
+            self.prompt = Prompt(instruction=self.robot.instruction)
+            self.outcome = self.robot.outcome()
+            self._chunk.clear()
+            self._jogs.clear()
+            if self.mode != "estopped":
+                self.mode = "idle"
+            self.error = None
+            self._publish(
+                {
+                    "type": "episode",
+                    "task": episode.task,
+                    "seed": episode.seed,
+                    "instruction": self.prompt.instruction,
+                    "mode": self.mode,
+                    "outcome": self.outcome.to_json(),
+                }
+            )
+
     def _tick(self) -> None:
+        with self._lock:
+            reset, self._reset_to = self._reset_to, None
+        if reset is not None:
+            self._start_episode(reset)
         action, source = self._next_action()
         with self._lock:
             if source == "policy" and self.mode != "go":
@@ -395,6 +617,13 @@ class RobotSession:
         applied = self.robot.act(action) if action is not None else None
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
+        outcome = self.robot.outcome() if applied is not None or self.outcome is None else self.outcome
+        with self._lock:
+            self.outcome = outcome
+            watched = bool(self._subscribers)
+            recording = self.recording is not None
+        if not watched and not recording:
+            return  # nobody looks and nothing records: no frame to render
         obs = self.robot.observe()
         with self._lock:
             plan = [a.tolist() for a in self._chunk] if self.mode == "go" else []
@@ -408,25 +637,19 @@ class RobotSession:
             # The rest of the policy's chunk (7-D deltas, un-normalised) still to execute, and each
             # camera's model, so a client can project the planned end-effector path on the frame.
             "plan": plan,
-            "camera_models": self._camera_models(),
+            "camera_models": self.robot.camera_models(),
             "mode": self.mode,
             "instruction": self.prompt.instruction,
+            "outcome": outcome.to_json(),
+            "episode": {"task": self.episode.task, "seed": self.episode.seed},
         }
         self.frames += 1
         with self._lock:
             if self.recording is not None and applied is not None:
-                self.recording.append(
-                    {"image": obs["images"][self.cameras[0]], "state": obs["state"], "action": applied}
+                self.recording.steps.append(
+                    RecordedStep(obs["images"][self.cameras[0]], obs["state"], applied)
                 )
         self._publish(frame)
-
-    def _camera_models(self) -> dict[str, Any]:
-        """Intrinsics + world-to-camera per streamed camera (OpenCV convention); a robot without
-        calibration (no `camera` method) streams none."""
-        camera = getattr(self.robot, "camera", None)
-        if camera is None:
-            return {}
-        return {name: camera(name).to_json() for name in self.cameras}
 
     def _publish(self, frame: dict[str, Any]) -> None:
         with self._lock:
@@ -455,6 +678,9 @@ class RobotSession:
                 "deadman_stops": self.deadman_stops,
                 "last_stop": None if self.last_stop is None else self.last_stop.to_json(),
                 "link": self.link_info(),
+                "robot": None if self.description is None else self.description.to_json(),
+                "outcome": None if self.outcome is None else self.outcome.to_json(),
+                "idle_close_s": self.idle_close_s,
             }
 
 
@@ -467,13 +693,43 @@ def _parse_jog(delta: object) -> np.ndarray:
     return arr
 
 
-def _parse_prompt(msg: dict[str, Any], current: Prompt) -> Prompt:
+def _json_rle(m: Any) -> dict[str, Any]:
+    """A validated COCO RLE as JSON (compressed counts may arrive as msgpack bytes)."""
+    counts = m["counts"]
+    if isinstance(counts, bytes | bytearray):
+        counts = bytes(counts).decode("ascii")
+    elif not isinstance(counts, str):
+        counts = [int(c) for c in counts]
+    return {"size": [int(v) for v in m["size"]], "counts": counts}
+
+
+_PROBE_IMAGE = np.zeros((1, 1, 3), np.uint8)
+
+
+def parse_prompt(msg: dict[str, Any], current: Prompt) -> Prompt:
+    """The prompt command's fields, checked as the policy will check them at the next control tick
+    (the observation codec, then the prompt featurizer's token budget), so that a bad prompt is a
+    typed error to the controller now instead of a robot in "error" later. What depends on the served
+    model itself (its own mask limit, token width) is still checked at predict."""
+    from pixelvla.errors import PromptError
+    from pixelvla.prompts import featurize
+
+    from ..policy.codec import to_observation
+
     instruction = msg.get("instruction", current.instruction)
     if not isinstance(instruction, str) or len(instruction) > 1000:
         raise RobotCommandError("instruction must be a string of at most 1000 characters")
+    if not instruction.strip():
+        raise RobotCommandError("instruction must not be empty: the policy needs one", code="invalid_prompt")
     fields: dict[str, Any] = {
         k: msg[k] for k in ("prompt_tokens", "prompt_valid", "prompts", "pixel_masks") if k in msg
     }
+    # The codec raises InvalidObservation / PromptError / RleError, each with its code.
+    obs = to_observation({"image": _PROBE_IMAGE, "instruction": instruction, **fields})
+    if obs.prompts is not None and obs.prompt_tokens is None:
+        featurize(obs.prompts)  # more tokens or masks than the encoder takes: PromptError
+    if obs.prompt_valid is not None and not obs.prompt_valid.any():
+        raise PromptError("prompt_valid marks no token valid; send the 'none' token for no prompts")
     return Prompt(instruction=instruction, fields=fields)
 
 
