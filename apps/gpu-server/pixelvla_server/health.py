@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from . import __version__
+from .schemas import ObservationSpec
 
 router = APIRouter(tags=["meta"])
 
@@ -37,6 +38,9 @@ class LoadedModel(BaseModel):
     image_size: int
     encoder_hash: str | None = None
     normalization_key: str | None = None
+    observation: ObservationSpec = Field(
+        description="the served model's observation contract (image size, token shape, mask and state limits)"
+    )
 
 
 class Meta(BaseModel):
@@ -64,8 +68,9 @@ def healthz(request: Request) -> Health:
 @router.get("/v1/meta", response_model=Meta)
 def meta(request: Request) -> Meta:
     """What the studio shows in its status bar: server version, device, the served model (with its
-    prompt encoder's hash, compared with the browser's), a model load in progress or its error,
-    and whether commands need the operator token."""
+    prompt encoder's hash, compared with the browser's, and its observation contract, whose limits
+    the studio uses), a model load in progress or its error, and whether commands need the operator
+    token."""
     from .policy.routes import metadata_of
 
     state = request.app.state.studio

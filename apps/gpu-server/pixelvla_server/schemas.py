@@ -10,3 +10,22 @@ class RleMask(BaseModel):
 
     size: list[int] = Field(min_length=2, max_length=2)
     counts: str | list[int] = Field(max_length=4_000_000)
+
+
+class ObservationSpec(BaseModel):
+    """What the served model takes in one observation (pixelvla.observation.ObservationSpec): clients
+    read their limits here instead of copying them."""
+
+    image_size: int = Field(description="the model's input side; frames are resized to it")
+    cameras: int = Field(description="images per observation")
+    max_image_side: int = Field(description="largest accepted side of a frame, in pixels")
+    max_instruction_chars: int
+    prompt_tokens: list[int] = Field(
+        min_length=2, max_length=2, description="[N_s, dim] of prompt_tokens (f32) and [N_s] of prompt_valid"
+    )
+    max_prompts: int = Field(description="prompt JSON objects, encoded server-side")
+    max_prompt_masks: int = Field(description="mask prompts among them (prompt-encoder slots)")
+    max_pixel_masks: int = Field(description="COCO RLE pixel masks")
+    max_mask_side: int = Field(description="largest side an RLE may declare")
+    state_dim: int = Field(description="state values the model takes; 0: none (a state is then unused)")
+    max_state_values: int

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -293,3 +295,153 @@ def test_api_token_on_the_stream(tmp_path, models_root):
         assert (
             httpx.get(f"{server.url}/v1/models", headers={"Authorization": "Bearer tok"}).status_code == 200
         )
+
+
+PINNED_SPEC = (
+    Path(__file__).resolve().parents[3] / "packages" / "model" / "testdata" / "observation_spec.json"
+)
+
+
+def test_the_served_observation_spec_is_published_everywhere(live):
+    """One spec, from the model's config: /v1/meta, GET /v1/policy/metadata and the stream's first frame
+    say the same, and for the tiny config it is the one testdata/observation_spec.json pins for the
+    studio's @pixelvla/model constants (observation.test.ts)."""
+    pinned = json.loads(PINNED_SPEC.read_text())["tiny"]
+    meta = httpx.get(f"{live.url}/v1/meta").json()
+    assert meta["model"]["observation"] == pinned
+    assert httpx.get(f"{live.url}/v1/policy/metadata").json()["observation"] == pinned
+    with stream(live) as ws:
+        assert unpackb(ws.recv(timeout=10))["observation"] == pinned
+    # The HTTP model's field bounds are the server-wide ceilings of the same module.
+    from pixelvla.observation import ObservationSpec
+
+    ceilings = ObservationSpec()
+    props = httpx.get(f"{live.url}/openapi.json").json()["components"]["schemas"]["PredictRequest"][
+        "properties"
+    ]
+
+    def bound(name: str) -> int:
+        p = props[name]
+        return next(
+            a.get("maxLength", a.get("maxItems"))
+            for a in [p, *p.get("anyOf", [])]
+            if set(a) & {"maxLength", "maxItems"}
+        )
+
+    assert bound("instruction") == ceilings.max_instruction_chars
+    assert bound("prompt_tokens") == bound("prompt_valid") == ceilings.prompt_tokens[0]
+    assert bound("prompts") == ceilings.max_prompts
+    assert bound("pixel_masks") == ceilings.max_pixel_masks
+    assert bound("state") == ceilings.max_state_values
+
+
+def predict_msgpack(url: str, obs: Any) -> httpx.Response:
+    body = obs if isinstance(obs, bytes) else packb(obs)
+    return httpx.post(
+        f"{url}/v1/policy/predict/msgpack",
+        content=body,
+        headers={"content-type": "application/msgpack"},
+        timeout=30,
+    )
+
+
+def test_binary_http_predict_is_the_streams_encoding(live):
+    """The Prompt page's path: one msgpack observation in, the stream's msgpack reply out; the same
+    actions as the JSON endpoint for the same frame, tokens as float32 bytes."""
+    img = jpeg(frame())
+    tokens = np.zeros((16, 256), np.float32)
+    valid = np.eye(16, dtype=bool)[0]
+    r = predict_msgpack(
+        live.url,
+        {
+            "image": img,
+            "instruction": "pick",
+            "state": np.zeros(8, np.float32),
+            "seq": 7,
+            "prompt_tokens": tokens,
+            "prompt_valid": valid,
+        },
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/msgpack"
+    out = unpackb(r.content)
+    assert out["type"] == "actions" and out["seq"] == 7 and out["model_id"] == "tiny-a"
+    assert out["actions"].dtype == np.float32 and out["actions"].shape[1] == 7
+    assert out["timing_ms"]["server_total"] >= out["timing_ms"]["forward"] > 0
+    js = httpx.post(
+        f"{live.url}/v1/policy/predict",
+        json={
+            "image_b64": base64.b64encode(img).decode(),
+            "instruction": "pick",
+            "state": [0.0] * 8,
+            "prompt_tokens": tokens.tolist(),
+            "prompt_valid": valid.tolist(),
+        },
+        timeout=30,
+    ).json()
+    np.testing.assert_allclose(out["actions"], np.asarray(js["actions"], np.float32), rtol=1e-5, atol=1e-6)
+    # Errors are the usual JSON bodies with their codes.
+    bad = predict_msgpack(live.url, b"\xc1 not msgpack")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_message"
+    bad = predict_msgpack(live.url, {"instruction": "no image"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_observation"
+    bad = predict_msgpack(live.url, {"image": img, "instruction": "x", "state": np.zeros(5, np.float32)})
+    assert bad.status_code == 400 and "takes 8" in bad.json()["error"]["message"]
+    assert predict_msgpack(live.url, b"\x90" * (2 * 1024 * 1024)).status_code == 413
+
+
+def test_a_models_own_limits_reach_every_door(tmp_path, models_root):
+    """Change a limit in one place (the model's config: 2 pixel masks, a 3-D state) and the
+    published spec, the JSON request, the msgpack request and the stream all follow it."""
+    import dataclasses
+
+    import torch
+    from pixelvla.checkpoint import save_bundle, sim_normalizer
+    from pixelvla.config import PixelEncoderConfig, tiny_config
+    from pixelvla.model import PixelVLA
+    from pixelvla.rle import encode
+    from pixelvla_server.config import Settings
+    from pixelvla_server.live import serve, wait_model
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(tiny_config(), pixel=PixelEncoderConfig(max_masks=2), state_dim=3)
+    save_bundle(PixelVLA(cfg).eval(), tmp_path / "models" / "narrow", sim_normalizer())
+    s = Settings(device="cpu", data_dir=tmp_path / "data", models_dir=tmp_path / "models", model="narrow")
+    m = np.zeros((32, 32), bool)
+    m[4:20, 4:20] = True
+    mask = encode(m)
+    mask_json = {"size": list(mask["size"]), "counts": mask["counts"]}
+    with serve(s) as server:
+        wait_model(server.app)
+        spec = httpx.get(f"{server.url}/v1/meta").json()["model"]["observation"]
+        assert (spec["max_pixel_masks"], spec["state_dim"]) == (2, 3)
+        b64 = base64.b64encode(jpeg(frame())).decode()
+
+        def http(masks: int, state: int) -> httpx.Response:
+            body = {
+                "image_b64": b64,
+                "instruction": "pick",
+                "pixel_masks": [mask_json] * masks,
+                "state": [0.0] * state,
+            }
+            return httpx.post(f"{server.url}/v1/policy/predict", json=body, timeout=30)
+
+        def binary(masks: int, state: int) -> httpx.Response:
+            obs = {
+                "image": jpeg(frame()),
+                "instruction": "pick",
+                "pixel_masks": [mask_json] * masks,
+                "state": np.zeros(state, np.float32),
+            }
+            return predict_msgpack(server.url, obs)
+
+        for send in (http, binary):
+            assert send(2, 3).status_code == 200
+            r = send(3, 3)
+            assert r.status_code == 400 and "at most 2" in r.json()["error"]["message"], r.text
+            r = send(0, 8)
+            assert r.status_code == 400 and "takes 3" in r.json()["error"]["message"], r.text
+        with stream(server) as ws:
+            assert unpackb(ws.recv(timeout=10))["observation"] == spec
+            ws.send(packb({"image": frame(), "instruction": "pick", "pixel_masks": [mask_json] * 3}))
+            assert "at most 2" in unpackb(ws.recv(timeout=30))["error"]["message"]

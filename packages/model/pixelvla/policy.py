@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,28 +23,15 @@ import torch
 
 from pixelvla import prompts as P
 from pixelvla.checkpoint import LoadedBundle, load_bundle
-from pixelvla.errors import PixelVLAError, PromptError
 from pixelvla.model import ModelInputs
+from pixelvla.observation import Observation, ObservationError, ObservationSpec
 from pixelvla.prompt_encoder import encoder_hash
 from pixelvla.tokenizer import build_tokenizer, format_instruction
 from pixelvla.vision import images_to_pixels
 
+__all__ = ["TIMING_KEYS", "Observation", "ObservationError", "ObservationSpec", "Policy", "Prediction"]
+
 TIMING_KEYS = ("decode", "vision", "pixel_encoder", "prompt_encoder", "llm", "decoder", "total")
-
-
-class ObservationError(PixelVLAError):
-    default_code = "invalid_observation"
-
-
-@dataclass
-class Observation:
-    image: np.ndarray  # uint8 (H, W, 3), any size
-    instruction: str
-    prompt_tokens: np.ndarray | None = None  # f32 (16, 256) from the browser's prompt encoder
-    prompt_valid: np.ndarray | None = None  # bool (16,)
-    prompts: list[P.Prompt] | None = None  # encoded here when prompt_tokens is None
-    pixel_masks: list[Mapping[str, Any]] | None = None  # COCO RLE, at most 4
-    state: np.ndarray | None = None  # f32 (S,); unused by the model, checked for sanity
 
 
 @dataclass
@@ -80,6 +67,8 @@ class Policy:
         self.tokenizer = build_tokenizer(self.config.tokenizer)
         self._encoder_hash = encoder_hash(self.model.prompt_encoder)
         self._dtype = next(self.model.parameters()).dtype
+        # What this model takes (pixelvla.observation): checked here, by the server's codec, published.
+        self.spec = ObservationSpec.of(self.config)
         if compile:
             self.model.compile_for_serving()
             size = self.config.vision.image_size
@@ -119,18 +108,14 @@ class Policy:
             "uses_pixel_masks": cfg.use_pixel_encoder,
             "uses_prompts": cfg.use_prompt_encoder,
             "state_dim": cfg.state_dim,
+            "observation": self.spec.to_json(),
         }
 
     # ---------------------------------------------------------------- inputs
 
     def preprocess_image(self, image: np.ndarray) -> torch.Tensor:
         """uint8 (H, W, 3) -> float (1, 3, S, S) in [0, 1], resized without cropping."""
-        if not isinstance(image, np.ndarray):
-            raise ObservationError(f"image must be a numpy array, got {type(image).__name__}")
-        if image.dtype != np.uint8:
-            raise ObservationError(f"image must be uint8, got {image.dtype}")
-        if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-            raise ObservationError(f"image must have shape (H, W, 3), got {image.shape}")
+        image = self.spec.check_image(image)
         if not (image.flags.writeable and image.flags.c_contiguous):
             image = np.array(image, order="C")  # frames decoded from the wire are read-only views
         pixels = torch.from_numpy(image).to(self.device)[None]
@@ -142,7 +127,10 @@ class Policy:
         return self.tokenizer.encode(format_instruction(self.config.prompt_template, instruction))
 
     def make_inputs(self, obs: Observation) -> ModelInputs:
+        """The model's inputs; `self.spec.check` is the one validation (skipped when the server's
+        codec already ran it with this spec)."""
         cfg = self.config
+        obs = self.spec.check(obs)
         ids = self.text_ids(obs.instruction)
         inputs = ModelInputs(
             pixel_values=self.preprocess_image(obs.image),
@@ -155,44 +143,16 @@ class Policy:
             )
             inputs.pixel_mask = torch.from_numpy(grid)[None].to(self.device)
             inputs.pixel_mask_valid = torch.from_numpy(valid)[None].to(self.device)
-        elif obs.pixel_masks is not None and len(obs.pixel_masks) > cfg.pixel.max_masks:
-            raise PromptError(f"{len(obs.pixel_masks)} pixel masks given; at most {cfg.pixel.max_masks}")
-        if obs.prompt_tokens is not None:
-            tokens, valid = self._check_tokens(obs.prompt_tokens, obs.prompt_valid)
-            inputs.prompt_tokens = torch.from_numpy(tokens)[None].to(self.device)
-            inputs.prompt_valid = torch.from_numpy(valid)[None].to(self.device)
+        if obs.prompt_tokens is not None and obs.prompt_valid is not None:
+            inputs.prompt_tokens = torch.from_numpy(obs.prompt_tokens)[None].to(self.device)
+            inputs.prompt_valid = torch.from_numpy(obs.prompt_valid)[None].to(self.device)
         elif obs.prompts is not None:
             feats = P.featurize(obs.prompts)
             inputs.prompt_features = {k: torch.from_numpy(v)[None].to(self.device) for k, v in feats.items()}
-        if obs.state is not None:
-            state = np.asarray(obs.state)
-            if state.ndim != 1 or not np.isfinite(state.astype(np.float64)).all():
-                raise ObservationError(f"state must be a finite 1-D vector, got shape {state.shape}")
-            if cfg.state_dim > 0:
-                if state.shape[0] != cfg.state_dim:
-                    raise ObservationError(
-                        f"state has {state.shape[0]} values; this model takes {cfg.state_dim}"
-                    )
-                inputs.state = torch.from_numpy(state.astype(np.float32))[None].to(self.device)
+        if obs.state is not None and cfg.state_dim > 0:
+            inputs.state = torch.from_numpy(obs.state)[None].to(self.device)
         # A model with a state token and no state given predicts without it (the token is left out).
         return inputs
-
-    def _check_tokens(self, tokens: np.ndarray, valid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        shape = (self.config.prompt.max_tokens, self.config.prompt.dim)
-        if not isinstance(tokens, np.ndarray) or tokens.dtype != np.float32 or tokens.shape != shape:
-            got = (
-                f"{tokens.dtype} {tokens.shape}" if isinstance(tokens, np.ndarray) else type(tokens).__name__
-            )
-            raise PromptError(f"prompt_tokens must be float32 {shape}, got {got}")
-        if not np.isfinite(tokens).all():
-            raise PromptError("prompt_tokens contain NaN or infinity")
-        if valid is None:
-            raise PromptError("prompt_valid is required with prompt_tokens")
-        if not isinstance(valid, np.ndarray) or valid.dtype != np.bool_ or valid.shape != shape[:1]:
-            raise PromptError(f"prompt_valid must be bool ({shape[0]},)")
-        if not valid.any():
-            raise PromptError("prompt_valid marks no token valid; send the 'none' token for no prompts")
-        return np.ascontiguousarray(tokens), np.ascontiguousarray(valid)
 
     # ---------------------------------------------------------------- predict
 

@@ -1,4 +1,6 @@
-"""Policy serving: the model registry, POST /v1/policy/predict (JSON) and the WebSocket /v1/policy/stream.
+"""Policy serving: the model registry, POST /v1/policy/predict (JSON), POST /v1/policy/predict/msgpack
+(the stream's msgpack observation and reply over HTTP: what the studio's Prompt page sends) and the
+WebSocket /v1/policy/stream.
 
 The same stream is also served at "/" for openpi clients: openpi-client's default
 `WebsocketClientPolicy(host, port)` connects to ws://host:port with no path, and its `unpack_array` decodes
@@ -7,7 +9,8 @@ Everything else (frames, errors, close codes) is the same on both paths.
 
 Stream protocol (binary msgpack frames, arrays in openpi's layout via pixelvla.wire):
 - server -> client, first frame: metadata {"type": "metadata", "protocol", "id", "model_id", "name", "config",
-  "chunk_size", "action_dim", "image_size", "encoder_hash", "normalization_key", "max_message_bytes"}.
+  "chunk_size", "action_dim", "image_size", "encoder_hash", "normalization_key", "observation" (the
+  model's ObservationSpec), "max_message_bytes"}.
 - client -> server: an observation map (see codec.py); one reply per observation, unless a newer one from the
   same connection replaced it before it ran (then {"type": "dropped", "seq"}).
 - server -> client reply: {"type": "actions", "actions": f32 (N, 7), "actions_normalized", "model_id", "seq",
@@ -29,14 +32,15 @@ import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from pixelvla import observation as spec
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketState
 
 from .. import __version__
 from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from ..ids import ID_PATTERN, list_model_dirs
-from ..schemas import RleMask
+from ..schemas import ObservationSpec, RleMask
 from ..security import api_token_ok, require_operator
 from .codec import InvalidObservation
 from .service import LoadedPolicy, PolicyService, PredictResult
@@ -75,6 +79,7 @@ class PolicyMetadata(BaseModel):
     image_size: int
     encoder_hash: str | None
     normalization_key: str | None
+    observation: ObservationSpec = Field(description="what one observation may hold, for this model")
 
 
 class FrameRef(BaseModel):
@@ -85,14 +90,23 @@ class FrameRef(BaseModel):
 
 
 class PredictRequest(BaseModel):
+    """Bounds are the server-wide ceilings of pixelvla.observation; the served model's own limits
+    (its ObservationSpec in /v1/meta) are checked after, by the same code as every other door."""
+
     image_b64: str | None = Field(default=None, max_length=12_000_000, description="JPEG or PNG, base64")
     frame_ref: FrameRef | None = None
-    instruction: str = Field(default="", max_length=1000)
-    prompt_tokens: list[list[float]] | None = Field(default=None, max_length=16, description="(16, 256)")
-    prompt_valid: list[bool] | None = Field(default=None, max_length=16)
-    prompts: list[dict[str, Any]] | None = Field(default=None, max_length=16, description="prompt JSON")
-    pixel_masks: list[RleMask] | None = Field(default=None, max_length=4)
-    state: list[float] | None = Field(default=None, max_length=64)
+    instruction: str = Field(default="", max_length=spec.MAX_INSTRUCTION_CHARS)
+    prompt_tokens: list[list[float]] | None = Field(
+        default=None,
+        max_length=spec.PROMPT_TOKENS_SHAPE[0],
+        description="(N_s, dim): observation.prompt_tokens",
+    )
+    prompt_valid: list[bool] | None = Field(default=None, max_length=spec.PROMPT_TOKENS_SHAPE[0])
+    prompts: list[dict[str, Any]] | None = Field(
+        default=None, max_length=spec.MAX_PROMPTS, description="prompt JSON"
+    )
+    pixel_masks: list[RleMask] | None = Field(default=None, max_length=spec.MAX_PIXEL_MASKS)
+    state: list[float] | None = Field(default=None, max_length=spec.MAX_STATE_VALUES)
 
 
 class PredictResponse(BaseModel):
@@ -121,6 +135,7 @@ def metadata_of(model: LoadedPolicy) -> PolicyMetadata:
         image_size=int(m["image_size"]),
         encoder_hash=m.get("encoder_hash"),
         normalization_key=m.get("normalization_key"),
+        observation=ObservationSpec(**m["observation"]),
     )
 
 
@@ -184,6 +199,56 @@ async def predict(body: PredictRequest, svc: Svc) -> PredictResponse:
 
 def _rect(rows: list[list[float]]) -> bool:
     return len({len(r) for r in rows}) <= 1
+
+
+MSGPACK = "application/msgpack"
+
+
+@router.post(
+    "/v1/policy/predict/msgpack",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {MSGPACK: {"schema": {"type": "string", "format": "binary"}}},
+            "description": 'the stream\'s reply: {"type": "actions", "actions": f32 (N_c, 7), ...}',
+        },
+        503: {"model": ErrorResponse},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {MSGPACK: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "one observation map, exactly as on WS /v1/policy/stream",
+        }
+    },
+)
+async def predict_msgpack(request: Request, svc: Svc) -> Response:
+    """One action chunk, in the policy stream's encoding over plain HTTP: the body is one msgpack
+    observation (arrays in openpi's layout, image as JPEG/PNG bytes or `frame_ref`), the answer the
+    stream's `actions` reply in msgpack. Tokens travel as float32 bytes, not JSON numbers. Errors are
+    the usual JSON error bodies."""
+    from pixelvla import wire
+
+    t_recv = time.perf_counter()
+    max_bytes = request.app.state.studio.settings.max_request_bytes
+    obs = wire.unpackb(await request.body(), max_bytes=max_bytes)  # WireError: 400 invalid_message
+    seq = obs.get("seq") if isinstance(obs, dict) else None
+    result = await svc.predict(("http", next(_conn_ids)), obs)
+    reply = actions_reply(result, seq)
+    reply["timing_ms"]["server_total"] = (time.perf_counter() - t_recv) * 1000.0
+    return Response(wire.packb(reply), media_type=MSGPACK)
+
+
+def actions_reply(result: PredictResult, seq: Any) -> dict[str, Any]:
+    """The reply to one observation, on the stream and on POST /v1/policy/predict/msgpack."""
+    return {
+        "type": "actions",
+        "actions": result.actions,
+        "actions_normalized": result.actions_normalized,
+        "model_id": result.model.id,
+        "seq": seq,
+        "timing_ms": result.timing_ms,
+    }
 
 
 # ---- WebSocket ---------------------------------------------------------------------------------------
@@ -269,14 +334,7 @@ async def _stream(ws: WebSocket, *, bin_keys: bool) -> None:
 
     def reply_of(result: PredictResult, t_recv: float, seq: Any) -> dict[str, Any]:
         nonlocal sent_model
-        reply: dict[str, Any] = {
-            "type": "actions",
-            "actions": result.actions,
-            "actions_normalized": result.actions_normalized,
-            "model_id": result.model.id,
-            "seq": seq,
-            "timing_ms": result.timing_ms,
-        }
+        reply = actions_reply(result, seq)
         tag = result.model.id + str(result.model.loaded_at)
         if tag != sent_model:
             sent_model = tag

@@ -157,7 +157,7 @@ class PolicyService:
             t0 = time.perf_counter()
             try:
                 with decoding("the observation", "invalid_observation", InvalidObservation):
-                    observation = to_observation(obs, loader)
+                    observation = to_observation(obs, loader, spec=model.policy.spec)
             except _FrameLoadFailed as exc:
                 raise exc.cause from None  # the server's own data: not the client's fault
             t1 = time.perf_counter()
