@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every benchmark the project has and writes one JSON document to var/bench/results.json
 # (also printed on stdout). Each room contributes a `bench` entry point that prints JSON.
+# pixelvla_server.bench_openpi builds its side venv (scripts/openpi/bench-venv.sh) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH" PYTHONUNBUFFERED=1 MUJOCO_GL=${MUJOCO_GL:-osmesa} PYOPENGL_PLATFORM=${PYOPENGL_PLATFORM:-osmesa}
 mkdir -p var/bench
 parts=()
-for mod in pixelvla.bench pixelvla_sim.bench pixelvla_server.bench pixelvla_server.datasets.bench; do
+for mod in pixelvla.bench pixelvla_sim.bench pixelvla_server.bench pixelvla_server.bench_openpi pixelvla_server.datasets.bench; do
   if python -c "import importlib.util,sys; sys.exit(0 if importlib.util.find_spec('$mod') else 1)" 2>/dev/null; then
     echo "[bench] $mod" >&2
     python -m "$mod" >"var/bench/$mod.json"

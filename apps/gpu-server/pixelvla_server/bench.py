@@ -160,8 +160,11 @@ def bench_robot_stream(url: str, ws_url: str, seconds: float, control_hz: float 
 
 
 @contextlib.contextmanager
-def server_process(device: str, models: Path, data: Path) -> Iterator[tuple[str, str, str]]:
-    """The real CLI in its own process: a client in the same process would share the GIL with it."""
+def server_process(
+    device: str, models: Path, data: Path, model: str = "tiny", env: dict[str, str] | None = None
+) -> Iterator[tuple[str, str, str]]:
+    """The real CLI in its own process: a client in the same process would share the GIL with it.
+    env: the process environment (default: this one's), e.g. to fix its torch thread count."""
     import httpx
 
     with socket.socket() as s:
@@ -180,11 +183,11 @@ def server_process(device: str, models: Path, data: Path) -> Iterator[tuple[str,
         "--data-dir",
         str(data),
         "--model",
-        "tiny",
+        model,
         "--log-level",
         "warning",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 300
