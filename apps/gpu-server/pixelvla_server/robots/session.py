@@ -1,12 +1,18 @@
 """A robot session: one control thread owns the robot; WebSocket clients command it and watch its frames.
 
-The control thread ticks at the robot's control rate: apply the next action (a policy chunk step in
-"go" mode, a queued manual jog, or nothing), observe, encode the frame, publish it. Between ticks it
-sleeps until the next tick. A watchdog thread checks the dead man every slice: when the controller is
-silent for `deadman_ms` (or disconnects) the session stops, so the robot stops within deadman_ms plus
-one slice. Any exception in the loop stops the robot as well. Commands from the event loop only set
-fields under a lock; only the control thread touches the robot, from construction to close (MuJoCo
-and its GL context are bound to one thread).
+The control thread ticks at the robot's control rate: start a new episode if one was asked for,
+apply the next action (a policy chunk step in "go" mode, a queued manual jog, or nothing), observe,
+encode the frame, publish it. Between ticks it sleeps until the next tick. A watchdog thread checks the
+dead man every slice: when the controller is silent for `deadman_ms` (or disconnects) the session
+stops, so the robot stops within deadman_ms plus one slice. Any exception in the loop stops the robot
+as well. Commands from the event loop are checked and then only set fields under a lock; only the
+control thread touches the robot (robots.protocol.Robot), from construction to close (MuJoCo and its
+GL context are bound to one thread).
+
+Connections: one controller and any number of watchers. Any connection may stop or e-stop the robot
+(an e-stop button must work in every tab); a watcher holding the operator token may take control (the
+robot stops first, the old controller becomes a watcher). A session nobody watches renders no frames,
+and closes itself after `idle_close_s` without a connection.
 
 The session also measures its controller's link (`LinkMeter`: gaps between messages, the event
 loop's lag), and every stop is published as a `status` message saying why, how long the controller
@@ -32,7 +38,15 @@ import numpy as np
 
 from ..errors import ApiError
 from .link import CEILING_S, FreezeLedger, LinkMeter, Silence, silence
-from .protocol import Episode, RecordedStep, Recording, Robot, RobotDescription, TaskOutcome
+from .protocol import (
+    Episode,
+    Observation,
+    RecordedStep,
+    Recording,
+    Robot,
+    RobotDescription,
+    TaskOutcome,
+)
 
 log = logging.getLogger("pixelvla_server.robots")
 Mode = Literal["idle", "go", "stopped", "estopped", "error"]
@@ -219,7 +233,9 @@ class RobotSession:
         self.controller: object | None = None  # token of the controlling connection
         self.controller_heard = 0.0
         self._may_control: dict[object, bool] = {}  # connection -> holds the operator token
+        # Pending jogs: a 7-D action whose gripper is NaN until applied ("keep the gripper as it is").
         self._jogs: list[np.ndarray] = []
+        self._gripper = 0.0  # the gripper command last applied (after a reset: the state's "gripper")
         self._chunk: list[np.ndarray] = []
         self._reset_to: Episode | None = None  # a new episode the control thread starts at its next tick
         # Re-entrant: a stop publishes its status while the state it describes is still locked.
@@ -493,7 +509,7 @@ class RobotSession:
         try:
             self._robot = self._make_robot()
             self.description = self._robot.describe()
-            self._robot.reset(self.episode)
+            self._gripper = _gripper_of(self._robot.reset(self.episode), self.description)
             self.prompt = Prompt(instruction=self._robot.instruction)
             self.outcome = self._robot.outcome()
         except BaseException as exc:
@@ -562,7 +578,10 @@ class RobotSession:
     def _next_action(self) -> tuple[np.ndarray | None, str]:
         with self._lock:
             if self._jogs:
-                return self._jogs.pop(0), "jog"
+                jog = self._jogs.pop(0)
+                if np.isnan(jog[6]):
+                    jog[6] = self._gripper  # a move without O/C keeps the gripper (and what it holds)
+                return jog, "jog"
             if self.mode != "go":
                 return None, ""
             if self._chunk:
@@ -584,13 +603,15 @@ class RobotSession:
 
     def _start_episode(self, episode: Episode) -> None:
         """A reset the controller asked for, on this thread (the robot's only caller)."""
-        self.robot.reset(episode)
+        assert self.description is not None
+        gripper = _gripper_of(self.robot.reset(episode), self.description)
         with self._lock:
             self.episode = episode
             self.prompt = Prompt(instruction=self.robot.instruction)
             self.outcome = self.robot.outcome()
             self._chunk.clear()
             self._jogs.clear()
+            self._gripper = gripper
             if self.mode != "estopped":
                 self.mode = "idle"
             self.error = None
@@ -615,6 +636,8 @@ class RobotSession:
             if source == "policy" and self.mode != "go":
                 action = None  # stopped (e.g. by the dead man) while the policy ran: never apply a stale plan
         applied = self.robot.act(action) if action is not None else None
+        if applied is not None:
+            self._gripper = float(applied[6])
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
         outcome = self.robot.outcome() if applied is not None or self.outcome is None else self.outcome
@@ -685,12 +708,20 @@ class RobotSession:
 
 
 def _parse_jog(delta: object) -> np.ndarray:
+    """[dx, dy, dz, droll, dpitch, dyaw] moves and keeps the gripper; a 7th number sets it."""
     arr = np.asarray(delta, dtype=np.float32) if isinstance(delta, list | np.ndarray) else None
-    if arr is None or arr.shape != (7,) or not np.isfinite(arr).all():
+    if arr is None or arr.shape not in ((6,), (7,)) or not np.isfinite(arr).all():
         raise RobotCommandError(
-            "jog needs delta: 7 finite numbers [dx, dy, dz, droll, dpitch, dyaw, gripper]"
+            "jog needs delta: 6 finite numbers [dx, dy, dz, droll, dpitch, dyaw] (the gripper stays "
+            "as it is) or 7 with the gripper command last (0 open .. 1 closed)"
         )
-    return arr
+    return arr if arr.shape == (7,) else np.append(arr, np.float32(np.nan))
+
+
+def _gripper_of(obs: Observation, description: RobotDescription) -> float:
+    """The gripper command in a robot's state (the sim's "gripper"), 0 (open) if it reports none."""
+    names = description.state_names
+    return float(obs["state"][names.index("gripper")]) if "gripper" in names else 0.0
 
 
 def _json_rle(m: Any) -> dict[str, Any]:
