@@ -25,6 +25,7 @@ from .health import router as health_router
 from .policy.routes import router as policy_router
 from .policy.service import PolicyService
 from .robots.routes import RobotManager
+from .robots.remote import router as remote_robots_router
 from .robots.routes import router as robots_router
 from .runs.manager import RunManager
 from .runs.registry import RunRegistry
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app.include_router(runs_router)
     app.include_router(policy_router)
     app.include_router(robots_router)
+    app.include_router(remote_robots_router)
     app.include_router(datasets_router)
     install_docs(app)
     return app

@@ -31,6 +31,7 @@ from ..config import Settings
 from ..errors import ApiError, Conflict, NotFound
 from ..ids import check_id, datasets_root
 from .protocol import Episode, Recording, Robot
+from .remote import NAME_PATTERN, RemoteHub
 from .session import DEADMAN_MAX_MS, DEADMAN_MIN_MS, DEFAULT_IDLE_CLOSE_S, RobotSession
 
 MAX_SESSIONS = 4
@@ -40,6 +41,13 @@ Camera = Literal["front", "wrist"]
 
 class RobotCreate(BaseModel):
     kind: Literal["sim"] = "sim"
+    robot: str | None = Field(
+        default=None,
+        pattern="^remote:" + NAME_PATTERN[1:],
+        description="remote:<name>: drive a connected remote robot (GET /v1/remote-robots) instead of "
+        "building a sim; its cameras and control rate are the robot's own (image_size, control_hz "
+        "and cameras are ignored), task and seed go to its reset",
+    )
     task: str = Field(default="pick", max_length=64)
     seed: int = Field(default=0, ge=0, le=2**62)
     image_size: int = Field(default=224, ge=64, le=512)
@@ -68,10 +76,27 @@ class RobotManager:
         self.sessions: dict[str, RobotSession] = {}
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self.remote = RemoteHub()  # robots connected through pixelvla_robot (robots/remote.py)
 
     def create(self, body: RobotCreate) -> RobotSession:
-        """A sim robot session (the only kind POST /v1/robots builds itself)."""
+        """A sim robot session, or one on a connected remote robot (body.robot = "remote:<name>")."""
         from .sim import SimTeleopRobot
+
+        if body.robot is not None:
+            remote = self.remote.claim(body.robot.removeprefix("remote:"))
+            try:
+                d = remote.describe()
+                return self.create_session(
+                    lambda: remote,
+                    episode=Episode(task=body.task, seed=body.seed),
+                    control_hz=d.control_hz,
+                    cameras=d.cameras,
+                    deadman_ms=body.deadman_ms,
+                    idle_close_s=body.idle_close_s,
+                )
+            except BaseException:
+                remote.close()  # released for the next session (a started session closes it itself)
+                raise
 
         cameras = tuple(body.cameras)
         return self.create_session(

@@ -1,0 +1,381 @@
+"""Remote robots: pixelvla_robot's client in its own OS process (the MuJoCo sim as a remote robot),
+or in this process with a small robot defined here, against a real server over real WebSockets."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from pixelvla.wire import packb, unpackb
+from pixelvla_robot import (
+    AuthRefused,
+    BadServerUrl,
+    CameraSpec,
+    NameTaken,
+    ProtocolMismatch,
+    RobotClient,
+    RobotSpec,
+)
+from pixelvla_robot import client as robot_client
+from pixelvla_server.config import Settings
+from pixelvla_server.live import LiveServer, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+OP = {"X-Operator-Token": "op"}
+CONTROLLER = Path(__file__).parent / "fixtures" / "robot_controller.py"
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """No model: listing, jogging, errors."""
+    data = tmp_path_factory.mktemp("remote")
+    settings = Settings(
+        device="cpu", data_dir=data, models_dir=data / "m", operator_token="op", load_model=False
+    )
+    with serve(settings) as server:
+        yield server
+
+
+class RobotProcess:
+    """`python -m pixelvla_robot.sim ... --events` in its own OS process and session, as a robot's
+    process is; its JSON event lines are read on a thread."""
+
+    def __init__(self, ws_url: str, name: str, *args: str):
+        argv = [sys.executable, "-m", "pixelvla_robot.sim", "--server", ws_url, "--name", name, "--events"]
+        self.proc = subprocess.Popen(
+            [*argv, "--operator-token", "op", *args],
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+        self.events.put(None)
+
+    def expect(self, event: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            assert ev is not None, f"robot exited ({self.proc.wait()}) before {event!r}: {self.seen[-5:]}"
+            self.seen.append(ev)
+            if ev["event"] == event:
+                return ev
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def wait_listed(url: str, name: str, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        robots = {r["name"]: r for r in httpx.get(f"{url}/v1/remote-robots").json()["robots"]}
+        if name in robots:
+            return robots[name]
+        assert proc.poll() is None, f"the robot process exited with {proc.returncode}"
+        assert time.monotonic() < deadline, f"{name} did not connect within {timeout} s"
+        time.sleep(0.05)
+
+
+def create(server: LiveServer | str, **body: Any) -> httpx.Response:
+    url = server if isinstance(server, str) else server.url
+    return httpx.post(f"{url}/v1/robots", json=body, headers=OP, timeout=60)
+
+
+def recv_type(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if msg["type"] == kind:
+            return msg  # type: ignore[no-any-return]
+
+
+def test_a_sim_robot_in_another_process_is_listed_and_jogged(bare):
+    robot = RobotProcess(bare.ws_url, "arm1", "--control-hz", "20")
+    try:
+        listed = wait_listed(bare.url, "arm1", robot.proc)
+        assert listed["kind"] == "sim" and listed["in_use"] is False and listed["control_hz"] == 20.0
+        assert listed["action_names"][:3] == ["dx", "dy", "dz"] and len(listed["state_names"]) == 8
+        front = listed["cameras"][0]
+        assert front["name"] == "front" and front["width"] == 224 and len(front["intrinsics"]) == 3
+        assert listed["deadman_ms"] == 300 and listed["heartbeat_ms"] == 75
+
+        r = create(bare, robot="remote:arm1", task="pick", seed=3)
+        assert r.status_code == 201, r.text
+        info = r.json()
+        assert info["kind"] == "remote" and info["cameras"] == ["front"] and info["control_hz"] == 20.0
+        assert info["instruction"]  # the sim's task instruction, from the robot's reset
+        assert wait_listed(bare.url, "arm1", robot.proc)["in_use"] is True
+        busy = create(bare, robot="remote:arm1")
+        assert busy.status_code == 409 and busy.json()["error"]["code"] == "robot_in_use"
+
+        sid = info["id"]
+        url = f"{bare.ws_url}/v1/robots/{sid}/stream?role=controller&operator_token=op"
+        with connect(url, open_timeout=10, max_size=None) as ws:
+            recv_type(ws, "session")
+            x0 = recv_type(ws, "frame")["state"][0]
+            ws.send(packb({"type": "jog", "delta": [0.01, 0, 0, 0, 0, 0, 0]}))
+            moved = None
+            for _ in range(40):
+                f = recv_type(ws, "frame")
+                if f["action"] is not None:
+                    moved = f
+                    break
+            assert moved is not None, "the remote robot never applied the jog"
+            # The other process's sim moved by the jog, and its calibrated camera came with the frame.
+            assert moved["state"][0] == pytest.approx(x0 + 0.01, abs=2e-3)
+            assert set(moved["camera_models"]) == {"front"}
+            assert np.asarray(moved["camera_models"]["front"]["world_to_camera"]).shape == (4, 4)
+        robot.expect("acted", timeout=10)
+        httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
+        deadline = time.monotonic() + 10
+        while wait_listed(bare.url, "arm1", robot.proc)["in_use"]:  # the closed session released it
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        robot.kill()
+
+
+class PointRobot:
+    """A user's robot, in this process: a point on a plane drawn as a dot, 2-D actions."""
+
+    def __init__(self, state_dim: int = 2):
+        self.xy = np.zeros(2)
+        self.state_dim = state_dim
+        self.stops = 0
+
+    def spec(self) -> RobotSpec:
+        return RobotSpec(
+            cameras=(CameraSpec("top", 32, 32),),
+            state_names=("x", "y"),
+            action_names=("dx", "dy"),
+            action_low=(-0.1, -0.1),
+            action_high=(0.1, 0.1),
+            control_hz=20.0,
+            instruction="go to the corner",
+            kind="point",
+        )
+
+    def observe(self) -> dict[str, Any]:
+        img = np.zeros((32, 32, 3), np.uint8)
+        u, v = (np.clip(self.xy, -1, 1) * 15 + 16).astype(int)
+        img[v, u] = 255
+        state = np.zeros(self.state_dim, np.float32)
+        state[:2] = self.xy
+        return {"images": {"top": img}, "state": state, "t": 0.0}
+
+    def act(self, action: np.ndarray) -> np.ndarray:
+        self.xy = self.xy + action
+        return action
+
+    def stop(self) -> None:
+        self.stops += 1
+
+    def reset(self, task: str, seed: int) -> None:
+        self.xy = np.zeros(2)
+
+    def close(self) -> None:
+        pass
+
+
+def test_connection_errors_are_typed(bare, monkeypatch):
+    with pytest.raises(BadServerUrl):
+        RobotClient("ftp://127.0.0.1:1", PointRobot(), name="p")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(BadServerUrl, match="nothing answers"):
+        RobotClient(f"ws://127.0.0.1:{closed}", PointRobot(), name="p").connect()
+    with pytest.raises(AuthRefused):
+        RobotClient(bare.ws_url, PointRobot(), name="p").connect()  # no operator token
+    with pytest.raises(AuthRefused):
+        RobotClient(bare.ws_url, PointRobot(), name="p", operator_token="wrong").connect()
+    with pytest.raises(ProtocolMismatch):  # an HTTP server without the endpoint
+        RobotClient(f"{bare.ws_url}/v1/nothing-here", PointRobot(), name="p", operator_token="op").connect()
+    first = RobotClient(bare.url, PointRobot(), name="p", operator_token="op")  # http:// works too
+    assert first.connect()["heartbeat_ms"] == 75
+    try:
+        with pytest.raises(NameTaken):
+            RobotClient(bare.ws_url, PointRobot(), name="p", operator_token="op").connect()
+    finally:
+        first.close()
+    monkeypatch.setattr(robot_client, "PROTOCOL", "pixelvla.robot.v0")  # an older client
+    with pytest.raises(ProtocolMismatch, match=r"pixelvla\.robot\.v1"):
+        RobotClient(bare.ws_url, PointRobot(), name="old", operator_token="op").connect()
+
+
+def raw_hello(server: LiveServer, hello: dict[str, Any]) -> tuple[dict[str, Any] | None, int | None]:
+    with connect(f"{server.ws_url}/v1/remote-robots/connect", additional_headers=OP, open_timeout=10) as ws:
+        ws.send(packb(hello))
+        reply = None
+        with contextlib.suppress(ConnectionClosed):
+            reply = unpackb(ws.recv(timeout=10))
+            ws.recv(timeout=10)
+        return reply, ws.close_code
+
+
+def test_bad_hellos_are_refused_with_a_reason(bare):
+    good = {"type": "hello", "protocol": "pixelvla.robot.v1", "name": "h", **PointRobot().spec().to_json()}
+    for bad, says in [
+        ({**good, "action_low": [0.0]}, "action_low"),
+        ({**good, "action_low": [1.0, 1.0]}, "action_low <= action_high"),
+        ({**good, "name": "../etc"}, "name"),
+        ({**good, "cameras": []}, "cameras"),
+        ({**good, "control_hz": float("nan")}, "control_hz"),
+        ({**good, "cameras": [{"name": "c", "width": 10**9, "height": 4}]}, "width"),
+        ({"type": "observation"}, "first message"),
+    ]:
+        reply, code = raw_hello(bare, bad)
+        assert code == 4400 and reply is not None and reply["error"]["code"] == "invalid_hello", bad
+        assert says in reply["error"]["message"], reply
+    reply, code = raw_hello(bare, {**good, "protocol": "pixelvla.robot.v9"})
+    assert code == 4426 and reply is not None and reply["error"]["code"] == "protocol_mismatch"
+    assert httpx.get(f"{bare.url}/v1/remote-robots").json()["robots"] == []
+
+
+def test_a_robot_that_leaves_or_lies_stops_its_session_with_a_typed_error(bare):
+    r = create(bare, robot="remote:ghost")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_robot"
+
+    liar = PointRobot(state_dim=3)  # announces 2 state values, sends 3
+    client = RobotClient(bare.ws_url, liar, name="liar", operator_token="op")
+    client.connect()
+    threading.Thread(target=client.run, daemon=True).start()
+    r = create(bare, robot="remote:liar")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_observation", r.text
+    assert "2 finite values" in r.json()["error"]["message"]
+    client.close()
+
+    honest = PointRobot()
+    client = RobotClient(bare.ws_url, honest, name="leaver", operator_token="op")
+    client.connect()
+    runner = threading.Thread(target=client.run, daemon=True)
+    runner.start()
+    sid = create(bare, robot="remote:leaver").json()["id"]
+    with connect(f"{bare.ws_url}/v1/robots/{sid}/stream?role=watcher", max_size=None) as ws:
+        recv_type(ws, "frame")
+        client.close()  # the robot's process goes away
+        status = recv_type(ws, "status")
+    assert status["mode"] == "error" and "'leaver' is gone" in status["error"], status
+    runner.join(timeout=10)
+    httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
+
+
+@pytest.fixture
+def server_process(models_root: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The server in its own process, with the tiny model, so that a test can kill or freeze it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [
+        sys.executable,
+        "-m",
+        "pixelvla_server",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--model",
+        "tiny-a",
+    ]
+    argv += ["--models-dir", str(models_root), "--data-dir", str(tmp_path), "--operator-token", "op"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not load its model in time"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/v1/meta", timeout=5).json()["model"] is not None:
+                    break
+            time.sleep(0.1)
+        yield url, proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def check_stop(stop: dict[str, Any], reason: str) -> float:
+    """The robot's stop event: its reason, and how long after the last message it heard it came."""
+    assert stop["reason"] == reason and stop["deadman_ms"] == 300
+    latency_ms = (stop["t"] - stop["last_heard"]) * 1000.0
+    bound_ms = stop["deadman_ms"] + stop["check_gap_max_ms"]
+    print(f"{reason}: stopped {latency_ms:.0f} ms after the last message; bound {bound_ms:.0f} ms ({stop})")
+    assert latency_ms <= bound_ms
+    return latency_ms
+
+
+def test_the_robot_stops_itself_when_its_server_freezes_or_is_killed(server_process):
+    """The studio's controller drives the remote sim (Go, the tiny policy) in a third process. The
+    server is frozen (SIGSTOP: the socket stays open and says nothing), then woken, then killed
+    (SIGKILL: the kernel closes its sockets). Each time the robot's own client stops it: within its
+    dead-man window (300 ms) of the last message it heard, plus the longest gap between two of its
+    dead-man checks while it moved, as that process measured it on this machine (its slice, its
+    act/observe, the scheduler's lateness): nothing here is tuned to one box."""
+    url, proc = server_process
+    ws_url = url.replace("http://", "ws://")
+    robot = RobotProcess(ws_url, "victim")
+    ctl = None
+    try:
+        wait_listed(url, "victim", robot.proc)
+        sid = create(url, robot="remote:victim").json()["id"]
+        ctl = subprocess.Popen(
+            [
+                sys.executable,
+                str(CONTROLLER),
+                f"{ws_url}/v1/robots/{sid}/stream?role=controller&operator_token=op",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(5):  # going: the policy's actions reach the other process
+            robot.expect("acted", timeout=60)
+        os.kill(proc.pid, signal.SIGSTOP)
+        frozen = robot.expect("stop", timeout=10)
+        os.kill(proc.pid, signal.SIGCONT)
+        robot.expect("acted", timeout=30)  # the server is back: it drives the robot again
+        os.kill(proc.pid, signal.SIGKILL)
+        killed = robot.expect("stop", timeout=10)
+        assert robot.proc.wait(timeout=30) == 3  # link lost: the process says so in its exit code
+    finally:
+        if ctl is not None:
+            ctl.kill()
+            ctl.wait()
+        robot.kill()
+    silent_ms = check_stop(frozen, "deadman")
+    assert silent_ms >= frozen["deadman_ms"]  # it waited out its window: not a stop for nothing
+    assert not [
+        ev
+        for ev in robot.seen
+        if ev["event"] == "acted" and frozen["t"] < ev["t"] < frozen["last_heard"] + 0.3
+    ]
+    check_stop(killed, "link lost")
+    assert not [ev for ev in robot.seen if ev["event"] == "acted" and ev["t"] > killed["t"]]
