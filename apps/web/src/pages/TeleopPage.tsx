@@ -15,6 +15,7 @@ import { useEncoder } from '../encoder/useEncoder';
 import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
 import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
+import { RemoteRobots } from '../teleop/RemoteRobots';
 import { type LinkStatus, type RobotLink, useRobotLink } from '../teleop/link';
 import { explainStop } from '../teleop/stopReason';
 import { ActionOverlay } from '../actions/ActionOverlay';
@@ -79,6 +80,7 @@ export function TeleopPage() {
           {create.isPending ? 'Starting sim…' : 'Start sim robot'}
         </button>
         {create.isError && <div className="errbox">{create.error.message}</div>}
+        <RemoteRobots task={task} seed={seed} onStarted={setSessionId} />
         <h3>Sessions</h3>
         <div className="list" data-testid="robot-list">
           {list.map((s) => (
