@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,30 @@ def models_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+ModelServer = Callable[..., AbstractContextManager[LiveServer]]
+
+
+@pytest.fixture(scope="session")
+def model_server(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> ModelServer:
+    """``with model_server(name, **settings) as server``: a live server on CPU serving the session's
+    tiny-a bundle (loaded before it yields), with a data folder of its own; the keywords are further
+    Settings fields."""
+
+    @contextmanager
+    def make(name: str, **overrides: Any) -> Iterator[LiveServer]:
+        data = tmp_path_factory.mktemp(name)
+        settings = Settings(device="cpu", data_dir=data, models_dir=models_root, model="tiny-a", **overrides)
+        with serve(settings) as server:
+            wait_model(server.app)
+            yield server
+
+    return make
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> Iterator[LiveServer]:
+def live(model_server: ModelServer) -> Iterator[LiveServer]:
     """A server with the tiny model loaded, an operator token and a 1 MiB message limit."""
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(
-        device="cpu",
-        data_dir=data,
-        models_dir=models_root,
-        model="tiny-a",
-        operator_token="op",
-        max_request_bytes=1024 * 1024,
-    )
-    with serve(settings) as server:
-        wait_model(server.app)
+    with model_server("data", operator_token="op", max_request_bytes=1024 * 1024) as server:
         yield server
 
 

@@ -18,7 +18,8 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pixelvla.wire import packb, unpackb
-from pixelvla_server.config import Settings
-from pixelvla_server.live import LiveServer, serve, wait_model
+from pixelvla_server.live import LiveServer
 from websockets.sync.client import ClientConnection, connect
 
 TESTDATA = Path(__file__).resolve().parents[3] / "packages" / "model" / "testdata"
@@ -255,18 +255,12 @@ CASES = inline_cases() + prompt_vector_cases() + corpus_cases()
 
 
 @pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory: pytest.TempPathFactory, models_root: Path) -> Iterator[LiveServer]:
-    data = tmp_path_factory.mktemp("hostile")
-    settings = Settings(
-        device="cpu",
-        data_dir=data,
-        models_dir=models_root,
-        model="tiny-a",
+def hostile_server(model_server: Callable[..., AbstractContextManager[LiveServer]]) -> Iterator[LiveServer]:
+    with model_server(
+        "hostile",
         deadman_ms=2000,  # the dead man is not under test here; a loaded machine must not trip it
         max_request_bytes=4 * 1024 * 1024,
-    )
-    with serve(settings) as server:
-        wait_model(server.app)
+    ) as server:
         yield server
 
 
