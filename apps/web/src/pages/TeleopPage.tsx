@@ -1,6 +1,7 @@
 // Teleop: the live sim robot stream. Draw a prompt on the live frame, Go / Stop / E-stop (Esc),
-// jog with the keyboard, record. Closing the tab stops the robot.
-import { useEffect, useMemo, useState } from 'react';
+// jog with the keyboard, record, start a new episode. Closing the tab stops the robot. A second tab
+// on the same robot watches it (live view, Stop and E-STOP work) and may take control.
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useStore } from 'zustand';
 import type { WireValue } from '@pixelvla/model';
 import { Editor } from '../canvas/editor';
@@ -23,7 +24,7 @@ import { projectedPath } from '../actions/path';
 
 const TASKS = ['pick', 'place', 'pick_ambiguous', 'place_ambiguous'];
 const JOG_STEP = 0.02;
-/** Keyboard jog: key -> [axis, sign]. Axes 0..2 are x, y, z; 6 is the gripper. */
+/** Keyboard jog: key -> [axis, sign] for axes 0..2 (x, y, z). A move keeps the gripper as it is. */
 const JOG_KEYS: Record<string, [number, number]> = {
   ArrowRight: [0, 1],
   ArrowLeft: [0, -1],
@@ -31,9 +32,9 @@ const JOG_KEYS: Record<string, [number, number]> = {
   ArrowDown: [1, -1],
   PageUp: [2, 1],
   PageDown: [2, -1],
-  c: [6, 1],
-  o: [6, -1],
 };
+/** Gripper keys: close (1) and open (0); only these change the gripper. */
+const GRIPPER_KEYS: Record<string, number> = { c: 1, o: 0 };
 
 export function TeleopPage() {
   const sessions = useRobotSessions();
@@ -47,27 +48,26 @@ export function TeleopPage() {
   return (
     <section className="workspace" data-testid="page-teleop">
       <aside className="sidebar">
-        <h3>New sim robot</h3>
-        <div className="row">
-          <select
-            value={task}
-            onChange={(e) => setTask(e.target.value)}
-            aria-label="Task"
-            style={{ minWidth: 0, flex: 1 }}
-          >
+        <h3>Sim robot episode</h3>
+        <label className="field" title="The task: which objects and what the instruction asks">
+          <span>Task</span>
+          <select value={task} onChange={(e) => setTask(e.target.value)} data-testid="robot-task">
             {TASKS.map((t) => (
               <option key={t}>{t}</option>
             ))}
           </select>
+        </label>
+        <label className="field" title="The scene's seed: the same seed gives the same objects and places">
+          <span>Seed</span>
           <input
             type="number"
             value={seed}
             min={0}
-            onChange={(e) => setSeed(Number(e.target.value))}
-            aria-label="Seed"
-            style={{ width: 56 }}
+            onChange={(e) => setSeed(Math.max(0, Math.floor(Number(e.target.value) || 0)))}
+            data-testid="robot-seed"
+            style={{ width: 80 }}
           />
-        </div>
+        </label>
         <button
           type="button"
           className="primary"
@@ -110,7 +110,7 @@ export function TeleopPage() {
           </button>
         )}
       </aside>
-      {sessionId ? <Cockpit key={sessionId} sessionId={sessionId} /> : <Empty />}
+      {sessionId ? <Cockpit key={sessionId} sessionId={sessionId} next={{ task, seed }} /> : <Empty />}
     </section>
   );
 }
@@ -126,12 +126,15 @@ function Empty() {
   );
 }
 
-function Cockpit({ sessionId }: { sessionId: string }) {
+/** The task and seed chosen in the sidebar: what "New episode" resets the robot to. */
+type NextEpisode = { readonly task: string; readonly seed: number };
+
+function Cockpit({ sessionId, next }: { sessionId: string; next: NextEpisode }) {
   const link = useRobotLink(sessionId);
-  return link ? <CockpitView link={link} /> : <Empty />;
+  return link ? <CockpitView link={link} next={next} /> : <Empty />;
 }
 
-function CockpitView({ link }: { link: RobotLink }) {
+function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
   const editor = useMemo(() => new Editor({ width: 224, height: 224 }, 'point'), []);
   const st = useStore(link.status);
   const [encoder, encStatus] = useEncoder();
@@ -141,9 +144,16 @@ function CockpitView({ link }: { link: RobotLink }) {
   const order = useEditorState(editor, (s) => s.order);
   const [instruction, setInstruction] = useState('');
   const [recordTo, setRecordTo] = useState('recordings');
+  // Each episode starts from its task's instruction and a clean canvas: prompts drawn on the old
+  // scene point at objects that are not there any more.
+  const episodeKey = st.episode ? st.resets : null;
+  const shownFor = useRef<number | null>(null);
   useEffect(() => {
-    if (st.instruction && !instruction) setInstruction(st.instruction);
-  }, [st.instruction, instruction]);
+    if (episodeKey === null || episodeKey === shownFor.current || !st.instruction) return;
+    if (shownFor.current !== null) editor.clear();
+    shownFor.current = episodeKey;
+    setInstruction(st.instruction);
+  }, [episodeKey, st.instruction, editor]);
 
   const sendPrompt = async (): Promise<void> => {
     const prompts = exportPrompts(editor);
@@ -164,25 +174,31 @@ function CockpitView({ link }: { link: RobotLink }) {
     [st.camera, st.state, st.plan],
   );
   // While the robot runs, a changed drawing re-prompts it at once.
-  const going = st.mode === 'go';
+  const controlling = st.role === 'controller';
+  const going = st.mode === 'go' && controlling;
   useEffect(() => {
     if (going) void sendPrompt();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shapes, order, going]);
 
-  // Esc is the E-stop wherever the focus is; arrows / PageUp / PageDown / O / C jog.
+  // Esc is the E-stop wherever the focus is, in any tab; arrows / PageUp / PageDown move the hand
+  // (the gripper stays as it is), O / C open and close the gripper: the controller's only.
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (e.key === 'Escape') {
         link.estop();
         return; // the canvas still gets Escape to cancel a gesture
       }
-      if (isTypingTarget(e.target)) return;
+      if (isTypingTarget(e.target) || e.ctrlKey || e.altKey || e.metaKey) return;
+      if (link.status.getState().role !== 'controller') return;
+      const grip = GRIPPER_KEYS[e.key.toLowerCase()];
       const jog = JOG_KEYS[e.key];
-      if (!jog || e.ctrlKey || e.altKey || e.metaKey) return;
-      const delta = [0, 0, 0, 0, 0, 0, 0];
-      delta[jog[0]] = jog[0] === 6 ? jog[1] : jog[1] * JOG_STEP * (e.shiftKey ? 3 : 1);
-      link.jog(delta);
+      if (grip !== undefined) link.gripper(grip);
+      else if (jog) {
+        const delta = [0, 0, 0, 0, 0, 0];
+        delta[jog[0]] = jog[1] * JOG_STEP * (e.shiftKey ? 3 : 1);
+        link.jog(delta);
+      } else return;
       e.preventDefault();
     };
     window.addEventListener('keydown', onKey, true);
@@ -211,24 +227,43 @@ function CockpitView({ link }: { link: RobotLink }) {
           <span className={`pill mode-${st.mode ?? 'none'}`} data-testid="robot-mode">
             {st.mode ?? '…'}
           </span>
+          <span className="muted" data-testid="robot-role" data-role={st.role ?? 'none'}>
+            {st.role === 'controller' ? 'controlling' : st.role === 'watcher' ? 'watching' : ''}
+          </span>
           <span className="grow" />
           <label className="row" title="Record this run as an episode">
             <input
               type="checkbox"
               checked={st.recording}
-              onChange={(e) => link.record(e.target.checked)}
+              disabled={!controlling}
+              onChange={async (e) => {
+                const on = e.target.checked;
+                // The episode is saved with the prompt on screen: send it before each record command.
+                await sendPrompt();
+                link.record(on, recordTo);
+              }}
               data-testid="record"
             />
             <span className={st.recording ? 'rec-dot on' : 'rec-dot'} /> rec
           </label>
         </div>
+        {st.role === 'watcher' && (
+          <div className="muted" style={{ fontSize: 12 }} data-testid="watching">
+            {st.roleNote ? `${st.roleNote[0]!.toUpperCase()}${st.roleNote.slice(1)}. ` : ''}
+            Another client controls this robot: this tab shows its live view, and Stop and E-STOP work from
+            here.{' '}
+            <button type="button" onClick={() => link.takeControl()} data-testid="take-control">
+              Take control
+            </button>
+          </div>
+        )}
         <StopReason st={st} />
         <div className="row">
           <button
             type="button"
             className="primary grow"
             data-testid="go"
-            disabled={st.link !== 'open' || st.mode === 'estopped'}
+            disabled={st.link !== 'open' || st.mode === 'estopped' || !controlling}
             onClick={async () => {
               await sendPrompt();
               link.go();
@@ -255,11 +290,23 @@ function CockpitView({ link }: { link: RobotLink }) {
         >
           E-STOP <kbd>Esc</kbd>
         </button>
-        {st.mode === 'estopped' && (
+        {st.mode === 'estopped' && controlling && (
           <button type="button" onClick={() => link.resetEstop()} data-testid="reset-estop">
             Reset E-stop
           </button>
         )}
+        <Outcome st={st} />
+        <button
+          type="button"
+          data-testid="new-episode"
+          disabled={st.link !== 'open' || !controlling || st.recording}
+          title={
+            st.recording ? 'Stop recording first' : 'Reset this robot to the task and seed chosen on the left'
+          }
+          onClick={() => link.reset(next.task, next.seed)}
+        >
+          New episode: {next.task}, seed {next.seed}
+        </button>
         <label className="field" title="Dataset the recorded episodes are appended to">
           <span>record to</span>
           <input
@@ -267,6 +314,7 @@ function CockpitView({ link }: { link: RobotLink }) {
             value={recordTo}
             onChange={(e) => setRecordTo(e.target.value)}
             disabled={st.recording}
+            data-testid="record-to"
           />
         </label>
         {st.saved && (
@@ -345,6 +393,38 @@ function Readout({
   );
 }
 
+/** The episode and its task outcome: success or not yet, steps and time since the reset. */
+function Outcome({ st }: { st: LinkStatus }) {
+  const o = st.outcome;
+  if (!st.episode) return null;
+  const verdict =
+    o === null
+      ? ''
+      : o.success === true
+        ? 'success'
+        : o.success === false
+          ? 'not done yet'
+          : 'no success check';
+  return (
+    <div
+      className="row"
+      style={{ fontSize: 12 }}
+      data-testid="task-outcome"
+      data-success={o?.success === true ? 'true' : 'false'}
+    >
+      <span>
+        {st.episode.task} · seed {st.episode.seed}
+      </span>
+      <span className="grow" />
+      {o && (
+        <span className={o.success ? 'ok' : 'muted'}>
+          {verdict} · {o.steps} steps · {o.time_s.toFixed(1)} s
+        </span>
+      )}
+    </div>
+  );
+}
+
 /** Why the robot stopped, while it stays stopped (a later Go clears it): what happened, the numbers,
  * what to change. A dead-man stop is an error box: the studio was at the controls and lost them. */
 function StopReason({ st }: { st: LinkStatus }) {
@@ -357,7 +437,7 @@ function StopReason({ st }: { st: LinkStatus }) {
       data-testid="robot-stop"
       data-reason={stop.reason}
     >
-      {explainStop(stop, st.linkStats)}
+      {explainStop(stop, st.linkStats, { watching: st.role === 'watcher' })}
     </div>
   );
 }

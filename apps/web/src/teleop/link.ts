@@ -2,21 +2,40 @@
 // worker (link.worker.ts) that sends the heartbeats on its own timer and decodes the frames, so no
 // amount of work on this thread can starve the server's dead man of heartbeats. This side packs
 // commands, keeps the status store the cockpit renders, tells the worker every PAGE_ALIVE_MS that the
-// page is alive, and stops the robot when the tab goes away or is hidden.
+// page is alive, and stops the robot when the tab goes away or is hidden. The link joins as the
+// controller when the robot has none and as a watcher otherwise (role=auto): a watcher sees the live
+// frames, may Stop and E-stop, and may take control explicitly.
 import { useEffect, useState } from 'react';
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { NdArray, packMessage, type WireValue } from '@pixelvla/model';
 import { type CameraModel, parseCameraModel } from '../actions/path';
-import { PAGE_ALIVE_MS, type FromLink, type LinkStats, type StopInfo, type ToLink } from './linkProtocol';
+import {
+  PAGE_ALIVE_MS,
+  type EpisodeInfo,
+  type FromLink,
+  type LinkStats,
+  type Role,
+  type StopInfo,
+  type TaskOutcome,
+  type ToLink,
+} from './linkProtocol';
 
-export type { LinkStats, StopInfo } from './linkProtocol';
+export type { EpisodeInfo, LinkStats, Role, StopInfo, TaskOutcome } from './linkProtocol';
 export type LinkState = 'connecting' | 'open' | 'closed';
 export type RobotMode = 'idle' | 'go' | 'stopped' | 'estopped' | 'error';
 
 export interface LinkStatus {
   readonly link: LinkState;
   readonly closeReason: string | null;
-  readonly role: string | null;
+  /** controller (this tab drives) or watcher (another client drives; this tab may stop or take control). */
+  readonly role: Role | null;
+  /** Why the role last changed (e.g. another client took control), until it changes again. */
+  readonly roleNote: string | null;
+  /** The episode the session runs and the task's outcome in it so far. */
+  readonly episode: EpisodeInfo | null;
+  /** How many new episodes (resets) this link has seen: a reset to the same task and seed counts. */
+  readonly resets: number;
+  readonly outcome: TaskOutcome | null;
   readonly mode: RobotMode | null;
   /** Why the robot last stopped, as the server recorded it; the cockpit shows it while stopped. */
   readonly stop: StopInfo | null;
@@ -50,6 +69,10 @@ const INITIAL: LinkStatus = {
   link: 'connecting',
   closeReason: null,
   role: null,
+  roleNote: null,
+  episode: null,
+  resets: 0,
+  outcome: null,
   mode: null,
   stop: null,
   linkStats: null,
@@ -82,14 +105,15 @@ export class RobotLink {
   private readonly onVisibility = (): void => {
     // A hidden tab: nobody is watching the stream or near Esc. (The worker's heartbeats would keep a
     // robot going in a background tab; the page's own timers are throttled there.)
-    if (document.visibilityState === 'hidden' && this.status.getState().mode === 'go') {
+    const st = this.status.getState();
+    if (document.visibilityState === 'hidden' && st.mode === 'go' && st.role === 'controller') {
       this.stop('studio tab hidden');
     }
   };
 
   constructor(sessionId: string, opts: { operatorToken?: string } = {}) {
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = new URLSearchParams({ role: 'controller' });
+    const q = new URLSearchParams({ role: 'auto' });
     if (opts.operatorToken) q.set('operator_token', opts.operatorToken);
     this.worker = new Worker(new URL('./link.worker.ts', import.meta.url), {
       type: 'module',
@@ -132,8 +156,21 @@ export class RobotLink {
   resetEstop(): void {
     this.send({ type: 'reset_estop' });
   }
+  /** Moves the hand one control step, [dx, dy, dz, droll, dpitch, dyaw]; the gripper stays as it is. */
   jog(delta: readonly number[]): void {
-    this.send({ type: 'jog', delta: [...delta] });
+    this.send({ type: 'jog', delta: delta.slice(0, 6) });
+  }
+  /** Sets the gripper (0 open .. 1 closed) without moving the hand. */
+  gripper(value: number): void {
+    this.send({ type: 'jog', delta: [0, 0, 0, 0, 0, 0, value] });
+  }
+  /** A watcher (with the operator token) becomes the controller; the robot stops first. */
+  takeControl(): void {
+    this.send({ type: 'take_control' });
+  }
+  /** A new episode in this session: a new scene from `task` and `seed`. */
+  reset(task: string, seed: number): void {
+    this.send({ type: 'reset', task, seed });
   }
   /** Starts recording into `dataset` (created on first use) or stops and saves the episode. */
   record(on: boolean, dataset = 'recordings'): void {
@@ -197,6 +234,22 @@ export class RobotLink {
           instruction: m.instruction,
           recording: m.recording,
           stop: m.lastStop,
+          outcome: m.outcome,
+          episode: m.episode,
+        });
+        break;
+      case 'role':
+        this.status.setState({ role: m.role, roleNote: m.reason });
+        break;
+      case 'episode':
+        this.status.setState({
+          episode: m.episode,
+          resets: this.status.getState().resets + 1,
+          instruction: m.instruction,
+          mode: m.mode as RobotMode,
+          outcome: m.outcome,
+          stop: null,
+          plan: [],
         });
         break;
       case 'frame':
@@ -211,6 +264,10 @@ export class RobotLink {
         if (m.rttMs !== null) patch.ackRttMs = m.rttMs;
         if (typeof f.recording === 'boolean') patch.recording = f.recording;
         if (typeof f.mode === 'string') patch.mode = f.mode as RobotMode;
+        if (f.role === 'controller' || f.role === 'watcher') {
+          patch.role = f.role;
+          patch.roleNote = null;
+        }
         if (
           m.command === 'record' &&
           f.recording === false &&
@@ -248,6 +305,8 @@ export class RobotLink {
       frameGapMs: m.gapMs,
       frameAgeMs: 0,
     };
+    if (m.outcome) patch.outcome = m.outcome;
+    if (m.episode) patch.episode = m.episode;
     if (m.bitmap) {
       this.retired?.close();
       this.retired = this.status.getState().frame;
@@ -260,7 +319,7 @@ export class RobotLink {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** The controller link of a mounted cockpit: made by the effect that closes it, so React's
+/** The link of a mounted cockpit (controller or watcher): made by the effect that closes it, so React's
  * development double-mount closes the first link instead of leaving a second controller around. */
 export function useRobotLink(sessionId: string): RobotLink | null {
   const [link, setLink] = useState<RobotLink | null>(null);

@@ -5,9 +5,20 @@
 // main thread is silent for longer than that on a loaded two-core box. The worker sends heartbeats on
 // its own timer at the interval the server asks for, decodes frames (msgpack, JPEG) and hands the
 // page only the newest one, one at a time. It still stops the robot when the page itself stops
-// answering for PAGE_LIMIT_MS: then the operator could not press Stop or E-stop either.
+// answering for PAGE_LIMIT_MS: then the operator could not press Stop or E-stop either. Those stops
+// (and the stop on close) are the controller's: a watching tab's link never stops the robot by
+// itself, only when its operator presses Stop or E-STOP.
 import { packMessage, unpackMessage, NdArray } from '@pixelvla/model';
-import { PAGE_LIMIT_MS, type FromLink, type LinkStats, type StopInfo, type ToLink } from './linkProtocol';
+import {
+  PAGE_LIMIT_MS,
+  type EpisodeInfo,
+  type FromLink,
+  type LinkStats,
+  type Role,
+  type StopInfo,
+  type TaskOutcome,
+  type ToLink,
+} from './linkProtocol';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -25,6 +36,7 @@ let tickGapMaxMs = 0;
 let pageSeen = performance.now();
 let pageStopped = false;
 let mode: string | null = null;
+let role: Role | null = null;
 const acks = new Map<string, number>();
 // Frames: the newest one not yet handed over, and whether the page is still busy with the last one.
 let pending: Msg | null = null;
@@ -40,6 +52,24 @@ const numbers = (v: unknown): number[] | null =>
     : Array.isArray(v)
       ? v.map(Number)
       : null;
+
+const outcomeOf = (v: unknown): TaskOutcome | null => {
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  return {
+    success: typeof o.success === 'boolean' ? o.success : null,
+    steps: Number(o.steps ?? 0),
+    time_s: Number(o.time_s ?? 0),
+  };
+};
+
+const episodeOf = (v: unknown): EpisodeInfo | null => {
+  if (v === null || typeof v !== 'object') return null;
+  const e = v as Record<string, unknown>;
+  return { task: String(e.task ?? ''), seed: Number(e.seed ?? 0) };
+};
+
+const roleOf = (v: unknown): Role => (v === 'controller' ? 'controller' : 'watcher');
 
 const stopOf = (v: unknown): StopInfo | null => {
   if (v === null || typeof v !== 'object') return null;
@@ -71,7 +101,7 @@ function beat(): void {
   lastTick = now;
   send(HEARTBEAT, 'heartbeat');
   const pageSilent = now - pageSeen;
-  if (pageSilent > PAGE_LIMIT_MS && mode === 'go' && !pageStopped) {
+  if (pageSilent > PAGE_LIMIT_MS && mode === 'go' && role === 'controller' && !pageStopped) {
     pageStopped = true;
     const reason = `studio page unresponsive for ${Math.round(pageSilent)} ms (limit ${PAGE_LIMIT_MS} ms)`;
     send(packMessage({ type: 'stop', reason }), 'stop');
@@ -104,18 +134,35 @@ function receive(data: ArrayBuffer): void {
   switch (m.type) {
     case 'session': {
       mode = String(m.mode);
+      role = roleOf(m.role);
       const ms = Number(m.heartbeat_ms);
       if (Number.isFinite(ms) && ms > 0 && ms !== heartbeatMs) startHeartbeat(ms);
       post({
         type: 'session',
-        role: String(m.role),
+        role,
         mode,
         instruction: String(m.instruction ?? ''),
         recording: Boolean(m.recording),
         lastStop: stopOf(m.last_stop),
+        outcome: outcomeOf(m.outcome),
+        episode: { task: String(m.task ?? ''), seed: Number(m.seed ?? 0) },
       });
       break;
     }
+    case 'role':
+      role = roleOf(m.role);
+      post({ type: 'role', role, reason: typeof m.reason === 'string' ? m.reason : null });
+      break;
+    case 'episode':
+      mode = String(m.mode);
+      post({
+        type: 'episode',
+        episode: { task: String(m.task ?? ''), seed: Number(m.seed ?? 0) },
+        instruction: String(m.instruction ?? ''),
+        mode,
+        outcome: outcomeOf(m.outcome),
+      });
+      break;
     case 'frame':
       onFrame(m);
       break;
@@ -128,6 +175,7 @@ function receive(data: ArrayBuffer): void {
       const t0 = acks.get(command);
       acks.delete(command);
       if (typeof m.mode === 'string') mode = m.mode;
+      if (m.role === 'controller' || m.role === 'watcher') role = m.role;
       const fields: Msg = { ...m };
       delete fields.type;
       delete fields.command;
@@ -189,6 +237,8 @@ async function handOver(): Promise<void> {
       plan: Array.isArray(m.plan) ? m.plan.map(numbers).filter((a): a is number[] => a !== null) : [],
       camera: name !== undefined && cams ? (cams[name] ?? null) : null,
       bitmap,
+      outcome: outcomeOf(m.outcome),
+      episode: episodeOf(m.episode),
       fps: Number(m.fps),
       gapMs: m.gapMs as number | null,
     },
@@ -216,7 +266,7 @@ self.onmessage = (ev: MessageEvent<ToLink>) => {
       break;
     case 'close':
       if (ws?.readyState === WebSocket.OPEN) {
-        send(packMessage({ type: 'stop' }), 'stop');
+        if (role === 'controller') send(packMessage({ type: 'stop' }), 'stop'); // a watcher leaving stops nothing
         ws.close(1000, m.reason);
       } else if (ws && ws.readyState !== WebSocket.CLOSED) {
         ws.close(); // still connecting: abandon the handshake (onclose follows)

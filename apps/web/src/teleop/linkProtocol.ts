@@ -39,6 +39,24 @@ export interface LinkStats {
   readonly worker_gap_max_ms: number;
 }
 
+/** The task's outcome in the current episode, as the robot judges it (RobotSessionInfo.outcome). */
+export interface TaskOutcome {
+  /** The task is done; null for a robot that cannot tell. */
+  readonly success: boolean | null;
+  /** Actions applied since the episode's reset. */
+  readonly steps: number;
+  /** The robot's clock since the reset (simulated seconds for a sim). */
+  readonly time_s: number;
+}
+
+/** The episode a session runs: a task and a seed (the sim's scene). */
+export interface EpisodeInfo {
+  readonly task: string;
+  readonly seed: number;
+}
+
+export type Role = 'controller' | 'watcher';
+
 export interface FrameData {
   readonly seq: number;
   readonly mode: string | null;
@@ -49,6 +67,8 @@ export interface FrameData {
   /** The streamed camera's model as the server sent it (parsed on the page). */
   readonly camera: unknown;
   readonly bitmap: ImageBitmap | null;
+  readonly outcome: TaskOutcome | null;
+  readonly episode: EpisodeInfo | null;
   /** Frames per second over the last second and the gap before this frame, timed on arrival. */
   readonly fps: number;
   readonly gapMs: number | null;
@@ -69,11 +89,23 @@ export type FromLink =
   | { readonly type: 'closed'; readonly code: number; readonly reason: string }
   | {
       readonly type: 'session';
-      readonly role: string;
+      readonly role: Role;
       readonly mode: string;
       readonly instruction: string;
       readonly recording: boolean;
       readonly lastStop: StopInfo | null;
+      readonly outcome: TaskOutcome | null;
+      readonly episode: EpisodeInfo;
+    }
+  /** This connection's role changed: another client took control, or this one did. */
+  | { readonly type: 'role'; readonly role: Role; readonly reason: string | null }
+  /** The session started a new episode (a reset): its task, seed, instruction and fresh outcome. */
+  | {
+      readonly type: 'episode';
+      readonly episode: EpisodeInfo;
+      readonly instruction: string;
+      readonly mode: string;
+      readonly outcome: TaskOutcome | null;
     }
   | ({ readonly type: 'frame' } & FrameData)
   | {

@@ -48,8 +48,25 @@ describe('explainStop', () => {
     const page = explainStop(stop({ detail: 'studio page unresponsive for 2300 ms (limit 2000 ms)' }), link);
     expect(page).toContain('studio page unresponsive for 2300 ms (limit 2000 ms)');
     expect(page).toContain('Stop and E-stop cannot be pressed');
-    expect(explainStop(stop({ detail: 'studio tab hidden' }), link)).toBe('Stopped: studio tab hidden.');
+    expect(explainStop(stop({ detail: 'studio tab hidden' }), link)).toContain('the studio tab was hidden');
     expect(explainStop(stop({ reason: 'estop' }), link)).toContain('Reset E-stop');
     expect(explainStop(stop({ reason: 'error', detail: 'ValueError: x' }), link)).toContain('ValueError: x');
+  });
+
+  it('tells a watching tab about the controlling client, and what to do after each stop', () => {
+    const watched = explainStop(stop({ reason: 'deadman', silent_ms: 480 }), link, { watching: true });
+    expect(watched).toContain('heard nothing from the controlling client for 480 ms');
+    expect(watched).not.toContain('p99'); // the link numbers are the controller's, not this tab's
+    expect(explainStop(stop({ reason: 'estop', detail: 'from a watching client' }), link)).toBe(
+      'E-stopped (from a watching client): press Reset E-stop, then Go.',
+    );
+    expect(explainStop(stop({ reason: 'control taken' }), link, { watching: true })).toContain(
+      'Take control',
+    );
+    expect(explainStop(stop({ reason: 'controller disconnected', silent_ms: 40 }), link)).toContain(
+      'its last message 40 ms before',
+    );
+    expect(explainStop(stop({ reason: 'error', detail: 'RuntimeError: x' }), link)).toContain('then Go');
+    expect(explainStop(stop({ reason: 'stop' }), link)).toBe('Stopped. Go resumes.');
   });
 });
