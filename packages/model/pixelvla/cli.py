@@ -128,6 +128,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.tasks = tuple(args.tasks)
     if args.prompt_types:
         cfg.prompt_types = tuple(args.prompt_types)
+    cfg.controls = tuple(args.controls)
+    cfg.pixel_mask_from = args.pixel_mask_from
     policy = Policy.load(args.model, device=args.device)
     report = evaluate(policy, cfg, progress=not args.quiet)
     js, md = write_report(report, Path(args.out), name=args.name)
@@ -285,6 +287,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-steps", type=int, default=80)
     e.add_argument("--tasks", nargs="+")
     e.add_argument("--prompt-types", nargs="+")
+    e.add_argument(
+        "--controls",
+        nargs="+",
+        choices=["wrong_scene"],
+        default=[],
+        help="also run every cell with the live frame replaced by a frame of another scene",
+    )
+    e.add_argument(
+        "--pixel-mask-from",
+        choices=["every", "mask"],
+        default="every",
+        help="pixel masks with every prompt type (derived from point/line/box) or with mask prompts only",
+    )
     e.add_argument("--device", default="cpu")
     e.add_argument("--quiet", action="store_true")
     # --env libero: packages/libero/README.md (--tasks are task indices or ranges there).

@@ -29,7 +29,11 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
 
     evals = json.loads((out / "eval.json").read_text())
     variants = ["base", "stage1", "stage2_only", "stage1+stage2"]
-    assert set(evals) == {"demo", *(f"ablation/{v}" for v in variants)}
+    assert set(evals) == {"demo", "control/wrong_scene", "vision_probe", *(f"ablation/{v}" for v in variants)}
+    # The wrong-scene control ran the prompted types only, and the probe was taken before and after
+    # the vision pretraining.
+    assert set(evals["control/wrong_scene"]["prompt_type"]) == set(recipe.control_prompt_types)
+    assert set(evals["vision_probe"]) == {"before", "after"}
     demo = evals["demo"]
     assert set(demo["task"]) == set(recipe.eval_tasks)
     assert set(demo["prompt_type"]) == set(recipe.eval_prompt_types)
@@ -37,9 +41,14 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
     table = (out / "eval.md").read_text()
     for v in variants:
         assert f"| {v} |" in table
+    assert "## Wrong-scene control" in table and "## Linear probe of the vision tower" in table
     # Every stage trained in its own run folder.
     for run in ("base", "stage1", "stage2-from-stage1", "stage2-from-base"):
         assert (work / "runs" / run / "bundle" / "manifest.json").exists(), run
+    assert (work / "runs" / "vision" / "vision.safetensors").exists()
+    # The base stage started from the pretrained tower and kept it frozen.
+    base_cfg = json.loads((work / "runs" / "base" / "train_config.json").read_text())
+    assert base_cfg["vision_init"] == str(work / "runs" / "vision") and base_cfg["train_vision"] is False
 
 
 def test_recipe_file_fields_are_checked() -> None:

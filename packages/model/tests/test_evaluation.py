@@ -10,7 +10,8 @@ from pixelvla import prompts as P
 from pixelvla import rle
 from pixelvla.checkpoint import make_random_tiny_bundle
 from pixelvla.evaluation import EvalConfig, EvaluationError, evaluate, select_prompts, write_report
-from pixelvla.policy import Policy
+from pixelvla.pixel_encoder import derive_pixel_mask
+from pixelvla.policy import Observation, Policy
 
 
 def test_select_prompts_keeps_one_type_and_masks_travel_with_mask_prompts():
@@ -23,8 +24,13 @@ def test_select_prompts_keeps_one_type_and_masks_travel_with_mask_prompts():
         P.Box(0.2, 0.2, 0.6, 0.6),
         P.Mask(dict(rle.encode(m))),
     ]
-    pts, masks = select_prompts(sampled, "point")
+    pts, masks = select_prompts(sampled, "point", pixel_mask_from="mask")
     assert len(pts) == 2 and all(isinstance(p, P.Point) for p in pts) and masks == []
+    # By default every prompt type comes with a pixel mask, drawn from the prompt (derive_pixel_mask).
+    for kind in ("point", "line", "box"):
+        chosen, masks = select_prompts(sampled, kind)
+        assert len(masks) == 1 and masks[0].dtype == np.bool_ and masks[0].any(), kind
+        assert np.array_equal(masks[0], derive_pixel_mask(chosen))
     none, masks = select_prompts(sampled, "none")
     assert none == [] and masks == []
     mk, masks = select_prompts(sampled, "mask")
@@ -128,3 +134,47 @@ def test_open_loop_probe_tells_a_blind_policy_from_one_that_follows_the_data(tmp
     assert blind.l1_predict_zero == good.l1_predict_zero and blind.l1["x"] > 0
     with pytest.raises(ValueError, match="unknown prompt type"):
         probe(Blind(), ds, [0], prompt_type="scribble")
+
+
+class _Recorder:
+    """A policy that records the frames it is shown and never moves (the episode runs to its end)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+
+    def predict(self, obs: Observation) -> object:
+        self.frames.append(np.asarray(obs.image).copy())
+        return type("Pred", (), {"actions": np.zeros((4, 7), np.float32)})()
+
+
+def test_wrong_scene_control_shows_one_frame_of_another_scene_for_the_whole_episode():
+    from pixelvla.evaluation import WRONG_SCENE_OFFSET, run_episode
+    from pixelvla_sim.robot import SimRobot
+
+    cfg = EvalConfig(max_steps=12, execute_steps=4)
+    seed = 1_000_000
+    live, wrong = _Recorder(), _Recorder()
+    with SimRobot(image_size=cfg.image_size) as robot:
+        a = run_episode(live, robot, "pick", "box", seed, cfg)
+        b = run_episode(wrong, robot, "pick", "box", seed, cfg, control="wrong_scene")
+        other = robot.reset(seed + WRONG_SCENE_OFFSET, "pick")["images"]["front"]
+        own = robot.reset(seed, "pick")["images"]["front"]
+    assert a.control == "live" and b.control == "wrong_scene" and len(wrong.frames) == 3
+    assert np.array_equal(live.frames[0], own) and not np.array_equal(own, other)
+    assert all(np.array_equal(f, other) for f in wrong.frames)
+
+
+def test_controls_are_reported_apart_from_the_live_episodes(tmp_path):
+    policy = Policy.load(make_random_tiny_bundle(tmp_path / "bundle", seed=0))
+    cfg = EvalConfig(
+        tasks=("pick",), prompt_types=("box",), episodes_per_cell=1, max_steps=4, controls=("wrong_scene",)
+    )
+    report = evaluate(policy, cfg, progress=False)
+    s = report.summary()
+    assert [e.control for e in report.episodes] == ["live", "wrong_scene"]
+    assert s["overall"]["n"] == 1 and s["controls"]["wrong_scene"]["cell"]["pick/box"]["n"] == 1
+    assert "Control wrong_scene" in report.markdown()
+    only = evaluate(policy, EvalConfig(**{**cfg.__dict__, "live": False}), progress=False)
+    assert [e.control for e in only.episodes] == ["wrong_scene"]
+    with pytest.raises(EvaluationError, match="unknown control"):
+        evaluate(policy, EvalConfig(controls=("blindfold",)), progress=False)

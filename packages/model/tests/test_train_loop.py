@@ -181,43 +181,31 @@ def test_cli_reports_typed_errors(tmp_path):
     assert "invalid_train_config" in r.stderr and "--init" in r.stderr
 
 
-def test_server_launch_request_is_accepted(dataset, tmp_path):
-    """The GPU server writes {stage, dataset_dir, base_dir, overrides} and runs `python -m pixelvla train`."""
+def test_cli_trains_from_a_train_config_file_alone(dataset, tmp_path):
+    """`pixelvla train --config FILE`: the file is a TrainConfig (what the GPU server writes as
+    RUN/train_config.json, and what every run keeps); the stage comes from it. The server's former
+    launch request ({dataset_dir, base_dir, overrides}) is no second format: a typed error."""
     base = train(_cfg(dataset, tmp_path / "base", steps=1), progress=False)
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.json").write_text(
-        json.dumps(
-            {
-                "run_id": "r1",
-                "stage": "stage1",
-                "dataset_dir": str(dataset),
-                "base_dir": str(base.bundle),
-                "annotations_dir": str(tmp_path / "annotations" / "toy"),  # none drawn yet: no effect
-                "resume": False,
-                "overrides": {"steps": 1, "batch_size": 2, "log_every": 1, "tensorboard": False},
-            }
-        )
-    )
-    argv = [
-        sys.executable,
-        "-m",
-        "pixelvla",
-        "train",
-        "stage1",
-        "--run-dir",
-        str(run),
-        "--config",
-        str(run / "config.json"),
-        "--quiet",
-    ]
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    cfg = _cfg(dataset, run, "stage1", init=str(base.bundle), steps=1, batch_size=2)
+    cfg.annotations = str(tmp_path / "annotations" / "toy")  # none drawn yet: no effect
+    config = tmp_path / "train_config.json"
+    config.write_text(cfg.to_json())
+    cli = [sys.executable, "-m", "pixelvla", "train", "--quiet", "--config"]
+    r = subprocess.run([*cli, str(config)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["step"] == 1
     saved = json.loads((run / "train_config.json").read_text())
-    assert saved["init"] == str(base.bundle) and saved["batch_size"] == 2
+    assert saved["stage"] == "stage1" and saved["init"] == str(base.bundle) and saved["batch_size"] == 2
     assert saved["annotations"] == str(tmp_path / "annotations" / "toy")
     assert (run / "bundle" / "manifest.json").exists()
+
+    request = tmp_path / "config.json"
+    request.write_text(
+        json.dumps({"stage": "stage1", "dataset_dir": str(dataset), "overrides": {"steps": 1}})
+    )
+    r = subprocess.run([*cli, str(request)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "invalid_train_config" in r.stderr and "dataset_dir" in r.stderr, r.stderr
 
 
 def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
@@ -359,3 +347,82 @@ def test_parallel_strategy_choice():
     assert choose("ddp", 8, "full") == "ddp" and choose("fsdp", 2, "tiny") == "fsdp"
     with pytest.raises(TrainConfigError, match="parallel must be one of"):
         TrainConfig.from_dict({"stage": "base", "dataset": "d", "out_dir": "o", "parallel": "zero3"})
+
+
+def _stage2_builder(dataset: Path, tmp_path: Path, **kw):
+    from pixelvla.config import tiny_config
+    from pixelvla.data import open_dataset
+    from pixelvla.normalize import ActionNormalizer
+    from pixelvla.tokenizer import build_tokenizer
+    from pixelvla.train.batches import BatchBuilder
+
+    mc = tiny_config()
+    cfg = _cfg(dataset, tmp_path / "run", "stage2", init="-", **kw)
+    norm = ActionNormalizer((-1.0,) * 7, (1.0,) * 7, key="toy")
+    return BatchBuilder(open_dataset(dataset), mc, build_tokenizer(mc.tokenizer), norm, cfg, progress=False)
+
+
+def test_stage2_feeds_a_pixel_mask_with_every_prompt_type(dataset, tmp_path):
+    """pixel_mask_from "every" (the default): a point, line or box example carries the pixel mask drawn
+    from it; "mask": only mask prompts do (the old recipe, ~18% of stage-2 examples)."""
+    for kind in ("point", "line", "box", "mask"):
+        every = _stage2_builder(dataset, tmp_path, prompt_types=(kind,), pixel_mask_drop=0.0)
+        only = _stage2_builder(
+            dataset, tmp_path, prompt_types=(kind,), pixel_mask_drop=0.0, pixel_mask_from="mask"
+        )
+        ids = list(range(len(every)))
+        b_every, b_only = every.batch(ids, 0), only.batch(ids, 0)
+        assert bool(b_every.pixel_mask_valid[:, 0].all()), kind
+        assert bool(b_only.pixel_mask_valid[:, 0].all()) == (kind == "mask"), kind
+    none = _stage2_builder(dataset, tmp_path, prompt_types=("none",), pixel_mask_drop=0.0)
+    assert not bool(none.batch(list(range(len(none))), 0).pixel_mask_valid.any())
+    dropped = _stage2_builder(dataset, tmp_path, prompt_types=("box",), pixel_mask_drop=1.0)
+    assert not bool(dropped.batch(list(range(len(dropped))), 0).pixel_mask_valid.any())
+
+
+def test_typed_vision_fields_replace_extra(dataset, tmp_path):
+    base = {"stage": "base", "dataset": "d", "out_dir": "o"}
+    # A run folder written before the change (extra: {"train_vision": false}) still loads.
+    old = TrainConfig.from_dict({**base, "extra": {"train_vision": False}})
+    assert old.train_vision is False
+    assert TrainConfig.from_dict({**base, "extra": {}}).train_vision is None
+    with pytest.raises(TrainConfigError, match="no longer a field"):
+        TrainConfig.from_dict({**base, "extra": {"lr_typo": 1}})
+    with pytest.raises(TrainConfigError, match="train_vision must be boolean"):
+        TrainConfig.from_dict({**base, "train_vision": "yes"})
+    with pytest.raises(TrainConfigError, match="vision_init"):
+        TrainConfig.from_dict({**base, "stage": "stage1", "init": "x", "vision_init": "v"})
+    with pytest.raises(TrainConfigError, match="pixel_mask_from"):
+        TrainConfig.from_dict({**base, "pixel_mask_from": "some"})
+
+    # train_vision False: a fresh base run keeps its (random) towers frozen, so none is checkpointed.
+    frozen = train(_cfg(dataset, tmp_path / "frozen", steps=2, train_vision=False), progress=False)
+    ckpt = load_file(str(tmp_path / "frozen" / "checkpoints" / "step-00000002" / "model.safetensors"))
+    start = load_bundle(frozen.bundle).model.vision.state_dict()
+    assert frozen.bundle is not None and any(k.startswith("vision.") for k in ckpt)  # saved whole (fresh)
+    fresh = train(_cfg(dataset, tmp_path / "fresh", steps=2), progress=False)
+    moved = load_bundle(fresh.bundle).model.vision.state_dict()
+    assert any(not torch.equal(start[k], moved[k]) for k in start)  # the default rule trains them
+
+
+def test_vision_init_fills_the_towers_of_a_fresh_base_run(dataset, tmp_path):
+    from pixelvla.config import tiny_config
+    from pixelvla.model import PixelVLA
+    from pixelvla.train.vision_pretrain import VISION_FILE, VisionPretrainError
+    from safetensors.torch import save_file
+
+    torch.manual_seed(123)
+    tower = PixelVLA(tiny_config()).vision.state_dict()
+    (tmp_path / "vision").mkdir()
+    save_file({k: v.contiguous() for k, v in tower.items()}, str(tmp_path / "vision" / VISION_FILE))
+    res = train(
+        _cfg(dataset, tmp_path / "base", steps=2, vision_init=str(tmp_path / "vision")), progress=False
+    )
+    got = load_bundle(res.bundle).model.vision.state_dict()
+    assert all(torch.equal(tower[k], got[k]) for k in tower)  # loaded, and frozen by the default rule
+    save_file({"nope": torch.zeros(1)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(VisionPretrainError, match="does not fit"):
+        train(
+            _cfg(dataset, tmp_path / "b2", steps=2, vision_init=str(tmp_path / "bad.safetensors")),
+            progress=False,
+        )

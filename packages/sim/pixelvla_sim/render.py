@@ -76,6 +76,17 @@ class OffscreenRenderer:
         seg = np.clip(seg, 0, ngeom)
         return lut[seg]
 
+    def depth(self, data: mujoco.MjData, camera_id: int) -> np.ndarray:
+        """float32 (H, W): metres from the camera plane (the depth buffer, linearised as
+        mujoco.Renderer does)."""
+        self._draw(data, camera_id, segmentation=False)
+        assert self._mjr is not None and self._model is not None
+        buf = np.empty((self.height, self.width), dtype=np.float32)
+        mujoco.mjr_readPixels(None, buf, self._viewport, self._mjr)
+        extent = self._model.stat.extent
+        near, far = self._model.vis.map.znear * extent, self._model.vis.map.zfar * extent
+        return np.flipud(near / (1.0 - buf * (1.0 - near / far))).copy()
+
     def close(self) -> None:
         if self._mjr is not None:
             if self._gl is not None:

@@ -22,6 +22,7 @@ from ..config import PixelVLAConfig
 from ..data import DatasetError, LocalDataset
 from ..model import ModelInputs
 from ..normalize import ActionNormalizer
+from ..pixel_encoder import derive_pixel_mask
 from ..tokenizer import TextTokenizer, format_instruction
 from ..vision import images_to_pixels
 from .annotations import check_fits, load_studio_annotations, sidecar_prompts
@@ -134,9 +135,7 @@ class BatchBuilder:
             chunk = np.concatenate([chunk, pad])
         return self.normalizer.normalize(chunk)
 
-    def choose_prompts(
-        self, ep: EpisodeData, rng: np.random.Generator
-    ) -> tuple[list[P.Prompt], list[dict[str, Any]]]:
+    def choose_prompts(self, ep: EpisodeData, rng: np.random.Generator) -> tuple[list[P.Prompt], list[Any]]:
         if not self.prompted or ep.prompts is None:
             return [], []
         kind = self.cfg.prompt_types[int(rng.integers(len(self.cfg.prompt_types)))]
@@ -146,12 +145,18 @@ class BatchBuilder:
         chosen = [p for p in ep.prompts if isinstance(p, cls)]
         if kind == "point" and len(chosen) > 1:
             chosen = chosen[: int(rng.integers(1, len(chosen) + 1))]
-        # The drawn mask is also the pixel mask (as in the studio), dropped with p = pixel_mask_drop.
-        masks = (
-            []
-            if kind != "mask" or ep.mask_rle is None or rng.random() < self.cfg.pixel_mask_drop
-            else [ep.mask_rle]
-        )
+        # A pixel mask goes with the prompt, dropped with p = pixel_mask_drop: the drawn mask is its own
+        # (as in the studio); with pixel_mask_from "every", a box, line or points get the mask
+        # derive_pixel_mask draws from them, the same rule evaluation and the studio use.
+        drop = rng.random() < self.cfg.pixel_mask_drop
+        masks: list[Any] = []
+        if drop or not chosen:
+            pass
+        elif kind == "mask":
+            masks = [ep.mask_rle] if ep.mask_rle is not None else []
+        elif self.cfg.pixel_mask_from == "every":
+            derived = derive_pixel_mask(chosen)
+            masks = [derived] if derived is not None else []
         return chosen, masks
 
     def batch(self, sample_ids: list[int], epoch: int) -> ModelInputs:

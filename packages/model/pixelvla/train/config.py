@@ -7,7 +7,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,11 @@ STAGES: tuple[Stage, ...] = ("base", "stage1", "stage2")
 PROMPT_TYPES = ("point", "line", "box", "mask", "none")
 ParallelSetting = Literal["auto", "ddp", "fsdp"]
 PARALLEL: tuple[ParallelSetting, ...] = ("auto", "ddp", "fsdp")
+PixelMaskFrom = Literal["every", "mask"]
+PIXEL_MASK_FROM: tuple[PixelMaskFrom, ...] = ("every", "mask")
+# The keys the former untyped `extra` field could hold, now fields of their own: a run folder written
+# before the change still loads (and resumes) when its `extra` holds only these.
+_FORMER_EXTRA = ("train_vision",)
 
 
 class TrainConfigError(PixelVLAError):
@@ -56,13 +61,22 @@ class TrainConfig:
     keep_checkpoints: int = 2
     prompt_types: tuple[str, ...] = PROMPT_TYPES  # stage 2 draws one uniformly per example
     pixel_mask_drop: float = 0.1  # stage 2: drop the pixel mask with this probability
+    # Stage 2: which prompts come with a pixel mask. "every": all of them (the design; a box, line or
+    # point gets the mask pixelvla.pixel_encoder.derive_pixel_mask draws from it, a mask prompt is its
+    # own); "mask": only mask prompts (the recipe before issue #15).
+    pixel_mask_from: PixelMaskFrom = "every"
+    # Whether the vision towers train. None: the rule -- a fresh base run without `vision_init` trains
+    # them (tiny has no pretrained towers), every other run keeps them frozen, as the paper does.
+    train_vision: bool | None = None
+    # A fresh base run's towers from a vision pretraining run (pixelvla.train.vision_pretrain: its
+    # folder or its vision.safetensors).
+    vision_init: str | None = None
     episodes: tuple[int, ...] | None = None  # subset of episode indices (None: all)
     # Studio annotations of the dataset (<data-dir>/annotations/<dataset>, set by the GPU server):
     # an episode's latest version replaces its auto-generated prompts (pixelvla.train.annotations).
     annotations: str | None = None
     halt_after_steps: int | None = None  # stop early as if killed (tests of resume)
     tensorboard: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
         check_field_types(self, TrainConfigError)
@@ -91,6 +105,12 @@ class TrainConfig:
             )
         if self.precision not in ("auto", "fp32", "bf16"):
             raise TrainConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.pixel_mask_from not in PIXEL_MASK_FROM:
+            raise TrainConfigError(
+                f"pixel_mask_from must be one of {', '.join(PIXEL_MASK_FROM)}, got {self.pixel_mask_from!r}"
+            )
+        if self.vision_init is not None and (self.stage != "base" or self.init is not None):
+            raise TrainConfigError("vision_init starts the towers of a fresh base run; this run has --init")
         if self.parallel not in PARALLEL:
             raise TrainConfigError(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}")
         return self
@@ -101,10 +121,17 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
+        unknown = sorted(set(data) - names - {"extra"})
         if unknown:
             raise TrainConfigError(f"unknown training config keys: {', '.join(unknown)}")
         data = dict(data)
+        legacy = data.pop("extra", None)
+        if legacy:
+            if not isinstance(legacy, dict) or set(legacy) - set(_FORMER_EXTRA):
+                raise TrainConfigError(
+                    f"extra is no longer a field; its keys {list(_FORMER_EXTRA)} are fields of their own"
+                )
+            data = {**legacy, **data}
         for key in ("prompt_types", "episodes"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
@@ -155,6 +182,7 @@ TUNABLE: dict[str, dict[str, Any]] = {
         "maximum": 1,
     },
     "tensorboard": {"description": "also write TensorBoard event files"},
+    "pixel_mask_from": {"description": "stage 2: prompts with a pixel mask (every prompt, or mask prompts)"},
 }
 
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}

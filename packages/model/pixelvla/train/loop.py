@@ -195,6 +195,10 @@ def build_model(
         config = sized_for(config, dataset)
     with torch.device(device):
         model = PixelVLA(config)
+    if cfg.vision_init is not None:
+        from .vision_pretrain import load_tower
+
+        load_tower(model.vision, cfg.vision_init)
     return model, False
 
 
@@ -240,10 +244,12 @@ def action_dim_names(dataset: LocalDataset) -> tuple[str, ...]:
 
 def _trainable(model: PixelVLA, cfg: TrainConfig, from_file: bool) -> list[str]:
     names = apply_stage(model, cfg.stage)
-    # (ours) The tiny configuration has no pretrained vision towers to freeze: its base stage (the
-    # stand-in for OpenVLA's pretraining) also trains the towers. Stages 1 and 2 freeze them, as the
-    # paper does.
-    train_vision = cfg.extra.get("train_vision", cfg.stage == "base" and not from_file)
+    # (ours) The tiny configuration has no pretrained vision towers to freeze: a fresh base stage
+    # without pretrained towers (the stand-in for OpenVLA's pretraining) also trains them. Stages 1
+    # and 2, and a base run from pretrained towers (vision_init), freeze them, as the paper does.
+    train_vision = cfg.train_vision
+    if train_vision is None:
+        train_vision = cfg.stage == "base" and not from_file and cfg.vision_init is None
     if train_vision:
         for name, p in model.named_parameters():
             if name.startswith("vision."):
