@@ -8,7 +8,7 @@ observations from the same process, interleaved, so load on a shared box falls o
   timed around `infer()` (pack, send, wait, unpack), and the policy's own time is read from the reply
   (ours: `timing_ms.forward`; openpi: `policy_timing.infer_ms`, both the wall time of Policy.predict);
 - N clients: N threads stream to one server for a while, and the main thread asks its /healthz every
-  10 ms on a fresh HTTP connection; the servers take turns A B B A, each for half its time;
+  10 ms on a fresh HTTP connection; the servers take turns A B B A A B B A, a quarter of the time each;
 - /healthz with no load, the same way, as the reference for "unaffected".
 
     python bench_client.py --server ours=PORT --server openpi=PORT [--n 200] [--load-seconds 10]
@@ -138,7 +138,7 @@ def main() -> None:
     p.add_argument("--server", action="append", required=True, help="NAME=PORT (two or more)")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--clients", type=int, default=4)
-    p.add_argument("--load-seconds", type=float, default=10.0)
+    p.add_argument("--load-seconds", type=float, default=20.0)
     p.add_argument("--idle-healthz", type=int, default=50)
     args = p.parse_args()
     ports = {k: int(v) for k, v in (s.split("=", 1) for s in args.server)}
@@ -152,8 +152,9 @@ def main() -> None:
         result[name].update(series)
     for name in names:
         result[name].update(healthz_load=[], served=0, load_seconds=0.0)
-    for name in names + names[::-1]:  # A B B A: drift on a shared box falls on both
-        lat, served, secs = under_load(ports[name], args.clients, args.load_seconds / 2)
+    turns = (names + names[::-1]) * 2  # A B B A A B B A: drift and bursts on a shared box fall on both
+    for name in turns:
+        lat, served, secs = under_load(ports[name], args.clients, args.load_seconds * len(names) / len(turns))
         result[name]["healthz_load"] += lat
         result[name]["served"] += served
         result[name]["load_seconds"] += secs

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         "--bundle", type=Path, default=ROOT / "models" / "demo", help="bundle folder (default: models/demo)"
     )
     p.add_argument("--n", type=int, default=200, help="round trips per server with 1 client")
-    p.add_argument("--load-seconds", type=float, default=10.0, help="seconds of 4-client load per server")
+    p.add_argument("--load-seconds", type=float, default=20.0, help="seconds of 4-client load per server")
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch threads of each server process")
     args = p.parse_args(argv)

@@ -406,12 +406,15 @@ def _squeeze_padding(
     so each example is one contiguous sequence: embeddings (B, L, D) and attention mask (B, L)."""
     x = torch.cat([p[0] for p in parts], dim=1)
     valid = torch.cat([p[1] for p in parts], dim=1)
-    order = torch.sort((~valid).to(torch.int8), dim=1, stable=True).indices
+    # A stable sort of "invalid" as an argsort of unique keys (same order; ONNX has no stable sort).
+    length = valid.shape[1]
+    key = (~valid).long() * length + torch.arange(length, device=valid.device)
+    order = torch.argsort(key, dim=1)
     x = torch.gather(x, 1, order.unsqueeze(-1).expand_as(x))
     valid = torch.gather(valid, 1, order)
-    if x.device.type != "meta" and not torch.compiler.is_compiling():
-        # Drop the columns that are padding in every row (at batch 1: all of them); compiled
-        # graphs keep the static length instead.
+    if x.device.type != "meta" and not torch.compiler.is_compiling() and not torch.jit.is_tracing():
+        # Drop the columns that are padding in every row (at batch 1: all of them); compiled and
+        # traced (ONNX, pixelvla.fast_tiny) graphs keep the static length instead.
         keep = int(valid.sum(1).max())
         x, valid = x[:, :keep], valid[:, :keep]
     return x, valid
