@@ -5,6 +5,7 @@ export * from './errors';
 export * from './rle';
 export * from './prompts';
 export * from './wire';
+export * from './observation';
 export {
   TOKEN_DIM,
   makeFeeds,

@@ -566,6 +566,7 @@ function PromptWorkbench({
         prompts,
         tokens,
         ...(state ? { state } : {}),
+        spec: meta.data?.model?.observation ?? null,
       });
       return { key: at.key, prediction: { result, prompts: JSON.stringify(prompts) } };
     },

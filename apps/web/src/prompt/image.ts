@@ -1,10 +1,12 @@
 // "Open image...": the file must be an image the browser can decode (anything else is a visible,
 // named error, not an uncaught rejection), and an image larger than the server accepts is
 // downscaled on open, so what is drawn on is what Predict sends.
+import { MAX_IMAGE_SIDE } from '@pixelvla/model';
 import type { Size } from '../canvas/geometry';
 
-/** The GPU server's limit on a predicted image's side (pixelvla_server/policy/codec.py MAX_SIDE). */
-export const MAX_IMAGE_SIDE = 2048;
+/** The GPU server's limit on a frame's side (pixelvla/observation.py, published as the served
+ * model's `observation.max_image_side`): the ceiling every model's spec is within. */
+export { MAX_IMAGE_SIDE };
 
 export class ImageOpenError extends Error {
   readonly code = 'not_an_image';

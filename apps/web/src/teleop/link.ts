@@ -7,7 +7,13 @@
 // frames, may Stop and E-stop, and may take control explicitly.
 import { useEffect, useState } from 'react';
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import { NdArray, packMessage, type WireValue } from '@pixelvla/model';
+import {
+  NdArray,
+  OBSERVATION_CEILINGS,
+  packMessage,
+  type ObservationSpec,
+  type WireValue,
+} from '@pixelvla/model';
 import { type CameraModel, parseCameraModel } from '../actions/path';
 import {
   PAGE_ALIVE_MS,
@@ -181,6 +187,8 @@ export class RobotLink {
     prompts: WireValue[];
     pixelMasks: WireValue[];
     tokens?: { tokens: Float32Array; valid: Uint8Array } | null;
+    /** The served model's spec (GET /v1/meta `model.observation`); the ceilings until it is known. */
+    spec?: ObservationSpec | null;
   }): void {
     const cmd: { type: string } & { [k: string]: WireValue } = {
       type: 'prompt',
@@ -189,8 +197,9 @@ export class RobotLink {
       pixel_masks: p.pixelMasks,
     };
     if (p.tokens) {
-      cmd.prompt_tokens = new NdArray('<f4', [16, 256], p.tokens.tokens);
-      cmd.prompt_valid = new NdArray('|b1', [16], p.tokens.valid);
+      const [n, dim] = (p.spec ?? OBSERVATION_CEILINGS).prompt_tokens as readonly [number, number];
+      cmd.prompt_tokens = new NdArray('<f4', [n, dim], p.tokens.tokens);
+      cmd.prompt_valid = new NdArray('|b1', [n], p.tokens.valid);
     }
     this.send(cmd);
   }
