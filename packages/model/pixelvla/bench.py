@@ -1,8 +1,9 @@
 """`python -m pixelvla.bench`: latency per action chunk, printed as JSON.
 
 - tiny on CPU, batch 1, random weights: p50/p95 of one predict (image -> 8 x 7 actions) with a
-  point prompt and one pixel mask, the per-stage split, and the same predict torch.compile'd for
-  serving (`PixelVLA.compile_for_serving`): eager and compiled p50/p95 and their ratio, one run.
+  point prompt and one pixel mask, the per-stage split, the same chunk through ONNX Runtime
+  (`pixelvla.fast_tiny`: the slot graph exported to ONNX) and torch.compile'd for serving
+  (`PixelVLA.compile_for_serving`): p50/p95 of each and their ratios to eager, one run.
 - when CUDA is available: `full` with random weights in bf16, batch 1, eager and torch.compile'd,
   p50/p95 per chunk and peak memory. Without CUDA that part reports "unavailable".
 - `--full`: only the GPU suite for `full`: the batch-1 chunk latency (eager vs compiled), and for
@@ -76,7 +77,9 @@ def _time(fn: Callable[[], Any], iters: int, warmup: int, device: torch.device) 
     }
 
 
-def bench_tiny(iters: int, compile_mode: str | None = None, compiled: bool = True) -> dict[str, Any]:
+def bench_tiny(
+    iters: int, compile_mode: str | None = None, compiled: bool = True, onnx: bool = True
+) -> dict[str, Any]:
     torch.manual_seed(0)
     model = PixelVLA(tiny_config()).eval()
     device = torch.device("cpu")
@@ -100,9 +103,53 @@ def bench_tiny(iters: int, compile_mode: str | None = None, compiled: bool = Tru
         "params": sum(p.numel() for p in model.parameters()),
         "stage_p50_ms": {k: round(statistics.median(v), 3) for k, v in stages.items()},
     }
+    if onnx:
+        out["onnx"] = _onnx_tiny(model, inputs, eager, iters, result["p50_ms"])
     if compiled:
         out["compiled"] = _compiled_tiny(model, inputs, eager, iters, compile_mode, result["p50_ms"])
     return out
+
+
+def _onnx_tiny(
+    model: PixelVLA, inputs: ModelInputs, eager: torch.Tensor, iters: int, eager_p50: float
+) -> dict[str, Any]:
+    """The same chunk through pixelvla.fast_tiny (slot graph exported to ONNX, ONNX Runtime CPU, the
+    same thread count): export + first run time, p50/p95, the eager/ONNX p50 ratio, and how far its
+    actions are from the eager ones."""
+    from pixelvla.fast_tiny import OnnxChunk
+
+    try:
+        fast = OnnxChunk(model)
+        t0 = time.perf_counter()
+        first = fast.predict(inputs)
+        export_s = time.perf_counter() - t0
+        timed = _time(lambda: fast.predict(inputs), iters, warmup=3, device=torch.device("cpu"))
+        # Eager and ONNX alternating, request by request: a shared box's load falls on both alike.
+        pairs: dict[str, list[float]] = {"eager": [], "onnx": []}
+        with torch.inference_mode():
+            for _ in range(iters):
+                for name, fn in (
+                    ("eager", lambda: model.predict(inputs)),
+                    ("onnx", lambda: fast.predict(inputs)),
+                ):
+                    t1 = time.perf_counter()
+                    fn()
+                    pairs[name].append((time.perf_counter() - t1) * 1000.0)
+    except Exception as e:  # report, don't hide: the eager numbers still stand
+        return {"error": f"{type(e).__name__}: {e}"[:500]}
+    eager_alt, onnx_alt = (statistics.median(pairs[k]) for k in ("eager", "onnx"))
+    return {
+        **timed,
+        "runtime": "onnxruntime CPU, slot graph (pixelvla.fast_tiny)",
+        "export_s": round(export_s, 2),
+        "eager_over_onnx_p50": round(eager_p50 / timed["p50_ms"], 3),
+        "interleaved": {
+            "eager_p50_ms": round(eager_alt, 3),
+            "onnx_p50_ms": round(onnx_alt, 3),
+            "eager_over_onnx_p50": round(eager_alt / onnx_alt, 3),
+        },
+        "max_abs_diff_vs_eager": float((first - eager).abs().max()),
+    }
 
 
 def _compiled_tiny(
@@ -298,7 +345,8 @@ def main() -> None:
     parser.add_argument("--compile-mode", default="max-autotune-no-cudagraphs")
     parser.add_argument("--skip-cuda", action="store_true")
     parser.add_argument("--full", action="store_true", help="only the full model's GPU suite (needs CUDA)")
-    parser.add_argument("--no-compile", action="store_true", help="tiny: eager only")
+    parser.add_argument("--no-compile", action="store_true", help="tiny: no torch.compile run")
+    parser.add_argument("--no-onnx", action="store_true", help="tiny: no ONNX Runtime run")
     parser.add_argument(
         "--tiny-compile-mode", default=None, help="tiny's torch.compile mode (default: default)"
     )
@@ -316,7 +364,10 @@ def main() -> None:
         # Both thread counts: 2 intra-op threads win on an idle box, 1 is far steadier on a busy one.
         "tiny_cpu_batch1": {
             f"threads_{n}": _with_threads(
-                n, lambda: bench_tiny(args.iters, args.tiny_compile_mode, compiled=not args.no_compile)
+                n,
+                lambda: bench_tiny(
+                    args.iters, args.tiny_compile_mode, compiled=not args.no_compile, onnx=not args.no_onnx
+                ),
             )
             for n in _thread_counts()
         },
