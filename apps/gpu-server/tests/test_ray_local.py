@@ -185,7 +185,8 @@ def test_run_succeeds_as_a_ray_job_with_metrics(client):
 
 
 def test_crashing_run_fails_with_its_exit_code(client):
-    run = create(client, {"extra": {"crash_at": 3}, "steps": 6})
+    # fake_train crashes (status 3) at TrainConfig's halt_after_steps, "stop early as if killed"
+    run = create(client, {"halt_after_steps": 3, "steps": 6, "checkpoint_every": 2})
     failed = wait_status(client, run["id"], {"succeeded", "failed"})
     assert failed["status"] == "failed", failed
     assert str(ray_client(client).get_job_status(f"pixelvla-{run['id']}")).endswith("FAILED")
@@ -196,7 +197,7 @@ def test_crashing_run_fails_with_its_exit_code(client):
 
 
 def test_long_run_can_be_cancelled(client):
-    run = create(client, {"steps": 400, "extra": {"step_s": 0.05}})
+    run = create(client, {"steps": 1000})  # 20 s at the fake's 0.02 s a step
     wait_status(client, run["id"], {"running"})
     metrics = Path(client.app.state.studio.runs.run_dir(run["id"])) / "metrics.jsonl"  # type: ignore[attr-defined]
     deadline = time.monotonic() + RUN_S

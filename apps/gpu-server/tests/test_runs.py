@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -38,13 +39,21 @@ def wait_status(c: TestClient, run_id: str, statuses: set[str], timeout: float =
         time.sleep(0.05)
 
 
-FAKE_ONLY = ("step_s", "crash_at", "bundle")  # fake_train's knobs travel in TrainConfig.extra
+FAKE_TRAIN = Path(__file__).parent / "fixtures" / "fake_train.py"
 
 
-def create(c: TestClient, **overrides: Any) -> dict[str, Any]:
-    extra = {k: overrides.pop(k) for k in FAKE_ONLY if k in overrides}
-    if extra:
-        overrides["extra"] = extra
+def fake_command(*flags: str) -> str:
+    """The fake trainer as the run command, with its own knobs (--step-s S, --bundle)."""
+    return f"{{python}} {FAKE_TRAIN} --run-dir {{run_dir}} --config {{config}} {{resume}} {' '.join(flags)}"
+
+
+def create(c: TestClient, *, crash_at: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """A stage-1 run on dataset d from model m; crash_at: the fake exits 3 at that step (it reads
+    TrainConfig's halt_after_steps, "stop early as if killed"). The fake checkpoints every 2 steps
+    unless told otherwise (TrainConfig's default is 250)."""
+    if crash_at is not None:
+        overrides["halt_after_steps"] = crash_at
+    overrides.setdefault("checkpoint_every", 2)
     body = {"stage": "stage1", "dataset": "d", "base_checkpoint": "m", "overrides": overrides}
     r = c.post("/v1/runs", json=body, headers=OP)
     assert r.status_code == 201, r.text
@@ -62,9 +71,16 @@ def test_run_succeeds_with_metrics_checkpoints_and_logs(client, tmp_path):
     assert [r["step"] for r in page["records"]] == [1, 2, 3, 4]
     newer = client.get(f"/v1/runs/{run['id']}/metrics", params={"offset": page["next_offset"]}).json()
     assert newer["records"] == []
-    launch = json.loads((tmp_path / "runs" / run["id"] / "config.json").read_text())
-    assert launch["dataset_dir"] == str(tmp_path / "datasets" / "d")
-    assert launch["annotations_dir"] == str(tmp_path / "annotations" / "d")  # studio prompts join training
+    # The server built the run's TrainConfig itself: ids resolved to folders, then the overrides.
+    from pixelvla.train.config import TrainConfig
+
+    cfg = TrainConfig.load(tmp_path / "runs" / run["id"] / "train_config.json")
+    assert cfg.stage == "stage1" and cfg.steps == 4 and cfg.checkpoint_every == 2
+    assert cfg.dataset == str(tmp_path / "datasets" / "d")
+    assert cfg.init == str(tmp_path / "models" / "m")
+    assert cfg.out_dir == str(tmp_path / "runs" / run["id"])
+    assert cfg.annotations == str(tmp_path / "annotations" / "d")  # studio prompts join training
+    assert not (tmp_path / "runs" / run["id"] / "config.json").exists()  # no second config to translate
     logs = client.get(f"/v1/runs/{run['id']}/logs").json()["lines"]
     assert any("fake_train stage=stage1" in line for line in logs)
     listed = client.get("/v1/runs", params={"status": "succeeded"}).json()["runs"]
@@ -87,8 +103,14 @@ def test_crash_then_resume_from_checkpoint(client):
     )
 
 
-def test_queue_runs_one_at_a_time_on_cpu_and_cancel(client):
-    first = create(client, steps=400, step_s=0.05)
+def test_queue_runs_one_at_a_time_on_cpu_and_cancel(tmp_path, run_settings, registry_entries):
+    registry_entries(tmp_path)
+    with TestClient(create_app(run_settings(tmp_path, run_command=fake_command("--step-s", "0.05")))) as c:
+        _queue_and_cancel(c)
+
+
+def _queue_and_cancel(client: TestClient) -> None:
+    first = create(client, steps=400)
     second = create(client, steps=2)
     wait_status(client, first["id"], {"running"})
     time.sleep(0.5)
@@ -115,8 +137,9 @@ def running_pid(c: TestClient, run_id: str) -> int:
 
 def test_restart_adopts_orphans_marks_lost_and_restarts_queued(tmp_path, run_settings, registry_entries):
     registry_entries(tmp_path)
-    with TestClient(create_app(run_settings(tmp_path))) as c:
-        long = create(c, steps=30, step_s=0.05)
+    slow = fake_command("--step-s", "0.05")
+    with TestClient(create_app(run_settings(tmp_path, run_command=slow))) as c:
+        long = create(c, steps=30)
         queued = create(c, steps=2)
         wait_status(c, long["id"], {"running"})
         pid = running_pid(c, long["id"])
@@ -285,14 +308,21 @@ def test_config_schema_matches_train_config_and_validates(client):
     assert client.get("/v1/runs/config-schema", params={"stage": "nope"}).status_code == 422
 
 
-def test_deploy_a_finished_run_serves_its_bundle(client):
-    unfinished = create(client, steps=400, step_s=0.05)
+def test_deploy_a_finished_run_serves_its_bundle(tmp_path, run_settings, registry_entries):
+    registry_entries(tmp_path)
+    command = fake_command("--step-s", "0.05", "--bundle")
+    with TestClient(create_app(run_settings(tmp_path, run_command=command))) as c:
+        _deploy(c)
+
+
+def _deploy(client: TestClient) -> None:
+    unfinished = create(client, steps=400)
     wait_status(client, unfinished["id"], {"running"})
     r = client.post(f"/v1/runs/{unfinished['id']}/deploy", headers=OP)
     assert r.status_code == 409 and r.json()["error"]["code"] == "run_has_no_bundle"
     client.post(f"/v1/runs/{unfinished['id']}/cancel", headers=OP)
 
-    run = create(client, steps=2, bundle=True)
+    run = create(client, steps=2)
     done = wait_status(client, run["id"], {"succeeded", "failed"}, timeout=120)
     assert done["status"] == "succeeded" and done["has_bundle"] is True
     assert client.post(f"/v1/runs/{run['id']}/deploy").status_code == 403
@@ -391,7 +421,7 @@ def test_damaged_page_degrades_the_registry_read_only(tmp_path, run_settings, re
         assert c.delete(f"/v1/runs/{ids[3]}", headers=OP).status_code == 503
         # The queued runs are not launched from a registry that cannot record it.
         c.app.state.studio.runs.tick()  # type: ignore[attr-defined]
-        assert not any((tmp_path / "runs" / i / "config.json").exists() for i in ids)
+        assert not any((tmp_path / "runs" / i / "train_config.json").exists() for i in ids)
         assert c.get(f"/v1/runs/{ids[3]}").json()["status"] == "queued"
 
 
@@ -441,3 +471,51 @@ def test_a_damaged_run_config_is_a_typed_error_in_the_run(tmp_path, run_settings
         failed = wait_status(c, create(c, steps=1)["id"], {"succeeded", "failed"}, timeout=300)
     assert failed["status"] == "failed" and failed["exit_code"] == 2, failed
     assert f"error [invalid_train_config]: cannot read --config {bad}" in failed["error"], failed
+
+
+def _toy_dataset(root: Path) -> None:
+    """A 2-episode LeRobot dataset (48 px frames, 8-D state) for the real trainer."""
+    import numpy as np
+    from pixelvla.data import EpisodeRecord, LeRobotWriter
+
+    actions = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
+    w = LeRobotWriter(
+        root, cameras={"front": (48, 48)}, state_names=[f"s{i}" for i in range(8)], action_names=actions
+    )
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        frames = rng.integers(0, 255, (6, 48, 48, 3), dtype=np.uint8)
+        act = rng.normal(0, 0.01, (6, 7)).astype(np.float32)
+        act[:, 6] = (np.arange(6) > 2).astype(np.float32)
+        states = rng.normal(size=(6, 8)).astype(np.float32)
+        w.write_episode(i, EpisodeRecord(frames={"front": frames}, actions=act, states=states, task="pick"))
+    w.finalize()
+
+
+def test_the_real_trainer_runs_the_config_the_server_built(tmp_path, run_settings, registry_entries):
+    """The default run command (`pixelvla run STAGE --config RUN/train_config.json`) trains from the
+    file the server wrote, and nothing else: what the server builds is what the CLI reads."""
+    registry_entries(tmp_path)
+    _toy_dataset(tmp_path / "datasets" / "toy")
+    from pixelvla.train.config import TrainConfig
+    from pixelvla_server.config import Settings
+
+    default = next(f.default for f in dataclasses.fields(Settings) if f.name == "run_command")
+    settings = run_settings(tmp_path, run_command=default)
+    with TestClient(create_app(settings)) as c:
+        body = {
+            "stage": "base",
+            "dataset": "toy",
+            "overrides": {"steps": 1, "batch_size": 2, "log_every": 1, "tensorboard": False, "seed": 3},
+        }
+        r = c.post("/v1/runs", json=body, headers=OP)
+        assert r.status_code == 201, r.text
+        done = wait_status(c, r.json()["id"], {"succeeded", "failed"}, timeout=600)
+    assert done["status"] == "succeeded", done
+    run_dir = tmp_path / "runs" / done["id"]
+    cfg = TrainConfig.load(run_dir / "train_config.json")
+    assert (cfg.stage, cfg.steps, cfg.batch_size, cfg.seed, cfg.init) == ("base", 1, 2, 3, None)
+    assert cfg.dataset == str(tmp_path / "datasets" / "toy") and cfg.out_dir == str(run_dir)
+    assert (run_dir / "bundle" / "manifest.json").exists()
+    log = (run_dir / "log.txt").read_text()
+    assert "train_config.json" in log  # the command the wrapper started names the file

@@ -1,6 +1,7 @@
 """`pixelvla`: train (base | stage1 | stage2), evaluate in the simulator, export the browser encoder.
 
     pixelvla train stage2 --dataset DATA --init RUN_OR_BUNDLE --run-dir RUN [--steps N] [--set key=value]
+    pixelvla train --config RUN/train_config.json [--run-dir NEW]   # replay a run (stage from the file)
     pixelvla train stage2 --run-dir RUN --resume
     pixelvla eval --model BUNDLE --out DIR [--episodes-per-cell N]
     pixelvla probe --model BUNDLE --dataset DATA   # open loop: does the motion follow the image?
@@ -9,8 +10,8 @@
 
 `--init` also takes an OpenVLA folder (Hugging Face layout), imported on the fly (stage 1 from OpenVLA).
 
-`--config FILE` takes either a saved train_config.json (replays that run) or the GPU server's launch
-request ({"stage", "dataset_dir", "base_dir", "overrides", ...}).
+`--config FILE` takes a train_config.json (pixelvla.train.config.TrainConfig as JSON): a run's own, or
+the one the GPU server builds from a launch request; flags given beside it change its fields.
 """
 
 from __future__ import annotations
@@ -45,24 +46,6 @@ def _read_config(path: Path, error: type[PixelVLAError]) -> dict[str, Any]:
     return data
 
 
-def _config_from_file(path: Path, stage: str, run_dir: str | None) -> dict[str, Any]:
-    from .train.config import TrainConfigError
-
-    data = _read_config(path, TrainConfigError)
-    if "overrides" in data or "dataset_dir" in data:  # the server's launch request
-        out: dict[str, Any] = {"stage": data.get("stage", stage), "dataset": data.get("dataset_dir")}
-        if data.get("base_dir"):
-            out["init"] = data["base_dir"]
-        if data.get("annotations_dir"):
-            out["annotations"] = data["annotations_dir"]
-        out.update(data.get("overrides") or {})
-    else:
-        out = dict(data)
-    if run_dir is not None:
-        out["out_dir"] = run_dir
-    return out
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .train.config import TrainConfig, TrainConfigError
     from .train.loop import CONFIG_FILE, train
@@ -76,10 +59,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = train(cfg, resume=True, progress=not args.quiet)
             return _report(result)
         # A run resumed before it wrote its config (it never started): start it afresh.
-    values: dict[str, Any] = {"stage": args.stage}
-    if args.config:
-        values.update(_config_from_file(Path(args.config), args.stage, args.run_dir))
+    values: dict[str, Any] = {}
+    if args.config:  # a TrainConfig as JSON; TrainConfig.from_dict says what is wrong with it
+        values.update(_read_config(Path(args.config), TrainConfigError))
+    if args.stage is not None:
         values["stage"] = args.stage
+    if not values.get("stage"):
+        raise TrainConfigError("name the stage (pixelvla train base|stage1|stage2) or pass --config FILE")
     for key in ("dataset", "init", "steps", "batch_size", "seed", "device", "model"):
         v = getattr(args, key)
         if v is not None:
@@ -92,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise TrainConfigError(f"--set expects key=value, got {item!r}")
         values[key.replace("-", "_")] = _value(raw)
     for required in ("dataset", "out_dir"):
-        if not values.get(required):
+        if not values.get(required) and not args.config:  # a file's own gaps: TrainConfig says them
             flag = "--run-dir" if required == "out_dir" else f"--{required}"
             raise TrainConfigError(f"missing {flag}")
     cfg = TrainConfig.from_dict(values)
@@ -139,9 +125,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The GPU server's entry point: one launch request (config.json), any stage. Training stages
-    go to `train`; an `eval` run evaluates the request's base model in the simulator and writes
-    eval.json / eval.md plus an "eval" metrics record into the run folder."""
+    """The GPU server's entry point, any stage. Training stages read the train_config.json the
+    server built (as `train --config`); an `eval` run reads its launch request (config.json:
+    {base_dir, overrides}), evaluates that model in the simulator and writes eval.json / eval.md
+    plus an "eval" metrics record into the run folder."""
     if args.stage != "eval":
         return cmd_train(args)
     from .evaluation import EvaluationError, config_from_overrides, evaluate, write_report
@@ -247,9 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train one stage (base, stage1, stage2)")
-    t.add_argument("stage", choices=["base", "stage1", "stage2"])
+    t.add_argument("stage", nargs="?", choices=["base", "stage1", "stage2"], help="default: --config's")
     t.add_argument("--run-dir", help="the run folder (checkpoints, metrics, bundle)")
-    t.add_argument("--config", help="train_config.json to replay, or the server's launch request")
+    t.add_argument("--config", help="a train_config.json (a run's, or the GPU server's); flags change it")
     t.add_argument("--dataset", help="LeRobot dataset folder")
     t.add_argument("--init", help="bundle, finished run folder, or OpenVLA folder (HF layout) to start from")
     t.add_argument(
@@ -270,7 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="the GPU server's entry point: a launch request for any stage")
     r.add_argument("stage", choices=["base", "stage1", "stage2", "eval"])
     r.add_argument("--run-dir", required=True)
-    r.add_argument("--config", required=True, help="the server's launch request (config.json)")
+    r.add_argument(
+        "--config",
+        required=True,
+        help="train_config.json (training stages) or the eval request (config.json)",
+    )
     r.add_argument("--resume", action="store_true")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(

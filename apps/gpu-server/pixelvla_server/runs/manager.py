@@ -37,12 +37,16 @@ log = logging.getLogger("pixelvla_server.runs")
 
 # Launch-request fields that the server fills in from ids; a client never sends them (they are paths).
 SERVER_FIELDS = ("stage", "dataset", "init", "out_dir", "annotations")
+# What a training run reads: the TrainConfig the server builds (pixelvla.train.loop.CONFIG_FILE, the
+# file the run keeps and replays from). An eval run reads its launch request, EVAL_REQUEST.
+TRAIN_CONFIG = "train_config.json"
+EVAL_REQUEST = "config.json"
 
 
 def check_overrides(stage: str, overrides: dict[str, Any]) -> None:
-    """Typed 400 for overrides the training process would reject, before anything is queued."""
+    """Typed 400 for overrides that name a server field, and for an eval run's overrides; a training
+    run's are checked by building its TrainConfig (train_config)."""
     from pixelvla.errors import PixelVLAError
-    from pixelvla.train.config import TrainConfig
 
     bad = sorted(k for k in overrides if k in SERVER_FIELDS)
     if bad:
@@ -50,14 +54,44 @@ def check_overrides(stage: str, overrides: dict[str, Any]) -> None:
             f"overrides may not set {', '.join(bad)}: the server sets them from the request's ids",
             code="invalid_overrides",
         )
+    if stage != "eval":
+        return
     from pixelvla.evaluation import config_from_overrides
 
     try:
-        if stage == "eval":
-            config_from_overrides(overrides)
-        else:
-            probe = {"stage": stage, "dataset": "-", "out_dir": "-", "init": None if stage == "base" else "-"}
-            TrainConfig.from_dict({**probe, **overrides})
+        config_from_overrides(overrides)
+    except PixelVLAError as exc:
+        raise ApiError(str(exc), code="invalid_overrides") from exc
+
+
+def train_config(
+    settings: Settings,
+    *,
+    stage: str,
+    dataset: str,
+    base_checkpoint: str | None,
+    overrides: dict[str, Any],
+    out_dir: Path,
+) -> Any:
+    """The run's pixelvla.train.config.TrainConfig, built here from the launch request: the ids
+    resolved to their folders (unknown_dataset / unknown_model otherwise), the studio's annotations
+    of the dataset, then the overrides, validated by TrainConfig itself (a typed 400
+    invalid_overrides). It is written as the run's train_config.json, the one file the run reads."""
+    from pixelvla.errors import PixelVLAError
+    from pixelvla.train.config import TrainConfig
+
+    check_overrides(stage, overrides)
+    values: dict[str, Any] = {
+        "stage": stage,
+        "dataset": str(dataset_dir(settings, dataset)),
+        "out_dir": str(out_dir),
+        "init": str(model_dir(settings, base_checkpoint)) if base_checkpoint else None,
+        # the studio's drawn prompts for this dataset (merged into training data when present)
+        "annotations": str(annotations_root(settings) / dataset),
+        **overrides,
+    }
+    try:
+        return TrainConfig.from_dict(values)
     except PixelVLAError as exc:
         raise ApiError(str(exc), code="invalid_overrides") from exc
 
@@ -113,8 +147,12 @@ def reported_error(run_dir: Path) -> str | None:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=1))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 
@@ -183,15 +221,33 @@ class RunManager:
             raise ApiError(f"a {stage} run trains on a dataset: choose one", code="dataset_required")
         if base_checkpoint is not None:
             model_dir(self.settings, base_checkpoint)  # raises unknown_model
-        if dataset is not None:
+        if dataset is None:
+            check_overrides(stage, overrides)  # an eval run
+        else:
             dataset_dir(self.settings, dataset)  # raises unknown_dataset
-        check_overrides(stage, overrides)
+            if stage != "eval":
+                # The run's folder is named once it has an id; TrainConfig's checks do not read it.
+                self._train_config(stage, dataset, base_checkpoint, overrides, runs_root(self.settings))
+            else:
+                check_overrides(stage, overrides)
         rec = self.registry.create(
             stage=stage, name=name, base_checkpoint=base_checkpoint, dataset=dataset, overrides=overrides
         )
         self.run_dir(rec.id).mkdir(parents=True, exist_ok=True)
         self._wake.set()
         return rec
+
+    def _train_config(
+        self, stage: str, dataset: str, base: str | None, overrides: dict[str, Any], out_dir: Path
+    ) -> Any:
+        return train_config(
+            self.settings,
+            stage=stage,
+            dataset=dataset,
+            base_checkpoint=base,
+            overrides=overrides,
+            out_dir=out_dir,
+        )
 
     def get(self, run_id: str) -> RunRecord:
         rec = self.registry.get(run_id)
@@ -312,32 +368,38 @@ class RunManager:
         # The stored request is checked again as it is read: it was queued by an older server, or its
         # dataset / base model may have gone since. A typed reason in the run, not a stuck queue.
         try:
-            check_overrides(rec.stage, rec.overrides)
             ds = str(dataset_dir(self.settings, rec.dataset)) if rec.dataset else ""
             base = str(model_dir(self.settings, rec.base_checkpoint)) if rec.base_checkpoint else ""
+            if rec.stage == "eval":
+                check_overrides(rec.stage, rec.overrides)
+                config_path = run_dir / EVAL_REQUEST
+                write_json_atomic(
+                    config_path,
+                    {
+                        "run_id": rec.id,
+                        "stage": rec.stage,
+                        "base_dir": base or None,
+                        "overrides": rec.overrides,
+                    },
+                )
+            else:
+                if rec.dataset is None:
+                    raise ApiError(f"a {rec.stage} run trains on a dataset", code="dataset_required")
+                cfg = self._train_config(rec.stage, rec.dataset, rec.base_checkpoint, rec.overrides, run_dir)
+                config_path = run_dir / TRAIN_CONFIG
+                # A resumed run keeps the config it started with (its own record of the run).
+                if not (rec.resume and config_path.exists()):
+                    write_text_atomic(config_path, cfg.to_json() + "\n")
         except ApiError as exc:
             self._fail_launch(rec, f"the stored run request is no longer valid [{exc.code}]: {exc.message}")
             return
-        config = {
-            "run_id": rec.id,
-            "stage": rec.stage,
-            "dataset": rec.dataset,
-            "dataset_dir": ds or None,
-            "base_checkpoint": rec.base_checkpoint,
-            "base_dir": base or None,
-            # the studio's drawn prompts for this dataset (merged into training data when present)
-            "annotations_dir": str(annotations_root(self.settings) / rec.dataset) if rec.dataset else None,
-            "resume": rec.resume,
-            "overrides": rec.overrides,
-        }
-        write_json_atomic(run_dir / "config.json", config)
         argv = build_argv(
             self.settings.run_command,
             {
                 "python": sys.executable,
                 "stage": rec.stage,
                 "run_dir": str(run_dir),
-                "config": str(run_dir / "config.json"),
+                "config": str(config_path),
                 "dataset": ds,
                 "base": base,
                 "resume": "--resume" if rec.resume else "",
