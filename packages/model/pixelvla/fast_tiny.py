@@ -17,6 +17,7 @@ zeros, all invalid, as eager). Batch 1 only.
 
     fast = OnnxChunk(model)              # exports lazily, per layout, on first use
     actions = fast.predict(inputs)       # == model.predict(inputs) within fp32 rounding
+    Policy.load(bundle, backend="onnx")  # the same behind a Policy (warmed up at load)
 
 The test (tests/test_fast_tiny.py) holds both against the eager model; `python -m pixelvla.bench`
 reports eager vs slot graph vs ONNX Runtime p50 in one run.
@@ -169,6 +170,20 @@ class SlotGraph(nn.Module):
         return model.action_decoder(llm.norm(hs)).float()
 
 
+BACKENDS = ("torch", "onnx")
+
+
+def backend(model: PixelVLA, name: str) -> OnnxChunk | None:
+    """`Policy(backend=...)`: None for eager PyTorch, or the ONNX Runtime chunk, warmed up."""
+    if name not in BACKENDS:
+        raise FastPathError(f"unknown backend {name!r}; one of {', '.join(BACKENDS)}", code="invalid_backend")
+    if name == "torch":
+        return None
+    fast = OnnxChunk(model)
+    fast.warm_up()
+    return fast
+
+
 class OnnxChunk:
     """One action chunk through ONNX Runtime (CPU provider), one exported SlotGraph per layout."""
 
@@ -217,6 +232,21 @@ class OnnxChunk:
             )
             self._sessions[layout] = (sess, SlotGraph(self.model, layout))
         return self._sessions[layout]
+
+    def warm_up(self) -> None:
+        """Export the layouts of prompt arrays, with and without a state, so that a first request
+        does not pay for it (seconds); browser prompt tokens export on their first use."""
+        cfg = self.model.config
+        size = cfg.vision.image_size
+        example = ModelInputs(
+            pixel_values=torch.zeros(1, 3, size, size),
+            input_ids=torch.full((1, 4), 3, dtype=torch.long),
+            text_mask=torch.ones(1, 4, dtype=torch.bool),
+        )
+        self.predict(example)
+        if cfg.state_dim > 0:
+            example.state = torch.zeros(1, cfg.state_dim)
+            self.predict(example)
 
     def predict(self, inputs: ModelInputs) -> torch.Tensor:
         """Normalised actions (1, N_c, 7), float32, as `PixelVLA.predict` gives them."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pixelvla import fast_tiny
 from pixelvla import prompts as P
 from pixelvla.checkpoint import LoadedBundle, load_bundle
 from pixelvla.model import ModelInputs
@@ -54,9 +55,12 @@ class Policy:
         *,
         detailed_timing: bool = False,
         compile: bool = False,
+        backend: str = "torch",
     ) -> None:
         """compile: torch.compile the model's forward and warm it up here (the first request does
-        not pay for compilation); compiled predictions report only decode and total times."""
+        not pay for compilation); compiled predictions report only decode and total times.
+        backend "onnx": the chunk through ONNX Runtime (pixelvla.fast_tiny: CPU, continuous head,
+        exported here); its predictions, too, report only decode and total."""
         self.detailed_timing = detailed_timing
         self.compiled = compile
         self.bundle = bundle
@@ -69,6 +73,7 @@ class Policy:
         self._dtype = next(self.model.parameters()).dtype
         # What this model takes (pixelvla.observation): checked here, by the server's codec, published.
         self.spec = ObservationSpec.of(self.config)
+        self._fast = fast_tiny.backend(self.model, backend)
         if compile:
             self.model.compile_for_serving()
             size = self.config.vision.image_size
@@ -83,12 +88,13 @@ class Policy:
         *,
         detailed_timing: bool = False,
         compile: bool = False,
+        backend: str = "torch",
     ) -> Policy:
         dev = torch.device(device)
         if dtype is None:
             dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
         bundle = load_bundle(Path(bundle_dir), dev, dtype)
-        return cls(bundle, dev, detailed_timing=detailed_timing, compile=compile)
+        return cls(bundle, dev, detailed_timing=detailed_timing, compile=compile, backend=backend)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -176,7 +182,10 @@ class Policy:
             with timer("decode"):
                 inputs = self.make_inputs(obs)
             stage_timer = None if self.compiled and not sync else timer  # a compiled graph has no stages
-            normalized = self.model.predict(inputs, stage_timer)[0].float().cpu().numpy()
+            if self._fast is not None:
+                normalized = self._fast.predict(inputs)[0].numpy()
+            else:
+                normalized = self.model.predict(inputs, stage_timer)[0].float().cpu().numpy()
         actions = self.normalizer.unnormalize(normalized)  # .cpu() above was the one synchronisation
         timing["total"] = (time.perf_counter() - start) * 1000.0
         return Prediction(actions=actions.astype(np.float32), actions_normalized=normalized, timing_ms=timing)

@@ -150,3 +150,31 @@ def test_squeeze_padding_keeps_the_order_of_a_stable_sort():
         got_x, got_valid = _squeeze_padding([(x, valid, 0)])
         assert torch.equal(got_x, want_x)
         assert torch.equal(got_valid, torch.gather(valid, 1, order)[:, : got_x.shape[1]])
+
+
+def test_policy_backend_onnx_predicts_what_the_eager_policy_predicts(tmp_path):
+    from pixelvla.checkpoint import make_random_tiny_bundle
+    from pixelvla.policy import Observation, Policy
+
+    make_random_tiny_bundle(tmp_path / "b", seed=0)
+    eager = Policy.load(tmp_path / "b")
+    fast = Policy.load(tmp_path / "b", backend="onnx")
+    assert fast._fast is not None
+    assert set(fast._fast._sessions) == {("features", True), ("features", False)}  # exported at load
+    rng = np.random.default_rng(0)
+    for obs in (
+        Observation(rng.integers(0, 255, (96, 128, 3), dtype=np.uint8), "pick up the red cube"),
+        Observation(
+            rng.integers(0, 255, (224, 224, 3), dtype=np.uint8),
+            "put the bowl on the plate",
+            prompts=[P.Point(0.3, 0.4)],
+            state=rng.standard_normal(8).astype(np.float32),
+        ),
+    ):
+        want, got = eager.predict(obs), fast.predict(obs)
+        np.testing.assert_allclose(got.actions_normalized, want.actions_normalized, rtol=0, atol=TOL)
+        assert got.actions.dtype == np.float32 and got.actions.shape == want.actions.shape
+        assert got.timing_ms["total"] > 0
+    with pytest.raises(FastPathError) as e:
+        Policy.load(tmp_path / "b", backend="tensorrt")
+    assert e.value.code == "invalid_backend"
