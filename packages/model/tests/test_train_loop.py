@@ -426,3 +426,38 @@ def test_vision_init_fills_the_towers_of_a_fresh_base_run(dataset, tmp_path):
             _cfg(dataset, tmp_path / "b2", steps=2, vision_init=str(tmp_path / "bad.safetensors")),
             progress=False,
         )
+
+
+def test_grounding_loss_trains_its_head_and_resumes_exactly(dataset, tmp_path):
+    """grounding_weight > 0: the base stage also learns where the instruction's object is (the target
+    mask's patches, frames before the grasp); the head is checkpointed, so a resumed run ends where an
+    uninterrupted one does, and grounding is refused outside the base stage."""
+    full = train(_cfg(dataset, tmp_path / "g", steps=5, grounding_weight=1.0), progress=False)
+    rows = [r for r in read_metrics(tmp_path / "g" / "metrics.jsonl") if r["kind"] == "train"]
+    assert all(np.isfinite(r["grounding_loss"]) and r["grounding_loss"] > 0 for r in rows)
+    plain = train(_cfg(dataset, tmp_path / "p", steps=5), progress=False)
+    a = load_file(str(full.bundle / "model.safetensors"))
+    b = load_file(str(plain.bundle / "model.safetensors"))
+    assert a.keys() == b.keys()  # the head is not part of the bundle
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("llm."))  # it shaped the LLM
+    ckpt = load_file(str(tmp_path / "g" / "checkpoints" / "step-00000004" / "model.safetensors"))
+    assert any(k.startswith("grounding.") for k in ckpt)
+
+    train(_cfg(dataset, tmp_path / "cut", steps=5, grounding_weight=1.0, halt_after_steps=3), progress=False)
+    resumed = train(
+        _cfg(dataset, tmp_path / "cut", steps=5, grounding_weight=1.0), resume=True, progress=False
+    )
+    c = load_file(str(resumed.bundle / "model.safetensors"))
+    assert max(float((a[k].float() - c[k].float()).abs().max()) for k in a) <= 1e-6
+    with pytest.raises(TrainConfigError, match="grounding_weight"):
+        _cfg(dataset, tmp_path / "x", "stage1", init="-", grounding_weight=1.0)
+
+
+def test_grounding_targets_are_the_target_patches_before_the_grasp(dataset, tmp_path):
+    b = _stage2_builder(dataset, tmp_path)
+    ep = b.episodes[0]
+    assert ep.target_patches is not None and abs(float(ep.target_patches.sum()) - 1.0) < 1e-5
+    assert 0 < ep.first_close < len(ep.actions)  # the toy gripper closes halfway
+    target, valid = b.grounding(list(range(len(ep.actions))))
+    assert valid.tolist() == [t < ep.first_close for t in range(len(ep.actions))]
+    assert torch.allclose(target[0], torch.from_numpy(ep.target_patches))

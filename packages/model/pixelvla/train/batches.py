@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from .. import prompts as P
+from .. import rle
 from ..config import PixelVLAConfig
 from ..data import DatasetError, LocalDataset
 from ..model import ModelInputs
@@ -42,6 +43,10 @@ class EpisodeData:
     text_ids: list[int]
     prompts: list[P.Prompt] | None  # the annotation's prompts (None: unannotated or rejected)
     mask_rle: dict[str, Any] | None
+    # The target's share of each patch on the initial frame (grid*grid, sums to 1), and the first frame
+    # whose gripper command closes: before it the object has not moved (the grounding loss's frames).
+    target_patches: np.ndarray | None = None
+    first_close: int = 0
 
 
 class BatchBuilder:
@@ -112,6 +117,7 @@ class BatchBuilder:
                     text_ids=tokenizer.encode(format_instruction(model_config.prompt_template, task)),
                     prompts=prompts,
                     mask_rle=mask_rle,
+                    **_grounding_fields(mask_rle, ep.actions, model_config.vision.grid, self.gripper_dims),
                 )
             )
         if not self.episodes:
@@ -122,6 +128,19 @@ class BatchBuilder:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def grounding(self, sample_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """For the base stage's grounding loss: the target's patch shares (B, grid*grid) and whether
+        each sample has them (an annotated episode, a frame before the first grasp)."""
+        n = self.model_config.vision.grid**2
+        target = np.zeros((len(sample_ids), n), np.float32)
+        valid = np.zeros(len(sample_ids), np.bool_)
+        for i, sid in enumerate(sample_ids):
+            e, t = self.index[sid]
+            ep = self.episodes[e]
+            if ep.target_patches is not None and t < ep.first_close:
+                target[i], valid[i] = ep.target_patches, True
+        return torch.from_numpy(target), torch.from_numpy(valid)
 
     def action_chunk(self, actions: np.ndarray, t: int) -> np.ndarray:
         n = self.model_config.action.chunk_size
@@ -192,3 +211,18 @@ class BatchBuilder:
             actions=torch.from_numpy(np.stack(actions)),
             state=torch.from_numpy(np.stack(states)) if mc.state_dim > 0 else None,
         )
+
+
+def _grounding_fields(
+    mask_rle: dict[str, Any] | None, actions: np.ndarray, grid: int, gripper_dims: list[int]
+) -> dict[str, Any]:
+    if mask_rle is None or not gripper_dims:
+        return {}
+    cov = rle.coverage(mask_rle, grid).reshape(-1).astype(np.float32)
+    if cov.sum() <= 0:
+        return {}
+    closing = np.nonzero(actions[:, gripper_dims[0]] >= 0.5)[0]
+    return {
+        "target_patches": cov / cov.sum(),
+        "first_close": int(closing[0]) if len(closing) else len(actions),
+    }

@@ -71,6 +71,8 @@ class TrainConfig:
     # A fresh base run's towers from a vision pretraining run (pixelvla.train.vision_pretrain: its
     # folder or its vision.safetensors).
     vision_init: str | None = None
+    # Base stage: weight of the text-to-patch grounding loss (pixelvla.train.grounding; 0: off).
+    grounding_weight: float = 0.0
     episodes: tuple[int, ...] | None = None  # subset of episode indices (None: all)
     # Studio annotations of the dataset (<data-dir>/annotations/<dataset>, set by the GPU server):
     # an episode's latest version replaces its auto-generated prompts (pixelvla.train.annotations).
@@ -108,6 +110,11 @@ class TrainConfig:
         if self.pixel_mask_from not in PIXEL_MASK_FROM:
             raise TrainConfigError(
                 f"pixel_mask_from must be one of {', '.join(PIXEL_MASK_FROM)}, got {self.pixel_mask_from!r}"
+            )
+        if self.grounding_weight < 0 or (self.grounding_weight > 0 and self.stage != "base"):
+            raise TrainConfigError(
+                f"grounding_weight must be >= 0 and is for the base stage, got {self.grounding_weight} "
+                f"in {self.stage}"
             )
         if self.vision_init is not None and (self.stage != "base" or self.init is not None):
             raise TrainConfigError("vision_init starts the towers of a fresh base run; this run has --init")

@@ -67,7 +67,12 @@ class DemoRecipe:
     overrides: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields for every stage
     # Per-stage TrainConfig fields (over `overrides`).
     stage_overrides: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {"stage2": {"lr": 1e-3, "lora_lr": 1e-3}}
+        default_factory=lambda: {
+            # The text-to-patch grounding loss (pixelvla.train.grounding): the base stage is told which
+            # patch the instruction names, not only the action that follows.
+            "base": {"grounding_weight": 1.0},
+            "stage2": {"lr": 1e-3, "lora_lr": 1e-3},
+        }
     )
 
     @classmethod

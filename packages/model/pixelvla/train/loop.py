@@ -33,6 +33,8 @@ from . import atomic, rng
 from .batches import BatchBuilder
 from .checkpointing import CheckpointManager, CheckpointStateError, TrainingState
 from .config import TrainConfig, TrainConfigError
+from .grounding import PREFIX as GROUNDING_PREFIX
+from .grounding import GroundingHead, HiddenCapture, grounding_loss
 from .metrics import ACTION_DIMS, MetricsLog
 from .parallel import Parallel, TensorSources, choose, total_norm
 from .sampler import ResumableSampler
@@ -258,6 +260,45 @@ def _trainable(model: PixelVLA, cfg: TrainConfig, from_file: bool) -> list[str]:
     return names
 
 
+class _Grounding:
+    """The base stage's text-to-patch grounding loss (train/grounding.py): its head, the hook that
+    reads the LLM's hidden states, and its tensors in the run's checkpoints."""
+
+    def __init__(self, model: PixelVLA, device: torch.device) -> None:
+        self.head = GroundingHead(model.config.llm.hidden_size).to(device)
+        self.capture = HiddenCapture(model.llm.model)
+        self.n_patches = model.config.vision.num_patches
+        self.k = model.config.action.base_steps * model.config.action.action_dim
+
+    def loss(self, data: BatchBuilder, sample_ids: list[int], device: torch.device) -> torch.Tensor:
+        hidden, mask = self.capture.take()
+        # The position that predicts the first action token: it has read the image and the text.
+        query = mask.long().sum(1) - self.k - 1
+        target, valid = data.grounding(sample_ids)
+        logits = self.head(hidden, query, self.n_patches)
+        return grounding_loss(logits, target.to(device), valid.to(device))
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {GROUNDING_PREFIX + k: v.detach().cpu() for k, v in self.head.state_dict().items()}
+
+    def load(self, weights: dict[str, torch.Tensor]) -> None:
+        if not weights:
+            raise CheckpointStateError("the checkpoint has no grounding head; resume with grounding_weight 0")
+        self.head.load_state_dict({k[len(GROUNDING_PREFIX) :]: v for k, v in weights.items()})
+
+
+def _grounding(
+    cfg: TrainConfig, model: PixelVLA, device: torch.device, strategy: str, world: int
+) -> _Grounding | None:
+    if cfg.grounding_weight <= 0:
+        return None
+    if world > 1 or model.config.head != "tokens" or model.config.action.slot_attention != "causal":
+        raise TrainConfigError(
+            "grounding_weight is for a single-process base stage (tokens head, causal attention)"
+        )
+    return _Grounding(model, device)
+
+
 def _param_groups(model: PixelVLA, cfg: TrainConfig) -> list[dict[str, Any]]:
     lora = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" in n]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n]
@@ -373,7 +414,11 @@ def _train(
     # Before the optimizer: FSDP replaces the parameters by their shards. From a file under FSDP,
     # each rank reads only its shards (no rank builds or reads the whole model).
     net = par.wrap(model) if sources is None else par.shard_and_load(model, sources)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    grounding = _grounding(cfg, model, device, par.strategy, world)
+    groups = _param_groups(model, cfg)
+    if grounding is not None:
+        groups.append({"name": "grounding", "params": list(grounding.head.parameters()), "lr": cfg.lr})
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda s: lr_factor(
@@ -392,9 +437,12 @@ def _train(
                 f"the checkpoint was written {'under' if sharded else 'without'} FSDP; resume it "
                 f"{'under' if sharded else 'without'} FSDP (parallel setting, number of processes)"
             )
-        if set(state.weights) != saved_names:
+        weights = dict(state.weights)
+        if grounding is not None:
+            grounding.load({k: weights.pop(k) for k in list(weights) if k.startswith(GROUNDING_PREFIX)})
+        if set(weights) != saved_names:
             raise CheckpointStateError("checkpoint weights do not fit the model (different names)")
-        par.load(model, optimizer, state.weights, state.optimizer)
+        par.load(model, optimizer, weights, state.optimizer)
         scheduler.load_state_dict(state.scheduler)
         sampler.load_state_dict(state.sampler)
         rng.restore(state.rng)
@@ -424,6 +472,8 @@ def _train(
         if not main:
             return None
         weights: dict[str, torch.Tensor] = {n: t for n, t in full.items() if n in saved_names}
+        if grounding is not None:
+            weights.update(grounding.state())
         path = mgr.save(
             TrainingState(
                 step=step,
@@ -441,6 +491,7 @@ def _train(
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", disable=not progress)
     last_loss: float | None = None
     window: list[float] = []
+    g_window: list[float] = []
     with _Cancel() as cancel:
         while step < cfg.steps:
             t0 = time.perf_counter()
@@ -450,7 +501,7 @@ def _train(
             accum, bs = cfg.grad_accum_steps, cfg.batch_size
             indices = sampler.next_indices(bs * accum)
             optimizer.zero_grad(set_to_none=True)
-            t_data, step_loss = 0.0, 0.0
+            t_data, step_loss, g_sum = 0.0, 0.0, 0.0
             errors: list[torch.Tensor] = []
             for i in range(accum):
                 t1 = time.perf_counter()
@@ -460,9 +511,14 @@ def _train(
                 with par.gradient_sync(net, i == accum - 1):
                     with _autocast(cfg, device):
                         out = net(batch)
-                    assert out.loss is not None
+                        assert out.loss is not None
+                        loss = out.loss
+                        if grounding is not None:
+                            g = grounding.loss(data, indices[i * bs : (i + 1) * bs], device)
+                            g_sum += float(g.detach()) / accum
+                            loss = loss + cfg.grounding_weight * g
                     # The mean over micro-batches of equal size is the mean over the whole batch.
-                    (out.loss / accum).backward()
+                    (loss / accum).backward()
                 step_loss += float(out.loss.detach()) / accum
                 assert batch.actions is not None
                 n = min(out.actions.shape[1], batch.actions.shape[1])
@@ -470,6 +526,7 @@ def _train(
             # grad_clip 0 is "off": clip_grad_norm_ with max_norm 0 would zero every gradient.
             clip = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
             grad_norm = total_norm(torch.nn.utils.clip_grad_norm_(params, clip))
+            g_window.append(g_sum)
             optimizer.step()
             scheduler.step()
             step += 1
@@ -495,8 +552,10 @@ def _train(
                     step_time_s=step_time,
                     data_time_s=t_data,
                     mem_mb=_mem_mb(device),
+                    **({"grounding_loss": sum(g_window) / len(g_window)} if grounding is not None else {}),
                 )
                 window.clear()
+                g_window.clear()
             if step % cfg.checkpoint_every == 0 or step == cfg.steps:
                 checkpoint()
             if par.any_rank(cancel.requested):
