@@ -22,7 +22,7 @@ import atexit
 import contextlib
 import math
 import weakref
-from typing import Any, NamedTuple, Protocol, TypedDict
+from typing import NamedTuple, TypedDict
 
 import mujoco
 import numpy as np
@@ -45,6 +45,10 @@ ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
 _FOVY = {"front": sc.FRONT_FOVY, "wrist": sc.WRIST_FOVY}
 
 
+# The protocol every robot the server drives satisfies (this one, LIBERO, remote robots) lives with
+# the server: pixelvla_server.robots.protocol.Robot; pixelvla_server.robots.sim adapts SimRobot to it.
+
+
 class Observation(TypedDict):
     images: dict[str, np.ndarray]  # camera name -> uint8 (H, W, 3)
     state: np.ndarray  # float32 (8,)
@@ -55,16 +59,6 @@ class Snapshot(NamedTuple):
     qpos: np.ndarray
     mocap_pos: np.ndarray
     mocap_quat: np.ndarray
-
-
-class Robot(Protocol):
-    """What the server needs from any robot, simulated or real."""
-
-    def observe(self) -> Observation: ...
-
-    def act(self, action: np.ndarray) -> Any: ...
-
-    def stop(self) -> None: ...
 
 
 def euler_to_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:

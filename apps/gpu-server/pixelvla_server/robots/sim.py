@@ -46,12 +46,12 @@ class SimTeleopRobot:
     def reset(self, episode: Episode) -> Observation:
         obs = self._robot.reset(episode.seed, episode.task)  # SeedError / TaskError: typed, with a code
         self._steps, self._t = 0, obs["t"]
-        return obs  # type: ignore[return-value]
+        return obs
 
     def observe(self) -> Observation:
         obs = self._robot.observe()
         self._t = obs["t"]
-        return obs  # type: ignore[return-value]
+        return obs
 
     def act(self, action: np.ndarray) -> np.ndarray:
         applied = self._robot.act(action)
