@@ -49,10 +49,14 @@ def breakdown(reply: dict[str, Any]) -> dict[str, float]:
     t = reply.get("timing_ms")
     if not isinstance(t, dict):
         return {}
+    in_process = float(t["server_total"]) - float(t["forward"])  # receive -> reply built, less predict
+    queue, decode = float(t["queue"]), float(t["server_decode"])
     return {
-        "in_process": float(t["server_total"]) - float(t["forward"]),  # receive -> reply packed
-        "queue": float(t["queue"]),  # event loop -> worker thread hand-off
-        "server_decode": float(t["server_decode"]),  # arrays -> Observation, validated
+        "in_process": in_process,
+        "queue": queue,  # event loop -> worker thread hand-off
+        "server_decode": decode,  # arrays -> Observation, validated (worker)
+        # on the event loop: task start, msgpack unpack, the worker -> loop hand-back, the reply dict
+        "unpack_and_return": in_process - queue - decode,
     }
 
 

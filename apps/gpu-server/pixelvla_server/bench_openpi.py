@@ -145,6 +145,7 @@ def report(raw: dict[str, Any], clients: int) -> dict[str, Any]:
                 "in_process_less_predict": summary(r["in_process"]),
                 "queue": summary(r["queue"]),
                 "server_decode": summary(r["server_decode"]),
+                "unpack_and_return": summary(r["unpack_and_return"]),
             }
     ours, theirs = per["ours"], per["openpi"]
     o1, t1 = ours["one_client"], theirs["one_client"]
@@ -203,7 +204,7 @@ def run(bundle: Path, n: int, load_seconds: float, clients: int, threads: int) -
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "policy": f"{bundle.name} bundle via pixelvla.policy.Policy on CPU, torch threads {threads} in both servers",
-        "openpi": {
+        "openpi_server": {
             "server": "openpi-server 0.1.0 WebsocketPolicyServer (side venv, scripts/openpi/bench-requirements.lock)",
             "side_venv": dict(zip(("numpy", "torch", "websockets"), versions, strict=False)),
         },

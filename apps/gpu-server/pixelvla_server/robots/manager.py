@@ -4,7 +4,7 @@ Public surface (what routes.py and other robot kinds use):
 
 - `create(body: RobotCreate) -> RobotSession`: a sim robot session from the POST /v1/robots body.
 - `create_session(make_robot, episode=..., control_hz=..., cameras=..., deadman_ms=None,
-  idle_close_s=...) -> RobotSession`: a session on ANY robot satisfying robots.protocol.Robot
+  idle_close_s=..., max_steps=...) -> RobotSession`: a session on ANY robot satisfying robots.protocol.Robot
   (`make_robot` is called on the session's control thread, which then owns the robot: it resets it
   to `episode`, drives it and closes it). The session's policy is the served model. Raises Conflict
   (too_many_sessions) past MAX_SESSIONS, and ApiError with the robot's own code when building or
@@ -32,7 +32,13 @@ from ..errors import ApiError, Conflict, NotFound
 from ..ids import check_id, datasets_root
 from .protocol import Episode, Recording, Robot
 from .remote import NAME_PATTERN, RemoteHub
-from .session import DEADMAN_MAX_MS, DEADMAN_MIN_MS, DEFAULT_IDLE_CLOSE_S, RobotSession
+from .session import (
+    DEADMAN_MAX_MS,
+    DEADMAN_MIN_MS,
+    DEFAULT_IDLE_CLOSE_S,
+    DEFAULT_MAX_STEPS,
+    RobotSession,
+)
 
 MAX_SESSIONS = 4
 
@@ -66,6 +72,13 @@ class RobotCreate(BaseModel):
         le=86400.0,
         description="close the session after this long without any client connected (controller or "
         "watcher); an unwatched session renders no frames meanwhile",
+    )
+    max_steps: int = Field(
+        default=DEFAULT_MAX_STEPS,
+        ge=1,
+        le=100_000,
+        description="control steps each episode has to succeed in; past them without success its "
+        "outcome is a failure, as an eval counts it (the robot is not stopped)",
     )
 
 
@@ -106,6 +119,7 @@ class RobotManager:
             cameras=cameras,
             deadman_ms=body.deadman_ms,
             idle_close_s=body.idle_close_s,
+            max_steps=body.max_steps,
         )
 
     def create_session(
@@ -117,6 +131,7 @@ class RobotManager:
         cameras: tuple[str, ...],
         deadman_ms: int | None = None,
         idle_close_s: float = DEFAULT_IDLE_CLOSE_S,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ) -> RobotSession:
         """A session on any Robot; blocks until the robot is built and reset (run it off the event loop)."""
         with self._lock:
@@ -140,6 +155,7 @@ class RobotManager:
             policy_ready=lambda: self.policy_service.current is not None,
             idle_close_s=idle_close_s,
             on_idle=self._close_idle,
+            max_steps=max_steps,
         )
         try:
             session.start()
