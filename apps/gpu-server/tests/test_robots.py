@@ -419,10 +419,12 @@ def test_a_jog_keeps_the_gripper_unless_it_sets_it(bare):
 
 def test_reset_starts_a_new_episode_in_the_same_session_with_its_outcome(bare):
     """New scene/seed without a new session (which kept the old one rendering); the task's outcome
-    (success, steps, time) travels with every frame and in the session info."""
-    s = create(bare, task="pick", seed=0)
+    (success, steps, time, and the verdict against the episode's step budget) travels with every
+    frame and in the session info."""
+    s = create(bare, task="pick", seed=0, max_steps=2)
     sid = s["id"]
-    assert s["outcome"] == {"success": False, "steps": 0, "time_s": 0.0}
+    fresh = {"success": False, "steps": 0, "time_s": 0.0, "max_steps": 2, "verdict": "running"}
+    assert s["outcome"] == fresh
     assert s["robot"]["kind"] == "sim" and s["robot"]["action_dim"] == 7 and s["robot"]["state_dim"] == 8
     assert "place" in s["robot"]["tasks"] and s["robot"]["action_high"][6] == 1.0
     with open_ws(bare, sid, "controller") as ctl:
@@ -433,6 +435,7 @@ def test_reset_starts_a_new_episode_in_the_same_session_with_its_outcome(bare):
         while (f := recv_type(ctl, "frame"))["outcome"]["steps"] < 2:
             pass
         assert f["outcome"]["success"] is False and f["outcome"]["time_s"] > 0
+        assert f["outcome"]["verdict"] == "failure"  # 2 steps without success: as an eval counts it
         first_image = f["images"]["front"]
         ctl.send(packb({"type": "reset", "task": "juggle"}))
         assert recv_type(ctl, "error")["error"]["code"] == "invalid_command"
@@ -441,7 +444,7 @@ def test_reset_starts_a_new_episode_in_the_same_session_with_its_outcome(bare):
         assert (ack["command"], ack["task"], ack["seed"]) == ("reset", "place", 7)
         episode = recv_type(ctl, "episode", timeout=30)
         assert (episode["task"], episode["seed"], episode["mode"]) == ("place", 7, "idle")
-        assert episode["outcome"] == {"success": False, "steps": 0, "time_s": 0.0}
+        assert episode["outcome"] == fresh
         assert "put" in episode["instruction"]
         f = recv_type(ctl, "frame")
         assert f["episode"] == {"task": "place", "seed": 7} and f["outcome"]["steps"] == 0

@@ -19,7 +19,7 @@ context belong to the thread that made them), so an implementation need not be t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, Literal, Protocol, TypedDict
 
 import numpy as np
 
@@ -75,14 +75,36 @@ class RobotDescription:
         }
 
 
+Verdict = Literal["success", "failure", "running", "unknown"]
+
+
 @dataclass(frozen=True)
 class TaskOutcome:
+    """The robot reports success, steps and time; the session stamps the episode's step budget."""
+
     success: bool | None  # None: this robot cannot judge its task
     steps: int  # control steps applied since the episode's reset
     time_s: float  # the robot's clock since reset (simulated seconds for a sim)
+    max_steps: int | None = None  # the steps an episode has to succeed in (an eval's max_steps)
+
+    @property
+    def verdict(self) -> Verdict:
+        """As an eval counts an episode: success once the task is done, failure when the budget is
+        spent without it, running before; unknown for a robot that cannot judge its task."""
+        if self.success is None:
+            return "unknown"
+        if self.success:
+            return "success"
+        return "failure" if self.max_steps is not None and self.steps >= self.max_steps else "running"
 
     def to_json(self) -> dict[str, Any]:
-        return {"success": self.success, "steps": self.steps, "time_s": self.time_s}
+        return {
+            "success": self.success,
+            "steps": self.steps,
+            "time_s": self.time_s,
+            "max_steps": self.max_steps,
+            "verdict": self.verdict,
+        }
 
 
 class Robot(Protocol):

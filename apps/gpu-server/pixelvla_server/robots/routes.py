@@ -92,6 +92,10 @@ class TaskOutcomeInfo(BaseModel):
     success: bool | None = Field(description="the task is done; null for a robot that cannot tell")
     steps: int = Field(description="actions applied since the episode's reset")
     time_s: float = Field(description="the robot's clock since the reset (simulated seconds for a sim)")
+    max_steps: int | None = Field(description="the steps the episode has to succeed in")
+    verdict: Literal["success", "failure", "running", "unknown"] = Field(
+        description="as an eval counts the episode: failure once max_steps pass without success"
+    )
 
 
 class RobotSessionInfo(BaseModel):
@@ -116,6 +120,7 @@ class RobotSessionInfo(BaseModel):
     robot: RobotInfo | None
     outcome: TaskOutcomeInfo | None = Field(description="the current episode's task outcome so far")
     idle_close_s: float = Field(description="the session closes after this long with no client connected")
+    max_steps: int = Field(description="control steps an episode has to succeed in")
 
 
 class RobotSessionList(BaseModel):
@@ -190,6 +195,10 @@ async def session_stream(ws: WebSocket, session_id: str) -> None:
     role = session.connect(token, loop_publisher(asyncio.get_running_loop(), outbox), want, may_control)
     if role is None:
         await ws.close(4409, "this robot already has a controller; connect with role=watcher or role=auto")
+        return
+    if session.closed:  # closed (deleted, or idle) between the lookup and the connect
+        session.disconnect(token)
+        await ws.close(4404, f"robot session {session_id} does not exist")
         return
     try:
         # The session message goes before anything the session published since connect (in the outbox).

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import logging
 import threading
@@ -60,6 +61,9 @@ DEADMAN_MIN_MS, DEADMAN_MAX_MS = 100, 2000
 # A session nobody has connected to for this long is closed (a studio tab that left, a new episode
 # started as a new session): unwatched sessions do not render, but they hold a MuJoCo scene each.
 DEFAULT_IDLE_CLOSE_S = 300.0
+# Control steps an episode has to succeed in before its outcome counts as a failure: pixelvla.evaluation's
+# default (8 s at 10 Hz); a session may choose its own.
+DEFAULT_MAX_STEPS = 80
 
 
 def heartbeat_ms_for(deadman_ms: float) -> int:
@@ -204,6 +208,7 @@ class RobotSession:
         policy_ready: Callable[[], bool] = lambda: True,
         idle_close_s: float = DEFAULT_IDLE_CLOSE_S,
         on_idle: Callable[[RobotSession], None] | None = None,
+        max_steps: int = DEFAULT_MAX_STEPS,
     ):
         self.id = uuid.uuid4().hex[:12]
         self._make_robot = make_robot
@@ -222,6 +227,7 @@ class RobotSession:
         self.policy = policy
         self.policy_ready = policy_ready
         self.idle_close_s = idle_close_s
+        self.max_steps = max_steps
         self._on_idle = on_idle
         self.created_at = time.time()
         self.mode: Mode = "idle"
@@ -511,7 +517,7 @@ class RobotSession:
             self.description = self._robot.describe()
             self._gripper = _gripper_of(self._robot.reset(self.episode), self.description)
             self.prompt = Prompt(instruction=self._robot.instruction)
-            self.outcome = self._robot.outcome()
+            self.outcome = self._judged(self._robot.outcome())
         except BaseException as exc:
             if self._robot is not None:
                 with contextlib.suppress(Exception):
@@ -608,7 +614,7 @@ class RobotSession:
         with self._lock:
             self.episode = episode
             self.prompt = Prompt(instruction=self.robot.instruction)
-            self.outcome = self.robot.outcome()
+            self.outcome = self._judged(self.robot.outcome())
             self._chunk.clear()
             self._jogs.clear()
             self._gripper = gripper
@@ -640,7 +646,11 @@ class RobotSession:
             self._gripper = float(applied[6])
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
-        outcome = self.robot.outcome() if applied is not None or self.outcome is None else self.outcome
+        outcome = (
+            self._judged(self.robot.outcome())
+            if applied is not None or self.outcome is None
+            else self.outcome
+        )
         with self._lock:
             self.outcome = outcome
             watched = bool(self._subscribers)
@@ -674,6 +684,9 @@ class RobotSession:
                 )
         self._publish(frame)
 
+    def _judged(self, outcome: TaskOutcome) -> TaskOutcome:
+        return dataclasses.replace(outcome, max_steps=self.max_steps)
+
     def _publish(self, frame: dict[str, Any]) -> None:
         with self._lock:
             subs = list(self._subscribers.values())
@@ -704,6 +717,7 @@ class RobotSession:
                 "robot": None if self.description is None else self.description.to_json(),
                 "outcome": None if self.outcome is None else self.outcome.to_json(),
                 "idle_close_s": self.idle_close_s,
+                "max_steps": self.max_steps,
             }
 
 
