@@ -25,7 +25,7 @@ step "eslint" npx eslint . --max-warnings 0
 step "prettier" npx prettier --check --log-level warn .
 step "ruff lint" ruff check .
 step "ruff format" ruff format --check --quiet .
-step "mypy" mypy packages/model/pixelvla packages/sim/pixelvla_sim apps/gpu-server/pixelvla_server packages/libero/pixelvla_libero
+step "mypy" mypy packages/model/pixelvla packages/sim/pixelvla_sim apps/gpu-server/pixelvla_server packages/libero/pixelvla_libero packages/robot-client/pixelvla_robot
 step "studio build" npm run build --silent -w apps/web
 step "vitest" npx vitest run
 step "pytest" pytest -q
