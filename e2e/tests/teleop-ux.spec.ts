@@ -90,9 +90,9 @@ test('the task outcome is shown and a new episode resets the same session', asyn
   await startRobot(page);
   const outcome = page.getByTestId('task-outcome');
   await expect(outcome).toContainText('pick · seed 0');
-  await expect(outcome).toContainText(/not done yet · 0 steps · 0\.0 s/);
+  await expect(outcome).toContainText(/not done yet · 0 \/ 80 steps · 0\.0 s/);
   await page.keyboard.press('ArrowUp');
-  await expect(outcome).toContainText(/not done yet · 1 steps · \d+\.\d s/, { timeout: 15_000 });
+  await expect(outcome).toContainText(/not done yet · 1 \/ 80 steps · \d+\.\d s/, { timeout: 15_000 });
   const canvas = (await page.getByTestId('canvas').boundingBox())!;
   await page.mouse.click(canvas.x + canvas.width * 0.5, canvas.y + canvas.height * 0.5);
   await expect(page.getByTestId('prompt-list').locator('li')).toHaveCount(1);
@@ -101,7 +101,7 @@ test('the task outcome is shown and a new episode resets the same session', asyn
   await page.getByTestId('robot-seed').fill('5');
   await page.getByTestId('new-episode').click();
   await expect(outcome).toContainText('place · seed 5', { timeout: 30_000 });
-  await expect(outcome).toContainText('0 steps');
+  await expect(outcome).toContainText('0 / 80 steps');
   await expect(page.getByTestId('teleop-instruction')).toHaveValue(/put/);
   await expect(page.getByTestId('prompt-list').locator('li')).toHaveCount(0); // drawn on the old scene
   // The same session, reset: no second session left rendering the old scene.

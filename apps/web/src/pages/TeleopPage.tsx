@@ -17,7 +17,7 @@ import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
 import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
 import { RemoteRobots } from '../teleop/RemoteRobots';
-import { type LinkStatus, type RobotLink, useRobotLink } from '../teleop/link';
+import { type LinkStatus, type RobotLink, type TaskOutcome, useRobotLink } from '../teleop/link';
 import { explainStop } from '../teleop/stopReason';
 import { ActionOverlay } from '../actions/ActionOverlay';
 import { projectedPath } from '../actions/path';
@@ -393,16 +393,18 @@ function Readout({
   );
 }
 
-/** The episode and its task outcome: success or not yet, steps and time since the reset. */
+/** The episode and its task outcome, as an eval counts it: success, failure (the step budget spent
+ * without success) or running, with steps and time since the reset. */
 function Outcome({ st }: { st: LinkStatus }) {
   const o = st.outcome;
   if (!st.episode) return null;
-  const verdict =
-    o === null
-      ? ''
-      : o.success === true
-        ? 'success'
-        : o.success === false
+  const budget = o?.max_steps ? ` / ${o.max_steps}` : '';
+  const verdict = (o: TaskOutcome): string =>
+    o.verdict === 'success'
+      ? 'success'
+      : o.verdict === 'failure'
+        ? `failure: no success in ${o.max_steps} steps`
+        : o.verdict === 'running'
           ? 'not done yet'
           : 'no success check';
   return (
@@ -410,15 +412,16 @@ function Outcome({ st }: { st: LinkStatus }) {
       className="row"
       style={{ fontSize: 12 }}
       data-testid="task-outcome"
-      data-success={o?.success === true ? 'true' : 'false'}
+      data-verdict={o?.verdict ?? 'none'}
     >
       <span>
         {st.episode.task} · seed {st.episode.seed}
       </span>
       <span className="grow" />
       {o && (
-        <span className={o.success ? 'ok' : 'muted'}>
-          {verdict} · {o.steps} steps · {o.time_s.toFixed(1)} s
+        <span className={o.verdict === 'success' ? 'ok' : o.verdict === 'failure' ? 'error' : 'muted'}>
+          {verdict(o)} · {o.steps}
+          {budget} steps · {o.time_s.toFixed(1)} s
         </span>
       )}
     </div>

@@ -60,6 +60,9 @@ const outcomeOf = (v: unknown): TaskOutcome | null => {
     success: typeof o.success === 'boolean' ? o.success : null,
     steps: Number(o.steps ?? 0),
     time_s: Number(o.time_s ?? 0),
+    max_steps: typeof o.max_steps === 'number' ? o.max_steps : null,
+    verdict:
+      o.verdict === 'success' || o.verdict === 'failure' || o.verdict === 'running' ? o.verdict : 'unknown',
   };
 };
 

@@ -47,6 +47,10 @@ export interface TaskOutcome {
   readonly steps: number;
   /** The robot's clock since the reset (simulated seconds for a sim). */
   readonly time_s: number;
+  /** The steps the episode has to succeed in. */
+  readonly max_steps: number | null;
+  /** As an eval counts the episode: failure once max_steps pass without success. */
+  readonly verdict: 'success' | 'failure' | 'running' | 'unknown';
 }
 
 /** The episode a session runs: a task and a seed (the sim's scene). */
