@@ -1,18 +1,25 @@
-"""Robot sessions under /v1/robots and their WebSocket /v1/robots/{id}/stream.
+"""Robot sessions under /v1/robots and their WebSocket /v1/robots/{id}/stream (docs/PROTOCOLS.md,
+"Robot stream", is the full contract).
 
-Stream protocol (binary msgpack frames):
+Stream protocol (binary msgpack frames), ?role=controller|watcher|auto (auto: the controller when the
+robot has none and the connection holds the operator token, else a watcher):
 - server -> client, first: {"type": "session", ...RobotSessionInfo, "role": "controller"|"watcher"}
 - server -> client, at the control rate: {"type": "frame", "seq", "t", "images": {camera: JPEG bytes},
-  "state": f32 (8,), "action": f32 (7,) | None, "mode", "instruction"}; a slow client skips frames.
+  "state": f32 (8,), "action": f32 (7,) | None, "mode", "instruction", "outcome", "episode"}; a slow
+  client skips frames; an unwatched session renders none.
 - server -> client: {"type": "status", "mode", "reason", "stop": {reason, silent_ms, server_ms, limit_ms, detail},
   "error"} on every stop (never dropped for a frame); {"type": "ack", "command", ...};
-  {"type": "error", "error": {"code", "message"}}; to the controller, once a second,
-  {"type": "link", ...LinkInfo} (heartbeat gaps p50/p99/max over 30 s, silence now, event-loop lag).
-- client -> server (controller only): {"type": "heartbeat"} | {"type": "prompt", "instruction", "prompt_tokens",
-  "prompt_valid", "prompts", "pixel_masks"} | {"type": "go"} | {"type": "stop"} | {"type": "estop"} |
-  {"type": "reset_estop"} | {"type": "jog", "delta": [7 floats]} | {"type": "record", "on": bool}; stop and
-  estop take an optional "reason" (<= 200 chars) that the session's last_stop keeps as its detail.
-  Every message counts as a heartbeat; send one every heartbeat_ms (session message: deadman_ms / 4).
+  {"type": "error", "error": {"code", "message"}}; {"type": "episode", ...} after a reset;
+  {"type": "role", "role", "reason"} when another client took control; to the controller, once a
+  second, {"type": "link", ...LinkInfo} (heartbeat gaps p50/p99/max over 30 s, silence now, loop lag).
+- client -> server, the controller: {"type": "heartbeat"} | {"type": "prompt", "instruction", "prompt_tokens",
+  "prompt_valid", "prompts", "pixel_masks"} (validated on arrival) | {"type": "go"} | {"type": "stop"} |
+  {"type": "estop"} | {"type": "reset_estop"} | {"type": "jog", "delta": [6 floats: the gripper stays] or
+  [7 floats]} | {"type": "record", "on": bool} | {"type": "reset", "task", "seed"}; stop and estop take
+  an optional "reason" (<= 200 chars) that the session's last_stop keeps as its detail. Every message
+  counts as a heartbeat; send one every heartbeat_ms (session message: deadman_ms / 4).
+- client -> server, a watcher: stop, estop (every tab's E-STOP works), heartbeat (ignored), and
+  take_control (with the operator token: the robot stops, the old controller becomes a watcher).
 - close codes: 4403 operator token required for control, 4409 robot already has a controller,
   4404 unknown session, 1008 bad API token, 1003 text frame, 1009 message too large.
 """

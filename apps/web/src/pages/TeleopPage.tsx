@@ -286,7 +286,13 @@ function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
           className="danger estop"
           data-testid="estop"
           onClick={() => link.estop()}
-          title="Emergency stop (Esc)"
+          // A button that cannot reach the robot must not look as if it could.
+          disabled={st.link !== 'open'}
+          title={
+            st.link === 'open'
+              ? 'Emergency stop (Esc), from any tab watching or controlling this robot'
+              : 'Not connected to the robot: this button cannot stop it'
+          }
         >
           E-STOP <kbd>Esc</kbd>
         </button>
