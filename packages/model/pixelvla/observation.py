@@ -204,7 +204,8 @@ def pinned() -> dict[str, Any]:
     return {"ceilings": ObservationSpec().to_json(), "tiny": ObservationSpec.of(tiny_config()).to_json()}
 
 
-if __name__ == "__main__":  # python -m pixelvla.observation > packages/model/testdata/observation_spec.json
+# python -m pixelvla.observation > packages/model/testdata/observation_spec.json, then prettier --write it
+if __name__ == "__main__":
     import json
 
     print(json.dumps(pinned(), indent=2, sort_keys=True))

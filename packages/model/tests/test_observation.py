@@ -28,7 +28,8 @@ def square(h: int = 64, w: int = 64) -> rle.Rle:
 
 def test_pinned_spec_is_what_the_code_derives() -> None:
     """testdata/observation_spec.json is what the TS package's constants are tested against; if this
-    fails, regenerate it: python -m pixelvla.observation > packages/model/testdata/observation_spec.json"""
+    fails, regenerate it: python -m pixelvla.observation > packages/model/testdata/observation_spec.json
+    (then npx prettier --write it)."""
     assert json.loads(PINNED.read_text()) == observation.pinned()
 
 
