@@ -20,7 +20,7 @@ export function defaults(schema: ObjectSchema): FormValues {
   return Object.fromEntries(Object.entries(schema.properties).map(([k, f]) => [k, f.default]));
 }
 
-/** Fields that differ from the schema's defaults (what a run's config.json must record). */
+/** Fields that differ from the schema's defaults: the request's `overrides` (the server applies them to the run's train_config.json). */
 export function overrides(schema: ObjectSchema, values: FormValues): FormValues {
   return Object.fromEntries(
     Object.entries(values).filter(([k, v]) => schema.properties[k] && schema.properties[k].default !== v),
