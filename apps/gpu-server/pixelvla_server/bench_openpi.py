@@ -167,8 +167,18 @@ def report(raw: dict[str, Any], clients: int) -> dict[str, Any]:
     return {"ours": ours, "openpi": theirs, "ours_over_openpi": ratios, "goals": goals}
 
 
+class Unavailable(Exception):
+    """What the comparison needs is not here (no bundle, or the side venv cannot be built, e.g. offline
+    with an empty uv cache): reported in the JSON, so the other benches of `npm run bench` still run."""
+
+
 def run(bundle: Path, n: int, load_seconds: float, clients: int, threads: int) -> dict[str, Any]:
-    python = side_python()
+    if not (bundle / "manifest.json").is_file():
+        raise Unavailable(f"no bundle at {bundle} (a folder with manifest.json)")
+    try:
+        python = side_python()
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        raise Unavailable(f"the openpi bench side venv could not be built: {e}") from e
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(tmp) / "models"
@@ -223,7 +233,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--threads", type=int, default=1, help="torch threads of each server process")
     args = p.parse_args(argv)
-    out = run(args.bundle.resolve(), args.n, args.load_seconds, args.clients, args.threads)
+    try:
+        out = run(args.bundle.resolve(), args.n, args.load_seconds, args.clients, args.threads)
+    except Unavailable as e:
+        out = {"unavailable": str(e)[-3000:]}
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
