@@ -32,6 +32,7 @@ from pixelvla_robot import (
 )
 from pixelvla_robot import client as robot_client
 from pixelvla_server.config import Settings
+from pixelvla_server.errors import ApiError
 from pixelvla_server.live import LiveServer, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -379,3 +380,48 @@ def test_the_robot_stops_itself_when_its_server_freezes_or_is_killed(server_proc
     ]
     check_stop(killed, "link lost")
     assert not [ev for ev in robot.seen if ev["event"] == "acted" and ev["t"] > killed["t"]]
+
+
+def test_a_robots_malformed_messages_get_typed_errors_and_the_link_stays(bare):
+    hello = {"type": "hello", "protocol": "pixelvla.robot.v1", "name": "raw", **PointRobot().spec().to_json()}
+    with connect(f"{bare.ws_url}/v1/remote-robots/connect", additional_headers=OP, open_timeout=10) as ws:
+        ws.send(packb(hello))
+        assert recv_type(ws, "welcome")["heartbeat_ms"] == 75
+        for bad in (
+            b"\xc1",  # never-used msgpack byte
+            packb([1, 2]),
+            packb({"type": "observation", "images": "not a map", "state": np.zeros(2, np.float32)}),
+            packb({"type": "observation", "images": {}, "state": [0.0, 0.0]}),
+            packb({"type": "teleport"}),
+        ):
+            ws.send(bad)
+            assert recv_type(ws, "error")["error"]["code"] == "invalid_message"
+        # A frame that is not an image: accepted on the link, refused where it is decoded, with its code.
+        ws.send(
+            packb({"type": "observation", "images": {"top": b"not a jpeg"}, "state": np.zeros(2, np.float32)})
+        )
+        robot = bare.app.state.studio.robots.remote.claim("raw")
+        try:
+            with pytest.raises(ApiError) as refused:
+                robot.observe()
+            assert refused.value.code == "invalid_observation"
+            ws.send(
+                packb(
+                    {
+                        "type": "observation",
+                        "images": {"top": np.zeros((32, 32, 3), np.uint8)},
+                        "state": np.ones(2, np.float32),
+                    }
+                )
+            )
+            deadline = time.monotonic() + 10
+            while True:  # the next good observation is what the robot's session sees
+                with contextlib.suppress(Exception):
+                    if robot.observe()["state"].tolist() == [1.0, 1.0]:
+                        break
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        finally:
+            robot.close()
+        listed = httpx.get(f"{bare.url}/v1/remote-robots").json()["robots"]
+        assert [r["name"] for r in listed] == ["raw"] and listed[0]["observations"] == 2

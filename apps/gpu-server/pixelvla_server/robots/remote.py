@@ -555,8 +555,11 @@ async def robot_connect(ws: WebSocket) -> None:
         return
     log.info("remote robot connected", extra={"robot": hello.name, "kind": hello.kind})
 
+    send_lock = asyncio.Lock()  # the pump, the heartbeat and the receive loop's errors share the socket
+
     async def send(obj: dict[str, Any]) -> None:
-        await ws.send_bytes(packb(obj))
+        async with send_lock:
+            await ws.send_bytes(packb(obj))
 
     async def pump() -> None:
         while True:
