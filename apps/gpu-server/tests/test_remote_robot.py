@@ -425,3 +425,24 @@ def test_a_robots_malformed_messages_get_typed_errors_and_the_link_stays(bare):
             robot.close()
         listed = httpx.get(f"{bare.url}/v1/remote-robots").json()["robots"]
         assert [r["name"] for r in listed] == ["raw"] and listed[0]["observations"] == 2
+
+
+def test_the_api_token_travels_as_a_bearer_header(tmp_path):
+    settings = Settings(
+        device="cpu",
+        data_dir=tmp_path,
+        models_dir=tmp_path / "m",
+        api_token="api",
+        operator_token="op",
+        load_model=False,
+    )
+    with serve(settings) as server:
+        with pytest.raises(AuthRefused, match="1008"):
+            RobotClient(server.ws_url, PointRobot(), name="t", operator_token="op").connect()
+        with pytest.raises(AuthRefused, match="1008"):
+            RobotClient(
+                server.ws_url, PointRobot(), name="t", api_token="wrong", operator_token="op"
+            ).connect()
+        ok = RobotClient(server.ws_url, PointRobot(), name="t", api_token="api", operator_token="op")
+        assert ok.connect()["name"] == "t"
+        ok.close()
