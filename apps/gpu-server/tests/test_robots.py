@@ -459,6 +459,31 @@ def test_reset_starts_a_new_episode_in_the_same_session_with_its_outcome(bare):
     httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
 
 
+def test_the_outcome_says_success_once_the_task_is_done(bare):
+    """The scripted expert's actions for (pick, seed 0), planned on a robot of its own, replayed as
+    jogs one at a time (the session holds the pose between them, which the grasp survives): the
+    session's outcome turns to success, with the steps it took, inside the step budget."""
+    from pixelvla_sim.expert import rollout
+    from pixelvla_sim.robot import SimRobot
+
+    with SimRobot(image_size=64, control_hz=20.0, cameras=()) as planner:
+        trace = rollout(planner, 0, "pick", record_images=False)
+    assert trace.success
+    sid = create(bare, task="pick", seed=0, image_size=64, max_steps=len(trace.actions) + 5)["id"]
+    with open_ws(bare, sid, "controller") as ctl:
+        assert recv(ctl)["outcome"]["verdict"] == "running"
+        for i, action in enumerate(trace.actions):
+            ctl.send(packb({"type": "jog", "delta": [float(v) for v in action]}))
+            recv_type(ctl, "ack")
+            while (f := recv_type(ctl, "frame"))["outcome"]["steps"] <= i:
+                pass
+        assert f["outcome"]["steps"] == len(trace.actions)
+        assert (f["outcome"]["success"], f["outcome"]["verdict"]) == (True, "success")
+    info = httpx.get(f"{bare.url}/v1/robots/{sid}").json()
+    assert info["outcome"]["verdict"] == "success" and info["outcome"]["time_s"] > 0
+    httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
+
+
 def test_an_unwatched_session_renders_nothing_and_closes_when_idle(bare):
     """No pile-up of abandoned sessions rendering at the control rate: nobody watching, no frames;
     nobody connected for idle_close_s, the session closes itself."""
