@@ -45,21 +45,6 @@ API_DESCRIPTION = (
 
 # Descriptions for operations of rooms that carry no docstring for them yet, by (method, path).
 ROUTE_NOTES: dict[tuple[str, str], str] = {
-    ("GET", "/v1/models"): (
-        "Every bundle in the model registry (the models folder and deployed runs), which one the "
-        "policy serves now, a load in progress and the last load error."
-    ),
-    ("GET", "/v1/policy/metadata"): (
-        "The served model: registry id, weights hash, config name, action chunk size and dimension, "
-        "image size and its prompt encoder's hash. 503 while no model is loaded."
-    ),
-    ("POST", "/v1/policy/predict"): (
-        "One action chunk for a frame (`image_b64`, JPEG or PNG of at most 2048 px a side, or "
-        "`frame_ref` to a dataset frame), an instruction and visual prompts: browser-encoded "
-        "`prompt_tokens` + `prompt_valid` when the encoders match, else prompt JSON for the server to "
-        "encode, plus up to 4 `pixel_masks` (COCO RLE) and the robot's `state`. Returns actions in "
-        "robot units and normalised, with per-stage timings."
-    ),
     ("GET", "/v1/robots"): "The open robot sessions, with their task, cameras and state.",
     ("POST", "/v1/robots"): (
         "Open a robot session (the MuJoCo sim robot: task, seed, cameras, control rate, dead-man "

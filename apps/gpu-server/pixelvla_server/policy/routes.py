@@ -141,6 +141,8 @@ def metadata_of(model: LoadedPolicy) -> PolicyMetadata:
 
 @router.get("/v1/models", response_model=ModelList)
 def list_models(request: Request, svc: Svc) -> ModelList:
+    """Every bundle in the model registry (the models folder and deployed runs), which one the
+    policy serves now, a load in progress and the last load error."""
     current = svc.current
     found = list_model_dirs(request.app.state.studio.settings)
     return ModelList(
@@ -165,6 +167,9 @@ async def load_model(model_id: str, svc: Svc) -> PolicyMetadata:
 
 @router.get("/v1/policy/metadata", response_model=PolicyMetadata, responses={503: {"model": ErrorResponse}})
 def policy_metadata(svc: Svc) -> PolicyMetadata:
+    """The served model: registry id, weights hash, config name, action chunk size and dimension,
+    image size, its prompt encoder's hash and its observation spec (the limits every observation is
+    checked against). 503 while no model is loaded."""
     if svc.current is None:
         raise ApiError("no model is loaded yet", code="model_not_loaded", status=503)
     return metadata_of(svc.current)
@@ -172,6 +177,12 @@ def policy_metadata(svc: Svc) -> PolicyMetadata:
 
 @router.post("/v1/policy/predict", response_model=PredictResponse, responses={503: {"model": ErrorResponse}})
 async def predict(body: PredictRequest, svc: Svc) -> PredictResponse:
+    """One action chunk for a frame (`image_b64`, JPEG or PNG within the observation spec's
+    largest side, or `frame_ref` to a dataset frame), an instruction and visual prompts:
+    browser-encoded `prompt_tokens` + `prompt_valid` when the encoders match, else prompt JSON for
+    the server to encode, plus the model's `pixel_masks` (COCO RLE) and the robot's `state`. Returns
+    actions in robot units and normalised, with per-stage timings. The studio uses the msgpack twin
+    below (tokens as float32 bytes); this JSON form is for curl and scripts."""
     obs: dict[str, Any] = body.model_dump(
         exclude={"image_b64", "frame_ref", "pixel_masks"}, exclude_none=True
     )
