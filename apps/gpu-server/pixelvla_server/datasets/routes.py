@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pixelvla.observation import MAX_INSTRUCTION_CHARS, MAX_PROMPTS
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse
@@ -75,9 +76,11 @@ class AnnotationMask(BaseModel):
 class AnnotationCreate(BaseModel):
     frame: int = Field(default=0, ge=0, description="frame the prompts were drawn on")
     camera: str = Field(default="front", pattern=ID_PATTERN)
-    instruction: str | None = Field(default=None, max_length=1000)
+    instruction: str | None = Field(default=None, max_length=MAX_INSTRUCTION_CHARS)
     target_object: str | None = Field(default=None, max_length=200)
-    prompts: list[dict[str, Any]] = Field(default_factory=list, max_length=16, description="prompt JSON")
+    prompts: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=MAX_PROMPTS, description="prompt JSON"
+    )
     masks: list[AnnotationMask] = Field(default_factory=list, max_length=8)
     note: str = Field(default="", max_length=2000)
     base_version: int | None = Field(
