@@ -195,7 +195,9 @@ def run(bundle: Path, n: int, load_seconds: float, clients: int, threads: int) -
             cmd = [str(python), str(OPENPI / "bench_client.py"), f"--server=ours={ours_port}"]
             cmd += [f"--server=openpi={openpi_port}", f"--n={n}", f"--clients={clients}"]
             cmd += [f"--load-seconds={load_seconds}"]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=side_env(threads))
+            # A guard against a hung client only: far above n round trips and the load turns on any box.
+            hang_s = START_LIMIT_S + 10 * load_seconds + 5 * n
+            done = subprocess.run(cmd, capture_output=True, text=True, env=side_env(threads), timeout=hang_s)
             if done.returncode != 0:
                 raise RuntimeError(f"bench client failed ({done.returncode}):\n{done.stderr[-3000:]}")
             raw = json.loads(done.stdout.strip().splitlines()[-1])
