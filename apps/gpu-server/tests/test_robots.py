@@ -391,6 +391,32 @@ def test_any_connection_can_estop_and_an_operator_can_take_control(bare):
     httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
 
 
+def test_a_mode_change_says_which_frames_were_built_before_it(bare):
+    """A frame built before a command took effect can arrive after the command's ack (the studio
+    then showed the old mode: "idle" right after Go). The ack and the stop's status carry frame_seq,
+    the first frame built after the change: every frame from it on shows the new mode."""
+    sid = create(bare)["id"]
+    with open_ws(bare, sid, "controller") as ctl:
+        recv(ctl)
+        recv_type(ctl, "frame")
+        ctl.send(packb({"type": "stop"}))
+        ack: dict[str, Any] | None = None
+        status: dict[str, Any] | None = None
+        frames: list[dict[str, Any]] = []
+        while ack is None or sum(f["seq"] >= ack["frame_seq"] for f in frames) < 5:
+            msg = recv(ctl)
+            if msg["type"] == "ack":
+                ack = msg
+            elif msg["type"] == "status":
+                status = msg
+            elif msg["type"] == "frame":
+                frames.append(msg)
+        assert status is not None and status["frame_seq"] == ack["frame_seq"] and ack["mode"] == "stopped"
+        assert all(f["mode"] == "stopped" for f in frames if f["seq"] >= ack["frame_seq"])
+        assert all(f["mode"] == "idle" for f in frames if f["seq"] < ack["frame_seq"])
+    httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
+
+
 def test_a_jog_keeps_the_gripper_unless_it_sets_it(bare):
     """A 6-D jog moves the hand and keeps the gripper (before, every jog carried a gripper value:
     the studio's 0 opened the gripper and dropped what it held)."""

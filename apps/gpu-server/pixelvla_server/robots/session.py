@@ -132,9 +132,11 @@ class Ack:
 @dataclass(frozen=True)
 class ModeAck(Ack):
     mode: Mode
+    # The first frame built after the change: frames before it (still on their way) show the old mode.
+    frame_seq: int
 
     def fields(self) -> dict[str, Any]:
-        return {"mode": self.mode}
+        return {"mode": self.mode, "frame_seq": self.frame_seq}
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ class ResetAck(Ack):
     seed: int
 
     def fields(self) -> dict[str, Any]:
-        return {"task": self.task, "seed": self.seed, "mode": "idle"}
+        return {"task": self.task, "seed": self.seed}  # the episode message follows with its mode
 
 
 @dataclass(frozen=True)
@@ -374,7 +376,7 @@ class RobotSession:
                     mode="estopped" if kind == "estop" else "stopped",
                     detail=detail,
                 )
-                return ModeAck(kind, self.mode)
+                return ModeAck(kind, self.mode, self.frames)
             if kind == "heartbeat":
                 return None  # a watcher's heartbeats are harmless; only the controller's count
             if kind == "take_control":
@@ -390,7 +392,7 @@ class RobotSession:
                 raise ApiError("the robot is e-stopped; send reset_estop first", code="estopped", status=409)
             if kind == "reset_estop":
                 self.mode = "idle"
-                return ModeAck(kind, self.mode)
+                return ModeAck(kind, self.mode, self.frames)
             if kind == "prompt":
                 self.prompt = parse_prompt(msg, self.prompt)  # validated now, or nothing changes
                 self._chunk.clear()  # a new prompt invalidates the planned chunk
@@ -403,7 +405,7 @@ class RobotSession:
                 self.mode = "go"
                 self.error = None
                 self._chunk.clear()
-                return ModeAck(kind, self.mode)
+                return ModeAck(kind, self.mode, self.frames)
             if kind == "jog":
                 delta = _parse_jog(msg.get("delta"))
                 if len(self._jogs) >= 10:
@@ -497,6 +499,7 @@ class RobotSession:
             {
                 "type": "status",
                 "mode": self.mode,
+                "frame_seq": self.frames,
                 "reason": reason,
                 "stop": self.last_stop.to_json(),
                 "error": self.error,
@@ -628,6 +631,7 @@ class RobotSession:
                     "seed": episode.seed,
                     "instruction": self.prompt.instruction,
                     "mode": self.mode,
+                    "frame_seq": self.frames,
                     "outcome": self.outcome.to_json(),
                 }
             )
@@ -659,10 +663,14 @@ class RobotSession:
             return  # nobody looks and nothing records: no frame to render
         obs = self.robot.observe()
         with self._lock:
-            plan = [a.tolist() for a in self._chunk] if self.mode == "go" else []
+            # seq and mode under one lock: a frame numbered below a command's frame_seq was built
+            # before the command took effect, every later one after it.
+            seq, mode = self.frames, self.mode
+            self.frames += 1
+            plan = [a.tolist() for a in self._chunk] if mode == "go" else []
         frame = {
             "type": "frame",
-            "seq": self.frames,
+            "seq": seq,
             "t": obs["t"],
             "images": {name: encode_jpeg(obs["images"][name]) for name in self.cameras},
             "state": obs["state"],
@@ -671,12 +679,11 @@ class RobotSession:
             # camera's model, so a client can project the planned end-effector path on the frame.
             "plan": plan,
             "camera_models": self.robot.camera_models(),
-            "mode": self.mode,
+            "mode": mode,
             "instruction": self.prompt.instruction,
             "outcome": outcome.to_json(),
             "episode": {"task": self.episode.task, "seed": self.episode.seed},
         }
-        self.frames += 1
         with self._lock:
             if self.recording is not None and applied is not None:
                 self.recording.steps.append(

@@ -36,6 +36,10 @@ let tickGapMaxMs = 0;
 let pageSeen = performance.now();
 let pageStopped = false;
 let mode: string | null = null;
+/** Frames numbered below this were built before the last mode change (still on their way): their
+ * mode is stale. The server says which frame is the first after each change (frame_seq). */
+let modeSince = -1;
+const sinceOf = (v: unknown): number => (typeof v === 'number' ? v : -1);
 let role: Role | null = null;
 const acks = new Map<string, number>();
 // Frames: the newest one not yet handed over, and whether the page is still busy with the last one.
@@ -158,12 +162,14 @@ function receive(data: ArrayBuffer): void {
       break;
     case 'episode':
       mode = String(m.mode);
+      modeSince = Math.max(modeSince, sinceOf(m.frame_seq));
       post({
         type: 'episode',
         episode: { task: String(m.task ?? ''), seed: Number(m.seed ?? 0) },
         instruction: String(m.instruction ?? ''),
         mode,
         outcome: outcomeOf(m.outcome),
+        frameSeq: sinceOf(m.frame_seq),
       });
       break;
     case 'frame':
@@ -171,13 +177,17 @@ function receive(data: ArrayBuffer): void {
       break;
     case 'status':
       mode = String(m.mode);
-      post({ type: 'status', mode, stop: stopOf(m.stop) });
+      modeSince = Math.max(modeSince, sinceOf(m.frame_seq));
+      post({ type: 'status', mode, stop: stopOf(m.stop), frameSeq: sinceOf(m.frame_seq) });
       break;
     case 'ack': {
       const command = String(m.command);
       const t0 = acks.get(command);
       acks.delete(command);
-      if (typeof m.mode === 'string') mode = m.mode;
+      if (typeof m.mode === 'string') {
+        mode = m.mode;
+        modeSince = Math.max(modeSince, sinceOf(m.frame_seq));
+      }
       if (m.role === 'controller' || m.role === 'watcher') role = m.role;
       const fields: Msg = { ...m };
       delete fields.type;
@@ -207,7 +217,7 @@ function onFrame(m: Msg): void {
   m.gapMs = lastFrameAt === null ? null : now - lastFrameAt;
   m.fps = frameTimes.length;
   lastFrameAt = now;
-  if (typeof m.mode === 'string') mode = m.mode;
+  if (typeof m.mode === 'string' && Number(m.seq) >= modeSince) mode = m.mode;
   pending = m; // an older frame still waiting is dropped: the page only ever needs the newest
   void handOver();
 }
@@ -233,7 +243,8 @@ async function handOver(): Promise<void> {
     {
       type: 'frame',
       seq: Number(m.seq),
-      mode: typeof m.mode === 'string' ? m.mode : null,
+      // A frame built before the last mode change keeps the page's mode (the ack's or the stop's).
+      mode: typeof m.mode === 'string' && Number(m.seq) >= modeSince ? m.mode : null,
       instruction: String(m.instruction ?? ''),
       state: numbers(m.state),
       action: numbers(m.action),

@@ -63,6 +63,7 @@ export type Role = 'controller' | 'watcher';
 
 export interface FrameData {
   readonly seq: number;
+  /** The robot's mode when the frame was built; null when a later mode change makes it stale. */
   readonly mode: string | null;
   readonly instruction: string;
   readonly state: number[] | null;
@@ -110,12 +111,15 @@ export type FromLink =
       readonly instruction: string;
       readonly mode: string;
       readonly outcome: TaskOutcome | null;
+      readonly frameSeq: number;
     }
   | ({ readonly type: 'frame' } & FrameData)
   | {
       readonly type: 'status';
       readonly mode: string;
       readonly stop: StopInfo | null;
+      /** The first frame built after this stop (-1: unknown). */
+      readonly frameSeq: number;
     }
   | {
       readonly type: 'ack';
