@@ -307,7 +307,9 @@ def server_process(models_root: Path, tmp_path: Path) -> Iterator[tuple[str, sub
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        # A live process that is still loading is waited for: on a loaded box importing torch and
+        # loading the model takes minutes; the ceiling only keeps a hung start from using the test's.
+        deadline = time.monotonic() + 480
         while True:
             assert proc.poll() is None, (tmp_path / "server.log").read_text()
             assert time.monotonic() < deadline, "the server did not load its model in time"
