@@ -18,6 +18,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", help="bind address (default 127.0.0.1; other addresses need --api-token)")
     p.add_argument("--port", type=int, help="TCP port (default 8000)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N (default auto)")
+    p.add_argument(
+        "--policy-backend",
+        choices=["torch", "onnx"],
+        help="torch (default) or onnx: the served tiny model's chunk through ONNX Runtime on the CPU",
+    )
     p.add_argument("--model", help="model id to load at start (default: the demo bundle when present)")
     p.add_argument("--data-dir", help="folder for the run registry, runs and datasets (default ./var)")
     p.add_argument("--models-dir", help="folder of checkpoint bundles (default ./models)")

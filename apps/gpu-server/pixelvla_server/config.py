@@ -18,6 +18,7 @@ def _repo_root() -> Path:
 
 
 RUNNERS = ("subprocess", "ray")
+POLICY_BACKENDS = ("torch", "onnx")  # pixelvla.fast_tiny.BACKENDS
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # How the served model runs a chunk: "torch" (eager PyTorch) or "onnx" (ONNX Runtime on CPU,
+    # pixelvla.fast_tiny: the tiny models, ~1.7-1.9x faster per chunk on one core).
+    policy_backend: str = "torch"
     model: str | None = None  # model id in the registry; None = the default demo bundle if present
     data_dir: Path = field(default_factory=lambda: _repo_root() / "var")
     models_dir: Path = field(default_factory=lambda: _repo_root() / "models")
@@ -54,6 +58,10 @@ class Settings:
             raise ConfigError(f"port {self.port} is out of range 1..65535")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device {self.device!r} is not one of auto, cpu, cuda, cuda:N")
+        if self.policy_backend not in POLICY_BACKENDS:
+            raise ConfigError(
+                f"policy backend {self.policy_backend!r} is not one of {', '.join(POLICY_BACKENDS)}"
+            )
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError(f"log level {self.log_level!r} is not one of debug, info, warning, error")
         if self.datasets_dir is not None and not self.datasets_dir.is_dir():

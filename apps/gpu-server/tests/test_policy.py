@@ -445,3 +445,34 @@ def test_a_models_own_limits_reach_every_door(tmp_path, models_root):
             assert unpackb(ws.recv(timeout=10))["observation"] == spec
             ws.send(packb({"image": frame(), "instruction": "pick", "pixel_masks": [mask_json] * 3}))
             assert "at most 2" in unpackb(ws.recv(timeout=30))["error"]["message"]
+
+
+def test_the_onnx_policy_backend_serves_the_same_actions(live, model_server):
+    """--policy-backend onnx: the same bundle's chunk through ONNX Runtime answers what eager PyTorch
+    answers (fp32 both: equal to well below a robot's resolution), with prompts and a pixel mask."""
+    body = {
+        "image_b64": base64.b64encode(jpeg(frame(seed=3))).decode(),
+        "instruction": "pick up the red cube",
+        "prompts": [
+            {"type": "point", "x": 0.4, "y": 0.6},
+            {"type": "box", "x0": 0.1, "y0": 0.1, "x1": 0.5, "y1": 0.4},
+        ],
+        "state": [0.1] * 8,
+    }
+    eager = httpx.post(f"{live.url}/v1/policy/predict", json=body, timeout=60)
+    assert eager.status_code == 200, eager.text
+    with model_server("onnx", policy_backend="onnx") as server:
+        meta = httpx.get(f"{server.url}/v1/policy/metadata", timeout=30).json()
+        fast = httpx.post(f"{server.url}/v1/policy/predict", json=body, timeout=60)
+    assert fast.status_code == 200, fast.text
+    a, b = np.asarray(eager.json()["actions"]), np.asarray(fast.json()["actions"])
+    assert meta["id"] == "tiny-a" and a.shape == b.shape == (meta["chunk_size"], 7)
+    np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+
+
+def test_an_unknown_policy_backend_is_a_configuration_error():
+    from pixelvla_server.config import ConfigError, from_env
+
+    with pytest.raises(ConfigError, match="policy backend 'tensorrt'"):
+        from_env({"PIXELVLA_POLICY_BACKEND": "tensorrt"})
+    assert from_env({"PIXELVLA_POLICY_BACKEND": "onnx"}).policy_backend == "onnx"

@@ -51,7 +51,7 @@ def load_policy(settings: Settings, model_id: str, device: str) -> LoadedPolicy:
 
     path = model_dir(settings, model_id)
     t0 = time.perf_counter()
-    policy = Policy.load(path, device=device)
+    policy = Policy.load(path, device=device, backend=settings.policy_backend)
     meta = dict(policy.metadata)
     size = int(meta.get("image_size", 224))
     # Warm-up: first calls allocate, autotune and fill caches; do it before clients see the model.
