@@ -101,6 +101,30 @@ class LeRobotAdapter:
             self.robot.disconnect()
 
 
+def robot_config_class(robot_type: str) -> Any:
+    """LeRobot's config class for `robot_type`. Its robots register their configs when their module is
+    imported (lerobot's own scripts import each one), so every robot module that imports here is;
+    one whose SDK is missing is skipped, and building that robot then names the missing package."""
+    import contextlib
+    import importlib
+    import pkgutil
+
+    import lerobot.robots as robots
+    from lerobot.robots import RobotConfig
+
+    for mod in pkgutil.iter_modules(robots.__path__):
+        if mod.ispkg:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(f"lerobot.robots.{mod.name}")
+    try:
+        return RobotConfig.get_choice_class(robot_type)
+    except KeyError:
+        known = sorted(RobotConfig.get_known_choices())
+        raise ValueError(
+            f"unknown LeRobot robot type {robot_type!r}; known here: {', '.join(known)}"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     from .cli import parser, run
 
@@ -118,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def make() -> LeRobotAdapter:
         from lerobot.cameras.opencv.configuration_opencv import OpenCVCameraConfig
-        from lerobot.robots import RobotConfig
         from lerobot.robots.utils import make_robot_from_config
 
         cameras = {k: OpenCVCameraConfig(**v) for k, v in json.loads(args.cameras).items()}
@@ -127,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             fields["port"] = args.robot_port
         if args.robot_id:
             fields["id"] = args.robot_id
-        config = RobotConfig.get_choice_class(args.robot_type)(**fields)
+        config = robot_config_class(args.robot_type)(**fields)
         limits = {k: (float(lo), float(hi)) for k, (lo, hi) in json.loads(args.limits).items()}
         return LeRobotAdapter(
             make_robot_from_config(config),

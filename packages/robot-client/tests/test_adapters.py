@@ -121,6 +121,7 @@ def test_lerobot_adapter_under_real_lerobot_in_its_own_venv(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["lerobot"] is True and result["is_lerobot_robot"] is True  # lerobot's own ABC accepted it
+    assert result["so101_config"] == "SOFollowerRobotConfig"
     _check_lerobot(result)
 
 
