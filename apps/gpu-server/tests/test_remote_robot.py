@@ -448,3 +448,45 @@ def test_the_api_token_travels_as_a_bearer_header(tmp_path):
         ok = RobotClient(server.ws_url, PointRobot(), name="t", api_token="api", operator_token="op")
         assert ok.connect()["name"] == "t"
         ok.close()
+
+
+def start_server(port: int, data: Path) -> subprocess.Popen[bytes]:
+    """A model-less server process on `port`, answering /healthz when this returns."""
+    argv = [sys.executable, "-m", "pixelvla_server", "--port", str(port), "--device", "cpu", "--no-model"]
+    argv += ["--data-dir", str(data), "--operator-token", "op"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
+    with open(data / f"server-{time.monotonic_ns()}.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.monotonic() + 480  # see server_process: a live, loading process is waited for
+    while True:
+        assert proc.poll() is None, f"the server exited with {proc.returncode}"
+        assert time.monotonic() < deadline, "the server did not start"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
+                return proc
+        time.sleep(0.1)
+
+
+def test_with_reconnect_the_robot_process_outlives_a_server_restart(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+    servers = [start_server(port, tmp_path)]
+    robot = RobotProcess(ws_url, "phoenix", "--reconnect")
+    try:
+        wait_listed(url, "phoenix", robot.proc)
+        robot.expect("connected", timeout=10)
+        servers[0].kill()
+        servers[0].wait()
+        servers.append(start_server(port, tmp_path))  # the same address, a new server process
+        assert wait_listed(url, "phoenix", robot.proc)["in_use"] is False
+        again = robot.expect("connected", timeout=30)
+        assert again["protocol"] == "pixelvla.robot.v1" and robot.proc.poll() is None
+        sid = create(url, robot="remote:phoenix").json()["id"]  # and the new server drives it
+        assert httpx.get(f"{url}/v1/robots/{sid}").json()["kind"] == "remote"
+    finally:
+        robot.kill()
+        for server in servers:
+            server.kill()
+            server.wait()

@@ -4,7 +4,7 @@ Shared flags here; each adapter module adds its own (`python -m pixelvla_robot.s
 `--events` prints one JSON line per link event (connected, acted, stop, ...) with CLOCK_MONOTONIC
 times, for a supervisor or a test to read. Exit codes: 0 closed, 2 bad arguments or a typed
 connection error (bad URL, tokens refused, protocol mismatch), 3 the link was lost (the robot was
-stopped first).
+stopped first). With `--reconnect` a lost link or a server that does not answer (yet) is retried.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from .adapter import Adapter
 from .client import DEFAULT_DEADMAN_MS, RobotClient
-from .errors import RobotClientError
+from .errors import BadServerUrl, NameTaken, RobotClientError
+
+RECONNECT_MIN_S, RECONNECT_MAX_S = 0.2, 5.0
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -40,6 +43,12 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="stop the robot when the server is silent this long (50..2000; default %(default)s)",
     )
     p.add_argument("--events", action="store_true", help="print link events as JSON lines on stdout")
+    p.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="when the link is lost or nothing answers, stop the robot and connect again (backoff "
+        "0.2 s doubling to 5 s) instead of exiting; refused tokens and protocol mismatches still exit",
+    )
     return p
 
 
@@ -53,19 +62,36 @@ def run(make_adapter: Callable[[], Adapter], args: argparse.Namespace) -> int:
     except (ValueError, ImportError) as exc:
         print(f"pixelvla-robot: {exc}", file=sys.stderr)
         return 2
+    on_event = _print_event if args.events else None
+    delay = RECONNECT_MIN_S
     try:
-        client = RobotClient(
-            args.server,
-            adapter,
-            name=args.name,
-            api_token=args.api_token,
-            operator_token=args.operator_token,
-            deadman_ms=args.deadman_ms,
-            on_event=_print_event if args.events else None,
-        )
-        client.connect()
-        print(f"pixelvla-robot: {args.name} connected to {client.url}", file=sys.stderr, flush=True)
-        ended = client.run()
+        while True:
+            client = RobotClient(  # a malformed URL or option fails here, retried or not
+                args.server,
+                adapter,
+                name=args.name,
+                api_token=args.api_token,
+                operator_token=args.operator_token,
+                deadman_ms=args.deadman_ms,
+                on_event=on_event,
+            )
+            try:
+                client.connect()
+            except (BadServerUrl, NameTaken) as exc:  # down, restarting, or its old link not yet gone
+                if not args.reconnect:
+                    raise
+                print(
+                    f"pixelvla-robot: {exc.code}: {exc}; again in {delay:.1f} s", file=sys.stderr, flush=True
+                )
+                time.sleep(delay)  # a retry's pacing, not a wait for any condition
+                delay = min(RECONNECT_MAX_S, 2 * delay)
+                continue
+            delay = RECONNECT_MIN_S
+            print(f"pixelvla-robot: {args.name} connected to {client.url}", file=sys.stderr, flush=True)
+            ended = client.run()  # stops the robot on its way out, whatever ended it
+            print(f"pixelvla-robot: {ended}", file=sys.stderr, flush=True)
+            if not (args.reconnect and ended.startswith("link lost")):
+                return 3 if ended.startswith("link lost") else 0
     except (RobotClientError, ValueError) as exc:
         code = getattr(exc, "code", "invalid_argument")
         print(f"pixelvla-robot: {code}: {exc}", file=sys.stderr)
@@ -74,8 +100,6 @@ def run(make_adapter: Callable[[], Adapter], args: argparse.Namespace) -> int:
         return 0
     finally:
         adapter.close()
-    print(f"pixelvla-robot: {ended}", file=sys.stderr)
-    return 3 if ended.startswith("link lost") else 0
 
 
 def main(argv: list[str] | None = None) -> int:
