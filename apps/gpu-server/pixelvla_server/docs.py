@@ -7,16 +7,14 @@ module serves them under /docs-assets and writes both pages without any outside 
 fonts, no validator badge, a local favicon), under a Content-Security-Policy that keeps the
 bundles' own outside requests (ReDoc's logo) from reaching the network at all.
 
-It also makes sure every operation has a description: the routes' docstrings are the
-descriptions; the few routes whose room does not have one yet get theirs from ROUTE_NOTES below
-(a route's own docstring always wins), so /docs never lists a bare operation name.
+Every operation's description is its route's docstring, in the route's own room (tests/test_docs.py
+fails on an operation without one), so /docs never lists a bare operation name.
 """
 
 from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -43,20 +41,6 @@ API_DESCRIPTION = (
     "save annotations) need the operator token when the server was started with one."
 )
 
-# Descriptions for operations of rooms that carry no docstring for them yet, by (method, path).
-ROUTE_NOTES: dict[tuple[str, str], str] = {
-    ("GET", "/v1/robots"): "The open robot sessions, with their task, cameras and state.",
-    ("POST", "/v1/robots"): (
-        "Open a robot session (the MuJoCo sim robot: task, seed, cameras, control rate, dead-man "
-        "timeout); drive it over /v1/robots/{id}/stream. The dead man stops the robot when its "
-        "controller goes silent. Operator only."
-    ),
-    ("GET", "/v1/robots/{session_id}"): "One robot session: its task, cameras and state.",
-    ("DELETE", "/v1/robots/{session_id}"): (
-        "Stop the robot and close the session (its socket is closed). Operator only."
-    ),
-}
-
 
 def assets_dir() -> Path:
     """Swagger UI's and ReDoc's files as the fastapi-offline wheel installs them."""
@@ -72,32 +56,11 @@ def assets_dir() -> Path:
 ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 
 
-def describe_operations(app: FastAPI) -> None:
-    """Fills in ROUTE_NOTES for operations without a docstring, as the OpenAPI document is built
-    (once; FastAPI caches it). Done on the document, not on route objects, which FastAPI keeps
-    behind its included routers."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            for path, item in schema.get("paths", {}).items():
-                for method, op in item.items():
-                    note = ROUTE_NOTES.get((method.upper(), path))
-                    if note and isinstance(op, dict) and not op.get("description"):
-                        op["description"] = note
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def install_docs(app: FastAPI) -> None:
     """Mount the assets and the two pages. The app must be created with docs_url=None and
     redoc_url=None (FastAPI's CDN pages off); call after every router is included."""
     if not app.description:
         app.description = API_DESCRIPTION
-    describe_operations(app)
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     title = app.title

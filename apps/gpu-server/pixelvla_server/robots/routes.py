@@ -149,22 +149,29 @@ Robots = Annotated[RobotManager, Depends(robots)]
     dependencies=[Depends(require_operator)],
 )
 async def create_session(body: RobotCreate, m: Robots) -> RobotSessionInfo:
+    """Open a robot session: the MuJoCo sim robot (task, seed, cameras, control rate, step budget,
+    dead-man timeout) or a connected remote robot (`robot: "remote:<name>"`, see GET
+    /v1/remote-robots); drive it over /v1/robots/{id}/stream. The dead man stops the robot when its
+    controller goes silent. Operator only."""
     session = await asyncio.to_thread(m.create, body)  # building the MuJoCo scene takes a moment
     return RobotSessionInfo(**session.info())
 
 
 @router.get("", response_model=RobotSessionList)
 def list_sessions(m: Robots) -> RobotSessionList:
+    """The open robot sessions, with their task, cameras and state."""
     return RobotSessionList(sessions=[RobotSessionInfo(**s.info()) for s in m.list()])
 
 
 @router.get("/{session_id}", response_model=RobotSessionInfo)
 def get_session(session_id: str, m: Robots) -> RobotSessionInfo:
+    """One robot session: its task, cameras and state."""
     return RobotSessionInfo(**m.get(session_id).info())
 
 
 @router.delete("/{session_id}", status_code=204, responses=OPERATOR, dependencies=[Depends(require_operator)])
 async def delete_session(session_id: str, m: Robots) -> None:
+    """Stop the robot and close the session (its sockets are closed). Operator only."""
     await asyncio.to_thread(m.delete, session_id)
 
 
