@@ -24,8 +24,8 @@ from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
 from .policy.routes import router as policy_router
 from .policy.service import PolicyService
-from .robots.routes import RobotManager
 from .robots.remote import router as remote_robots_router
+from .robots.routes import RobotManager
 from .robots.routes import router as robots_router
 from .runs.manager import RunManager
 from .runs.registry import RunRegistry
