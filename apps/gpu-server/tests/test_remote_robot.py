@@ -123,10 +123,11 @@ def test_a_sim_robot_in_another_process_is_listed_and_jogged(bare):
         assert front["name"] == "front" and front["width"] == 224 and len(front["intrinsics"]) == 3
         assert listed["deadman_ms"] == 300 and listed["heartbeat_ms"] == 75
 
-        r = create(bare, robot="remote:arm1", task="pick", seed=3)
+        r = create(bare, robot="remote:arm1", task="pick", seed=3, max_steps=33)
         assert r.status_code == 201, r.text
         info = r.json()
         assert info["kind"] == "remote" and info["cameras"] == ["front"] and info["control_hz"] == 20.0
+        assert info["max_steps"] == 33  # the episode's step budget reaches a remote robot's session too
         assert info["instruction"]  # the sim's task instruction, from the robot's reset
         assert wait_listed(bare.url, "arm1", robot.proc)["in_use"] is True
         busy = create(bare, robot="remote:arm1")

@@ -106,6 +106,7 @@ class RobotManager:
                     cameras=d.cameras,
                     deadman_ms=body.deadman_ms,
                     idle_close_s=body.idle_close_s,
+                    max_steps=body.max_steps,
                 )
             except BaseException:
                 remote.close()  # released for the next session (a started session closes it itself)
