@@ -31,6 +31,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from pixelvla.observation import MAX_IMAGE_SIDE, MAX_INSTRUCTION_CHARS, MAX_STATE_VALUES
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ..config import Settings
@@ -54,8 +55,8 @@ Label = Annotated[str, Field(min_length=1, max_length=64)]
 
 class RemoteCamera(BaseModel):
     name: Label
-    width: int = Field(ge=1, le=2048)
-    height: int = Field(ge=1, le=2048)
+    width: int = Field(ge=1, le=MAX_IMAGE_SIDE)
+    height: int = Field(ge=1, le=MAX_IMAGE_SIDE)
     intrinsics: list[list[float]] | None = Field(default=None, description="3x3 pinhole matrix (OpenCV)")
 
     @field_validator("intrinsics")
@@ -74,12 +75,12 @@ class Hello(BaseModel):
     name: Name
     kind: Label = "remote"
     cameras: list[RemoteCamera] = Field(min_length=1, max_length=4)
-    state_names: list[Label] = Field(max_length=64)
+    state_names: list[Label] = Field(max_length=MAX_STATE_VALUES)
     action_names: list[Label] = Field(min_length=1, max_length=32)
     action_low: list[float]
     action_high: list[float]
     control_hz: float = Field(ge=1.0, le=30.0)
-    instruction: str = Field(default="", max_length=1000)
+    instruction: str = Field(default="", max_length=MAX_INSTRUCTION_CHARS)
     tasks: list[Label] = Field(default=[], max_length=64)
     deadman_ms: float = Field(default=300.0, ge=50.0, le=2000.0)
 
