@@ -163,6 +163,7 @@ function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
       prompts: prompts.filter((p) => p.type !== 'mask') as unknown as WireValue[],
       pixelMasks: prompts.flatMap((p) => (p.type === 'mask' ? [p.rle as unknown as WireValue] : [])),
       tokens,
+      spec: meta.data?.model?.observation ?? null,
     });
   };
   // The policy's remaining plan, projected from the hand's position with the camera model.
