@@ -47,12 +47,15 @@ def _read_config(path: Path, error: type[PixelVLAError]) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    # The training loop (torch, transformers: tens of seconds to import on a busy box) is imported
+    # only once the config is valid, so a wrong flag or file is reported at once.
     from .train.config import TrainConfig, TrainConfigError
-    from .train.loop import CONFIG_FILE, train
 
     if args.resume:
         if args.run_dir is None:
             raise TrainConfigError("--resume needs --run-dir")
+        from .train.loop import CONFIG_FILE, train
+
         saved = Path(args.run_dir) / CONFIG_FILE
         if saved.exists():
             cfg = TrainConfig.load(saved)
@@ -82,6 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             flag = "--run-dir" if required == "out_dir" else f"--{required}"
             raise TrainConfigError(f"missing {flag}")
     cfg = TrainConfig.from_dict(values)
+    from .train.loop import train
+
     return _report(train(cfg, progress=not args.quiet))
 
 

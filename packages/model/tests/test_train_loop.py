@@ -175,10 +175,29 @@ def test_cli_reports_typed_errors(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=900,  # a hang guard only: a busy box took over 120 s when this imported torch first
     )
     assert r.returncode == 2
     assert "invalid_train_config" in r.stderr and "--init" in r.stderr
+    # A config error is reported before the training stack (torch) is imported.
+    probe = "import sys, runpy; sys.argv = ['pixelvla'] + sys.argv[1:]\ntry:\n    runpy.run_module('pixelvla.cli', run_name='__main__')\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            probe,
+            "train",
+            "stage1",
+            "--dataset",
+            str(tmp_path),
+            "--run-dir",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert "invalid_train_config" in r.stderr and r.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_cli_trains_from_a_train_config_file_alone(dataset, tmp_path):
@@ -204,7 +223,7 @@ def test_cli_trains_from_a_train_config_file_alone(dataset, tmp_path):
     request.write_text(
         json.dumps({"stage": "stage1", "dataset_dir": str(dataset), "overrides": {"steps": 1}})
     )
-    r = subprocess.run([*cli, str(request)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*cli, str(request)], capture_output=True, text=True, timeout=900)  # hang guard
     assert r.returncode == 2 and "invalid_train_config" in r.stderr and "dataset_dir" in r.stderr, r.stderr
 
 
