@@ -9,8 +9,9 @@ Two sides, two Python environments:
   environment when missing, starts a server when no URL is given, runs the harness as a
   subprocess) and ``convert`` (npz episodes -> LeRobot v3 with pixelvla.data).
 
-The pure modules (``wire``, ``protocol``, ``targets``, ``rle``, ``prompts``, ``report``) import only
-numpy and msgpack and are used by both sides.
+The pure modules (``protocol``, ``targets``, ``rle``, ``prompts``, ``report``) import only
+numpy and msgpack and are used by both sides; the wire layout is ``pixelvla_robot.wire``
+(packages/robot-client), shared with the robot-side client.
 """
 
 __version__ = "0.1.0"

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 import numpy as np
+from pixelvla_robot import wire  # the one msgpack layout of our side processes (packages/robot-client)
+from pixelvla_robot.errors import WireError as LinkWireError
 
-from . import wire
-from .errors import PolicyError
+from .errors import PolicyError, WireError
 
 PROTOCOL = "pixelvla.policy.v1"
 
@@ -58,7 +59,10 @@ class PolicyClient:
             raise PolicyError(f"the policy server closed the stream ({e.rcvd})", "policy_closed") from e
         if isinstance(data, str):
             raise PolicyError("the policy server sent a text frame")
-        msg = wire.unpackb(data)
+        try:
+            msg = wire.unpackb(data)
+        except LinkWireError as e:
+            raise WireError(str(e)) from e
         if not isinstance(msg, dict):
             raise PolicyError(f"the policy server sent a {type(msg).__name__}, not a map")
         return msg
@@ -90,7 +94,11 @@ class PolicyClient:
         if pixel_masks:
             obs["pixel_masks"] = pixel_masks
         t0 = time.perf_counter()
-        self.ws.send(wire.packb(obs))
+        try:
+            packed = wire.packb(obs)
+        except LinkWireError as e:
+            raise WireError(str(e)) from e
+        self.ws.send(packed)
         while True:
             msg = self._recv()
             kind = msg.get("type")

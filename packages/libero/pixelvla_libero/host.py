@@ -59,7 +59,9 @@ def libero_python(*, quiet: bool = False) -> Path:
 def harness_env() -> dict[str, str]:
     """The harness's environment: our package on the path, software GL unless told otherwise."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(PACKAGE_ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # pixelvla_robot (packages/robot-client: numpy + msgpack + websockets) brings the wire layout.
+    paths = [str(PACKAGE_ROOT), str(PACKAGE_ROOT.parent / "robot-client")]
+    env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.setdefault("MUJOCO_GL", "osmesa")
     env.setdefault("PYOPENGL_PLATFORM", env["MUJOCO_GL"])
     env.setdefault("OMP_NUM_THREADS", "1")

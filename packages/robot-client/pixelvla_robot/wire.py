@@ -3,7 +3,8 @@
 An array is the map ``{"__ndarray__": True, "data": <bin>, "dtype": "<f4", "shape": [...]}`` (C order,
 little-endian, str keys; bin keys are read too). Only plain numeric/bool dtypes travel and a header is
 checked against its byte count before numpy sees the bytes, so decoding never builds objects from
-the server's bytes. ``tests/test_wire.py`` checks both directions against ``pixelvla.wire``.
+the server's bytes. ``tests/test_adapters.py`` checks both directions against ``pixelvla.wire``. The LIBERO
+harness (packages/libero) uses this module too.
 """
 
 from __future__ import annotations

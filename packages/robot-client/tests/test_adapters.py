@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgpack
 import numpy as np
 import pytest
 from pixelvla_robot import BadAction, CameraSpec, RobotSpec, wire
@@ -79,6 +80,9 @@ def test_wire_round_trips_with_the_servers_codec():
         wire.unpackb(bad)
     with pytest.raises(WireError):
         wire.packb({"x": np.array([object()])})
+    short = msgpack.packb({"__ndarray__": True, "data": b"\0" * 12, "dtype": "<f4", "shape": [4]})
+    with pytest.raises(WireError):  # 12 bytes cannot be four float32
+        wire.unpackb(short)
 
 
 def _check_lerobot(result: dict[str, object]) -> None:
