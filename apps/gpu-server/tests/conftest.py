@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pixelvla_server.config import Settings
 from pixelvla_server.live import LiveServer, serve, wait_model
@@ -84,3 +92,46 @@ def registry_entries() -> Callable[[Path], None]:
         (root / "models" / "m" / "config.json").write_text("{}")
 
     return make
+
+
+@pytest.fixture
+def server_process(models_root: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, subprocess.Popen[bytes]]]:
+    """The server in its own process (python -m pixelvla_server, tiny-a, operator token "op"), so that a
+    test can freeze (SIGSTOP) or kill all of it. ``server.app`` is None: it lives in that process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [
+        sys.executable,
+        "-m",
+        "pixelvla_server",
+        "--port",
+        str(port),
+        "--device",
+        "cpu",
+        "--model",
+        "tiny-a",
+    ]
+    argv += ["--models-dir", str(models_root), "--data-dir", str(tmp_path), "--operator-token", "op"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
+    with open(tmp_path / "server.log", "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        # A live process that is still loading is waited for: on a loaded box importing torch and
+        # loading the model takes minutes; the ceiling only keeps a hung start from using the test's.
+        deadline = time.monotonic() + 480
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not load its model in time"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/v1/meta", timeout=5).json()["model"] is not None:
+                    break
+            time.sleep(0.1)
+        settings = Settings(device="cpu", operator_token="op")
+        yield LiveServer(url, f"ws://127.0.0.1:{port}", settings, None), proc  # type: ignore[arg-type]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.kill()
+        proc.wait(timeout=30)

@@ -285,47 +285,6 @@ def test_a_robot_that_leaves_or_lies_stops_its_session_with_a_typed_error(bare):
     httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
 
 
-@pytest.fixture
-def server_process(models_root: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The server in its own process, with the tiny model, so that a test can kill or freeze it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    argv = [
-        sys.executable,
-        "-m",
-        "pixelvla_server",
-        "--port",
-        str(port),
-        "--device",
-        "cpu",
-        "--model",
-        "tiny-a",
-    ]
-    argv += ["--models-dir", str(models_root), "--data-dir", str(tmp_path), "--operator-token", "op"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # A live process that is still loading is waited for: on a loaded box importing torch and
-        # loading the model takes minutes; the ceiling only keeps a hung start from using the test's.
-        deadline = time.monotonic() + 480
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not load its model in time"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/meta", timeout=5).json()["model"] is not None:
-                    break
-            time.sleep(0.1)
-        yield url, proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.kill()
-        proc.wait(timeout=30)
-
-
 def check_stop(stop: dict[str, Any], reason: str) -> float:
     """The robot's stop event: its reason, and how long after the last message it heard it came."""
     assert stop["reason"] == reason and stop["deadman_ms"] == 300
@@ -343,8 +302,8 @@ def test_the_robot_stops_itself_when_its_server_freezes_or_is_killed(server_proc
     dead-man window (300 ms) of the last message it heard, plus the longest gap between two of its
     dead-man checks while it moved, as that process measured it on this machine (its slice, its
     act/observe, the scheduler's lateness): nothing here is tuned to one box."""
-    url, proc = server_process
-    ws_url = url.replace("http://", "ws://")
+    server, proc = server_process
+    url, ws_url = server.url, server.ws_url
     robot = RobotProcess(ws_url, "victim")
     ctl = None
     try:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -761,45 +759,6 @@ def test_a_gone_controller_stops_the_robot_within_300ms_of_its_last_heartbeat(li
     assert (stop.at - last_beat) * 1000 <= 300  # both CLOCK_MONOTONIC: the controller's send to the stop
     assert all(f["action"] is None for f in after[1:]) and after[-1]["mode"] == "stopped"
     httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)
-
-
-@pytest.fixture
-def server_process(models_root: Path, tmp_path: Path) -> Iterator[tuple[LiveServer, subprocess.Popen[bytes]]]:
-    """The server in its own process (python -m pixelvla_server), so that a test can freeze all of it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    argv = [
-        sys.executable,
-        "-m",
-        "pixelvla_server",
-        "--port",
-        str(port),
-        "--device",
-        "cpu",
-        "--model",
-        "tiny-a",
-    ]
-    argv += ["--models-dir", str(models_root), "--data-dir", str(tmp_path), "--operator-token", "op"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELVLA_")}
-    with open(tmp_path / "server.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not load its model in time"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/v1/meta", timeout=5).json()["model"] is not None:
-                    break
-            time.sleep(0.1)
-        settings = Settings(device="cpu", operator_token="op")
-        yield LiveServer(url, f"ws://127.0.0.1:{port}", settings, None), proc  # type: ignore[arg-type]
-    finally:
-        os.kill(proc.pid, signal.SIGCONT)
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_a_frozen_server_does_not_blame_its_controller(server_process):
