@@ -5,12 +5,16 @@ Used by the benchmark and the tests: real sockets, real WebSockets, the same sta
 
 from __future__ import annotations
 
+import json
+import queue
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -60,3 +64,45 @@ def wait_model(app: FastAPI, timeout: float = 120.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("model did not load in time")
         time.sleep(0.05)
+
+
+class EventProcess:
+    """A child process that prints one JSON event per line (``{"event": ..., ...}``), in its own OS
+    session as a robot's or a browser's process is (not a thread sharing this process's scheduling);
+    its lines are read on a thread. Used by the tests that drive remote robots and controllers."""
+
+    def __init__(self, argv: Sequence[str], what: str):
+        self.what = what
+        self.proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.put(json.loads(line))
+        self.events.put(None)
+
+    def expect(self, event: str, timeout: float) -> dict[str, Any]:
+        """The next event of this kind (the ones before it are kept in ``seen``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            assert ev is not None, (
+                f"{self.what} exited ({self.proc.wait()}) before {event!r}: {self.seen[-5:]}"
+            )
+            self.seen.append(ev)
+            if ev["event"] == event:
+                return ev
+
+    def drain(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Every event it printed, once it has exited."""
+        while (ev := self.events.get(timeout=timeout)) is not None:
+            self.seen.append(ev)
+        return self.seen
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()

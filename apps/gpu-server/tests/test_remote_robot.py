@@ -4,9 +4,7 @@ or in this process with a small robot defined here, against a real server over r
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import queue
 import signal
 import socket
 import subprocess
@@ -33,7 +31,7 @@ from pixelvla_robot import (
 from pixelvla_robot import client as robot_client
 from pixelvla_server.config import Settings
 from pixelvla_server.errors import ApiError
-from pixelvla_server.live import LiveServer, serve
+from pixelvla_server.live import EventProcess, LiveServer, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -52,41 +50,13 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield server
 
 
-class RobotProcess:
+class RobotProcess(EventProcess):
     """`python -m pixelvla_robot.sim ... --events` in its own OS process and session, as a robot's
-    process is; its JSON event lines are read on a thread."""
+    process is."""
 
     def __init__(self, ws_url: str, name: str, *args: str):
         argv = [sys.executable, "-m", "pixelvla_robot.sim", "--server", ws_url, "--name", name, "--events"]
-        self.proc = subprocess.Popen(
-            [*argv, "--operator-token", "op", *args],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.seen: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-        self.events.put(None)
-
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            assert ev is not None, f"robot exited ({self.proc.wait()}) before {event!r}: {self.seen[-5:]}"
-            self.seen.append(ev)
-            if ev["event"] == event:
-                return ev
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        super().__init__([*argv, "--operator-token", "op", *args], "robot")
 
 
 def wait_listed(url: str, name: str, proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:

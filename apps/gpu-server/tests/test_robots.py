@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -21,7 +19,7 @@ import pytest
 from PIL import Image
 from pixelvla.wire import packb, unpackb
 from pixelvla_server.config import Settings
-from pixelvla_server.live import LiveServer, serve
+from pixelvla_server.live import EventProcess, LiveServer, serve
 from pixelvla_server.robots.link import FreezeLedger, silence
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -644,7 +642,7 @@ def test_a_session_deadman_limit_is_the_one_applied(live):
     httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)
 
 
-class Controller:
+class Controller(EventProcess):
     """tests/fixtures/robot_controller.py in its own OS process and session, as a browser is: not a
     thread of this process, whose scheduling the server shares. (Linux groups a session's processes
     for CPU shares; a busy loop in the controller's own session delays its timers by up to ~400 ms
@@ -652,41 +650,7 @@ class Controller:
 
     def __init__(self, server: LiveServer, sid: str, *args: str):
         url = f"{server.ws_url}/v1/robots/{sid}/stream?role=controller&operator_token=op"
-        self.proc = subprocess.Popen(
-            [sys.executable, str(CONTROLLER), url, *args],
-            stdout=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.seen: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.put(json.loads(line))
-        self.events.put(None)
-
-    def expect(self, event: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            ev = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            assert ev is not None, f"controller exited ({self.proc.wait()}) before {event!r}: {self.seen}"
-            self.seen.append(ev)
-            if ev["event"] == event:
-                return ev
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Every event it printed, once it has exited."""
-        while (ev := self.events.get(timeout=10)) is not None:
-            self.seen.append(ev)
-        return self.seen
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        super().__init__([sys.executable, str(CONTROLLER), url, *args], "controller")
 
 
 @pytest.fixture
