@@ -165,7 +165,7 @@ def ray_client(c: TestClient) -> Any:
 
 
 def test_run_succeeds_as_a_ray_job_with_metrics(client):
-    run = create(client, {"steps": 4})
+    run = create(client, {"steps": 4, "checkpoint_every": 2})
     done = wait_status(client, run["id"], {"succeeded", "failed"})
     assert done["status"] == "succeeded" and done["exit_code"] == 0, done
     assert done["progress"] == {"step": 4, "total_steps": 4, "loss": 0.25, "samples_per_s": 100.0}

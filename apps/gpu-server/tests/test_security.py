@@ -245,7 +245,9 @@ class Exploding:
 
     def __init__(self, inner: Any):
         self.inner = inner
-        self.metadata = inner.metadata
+
+    def __getattr__(self, name: str) -> Any:  # metadata, spec, ...: the real policy's
+        return getattr(self.inner, name)
 
     def predict(self, observation: Any) -> Any:
         if observation.instruction == BOOM:
