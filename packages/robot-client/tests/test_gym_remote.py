@@ -1,8 +1,7 @@
 """A gymnasium env (tests/fixtures/gym_robot.py, the user's env) as a remote robot in its own
 process, driven through a real server's robot session: listed with what GymAdapter made of it, and
-jogged (each step clipped to the env's action space). gymnasium is not in the project's .venv; the
-test uses it wherever it is (this env, else LIBERO's var/libero-venv) and says so when it is in
-neither."""
+jogged (each step clipped to the env's action space). gymnasium is in the project's dev group
+(pyproject.toml), so the robot process runs in this same environment: a missing gymnasium fails."""
 
 from __future__ import annotations
 
@@ -28,23 +27,7 @@ ROOT = Path(__file__).parents[3]
 OP = {"X-Operator-Token": "op"}
 
 
-def gym_python() -> str | None:
-    """A Python with gymnasium, numpy, msgpack and websockets."""
-    for py in (sys.executable, str(ROOT / "var" / "libero-venv" / "bin" / "python")):
-        if Path(py).exists():
-            probe = subprocess.run(
-                [py, "-c", "import gymnasium, msgpack, numpy, websockets"], capture_output=True
-            )
-            if probe.returncode == 0:
-                return py
-    return None
-
-
-PY = gym_python()
-pytestmark = pytest.mark.skipif(
-    PY is None,
-    reason="gymnasium is in neither the project's .venv nor var/libero-venv (bash packages/libero/scripts/venv.sh)",
-)
+PY = sys.executable  # gymnasium, numpy, msgpack and websockets: the project's environment
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +49,6 @@ def recv_type(ws: Any, kind: str, timeout: float = 10.0) -> dict[str, Any]:
 
 
 def test_a_gymnasium_env_in_another_process_is_driven_as_a_robot(server):
-    assert PY is not None
     env = {**os.environ, "PYTHONPATH": str(PACKAGE)}
     argv = [
         PY,
