@@ -255,6 +255,60 @@ def test_a_robot_that_leaves_or_lies_stops_its_session_with_a_typed_error(bare):
     httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
 
 
+class JudgingRobot(PointRobot):
+    """A 7-D user robot that judges its own task: done once the hand is 5 cm along x."""
+
+    def spec(self) -> RobotSpec:
+        names = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "grip")
+        return RobotSpec(
+            cameras=(CameraSpec("top", 32, 32),),
+            state_names=("x", "y"),
+            action_names=names,
+            action_low=(-0.1,) * 7,
+            action_high=(0.1,) * 7,
+            control_hz=20.0,
+            instruction="move right",
+            kind="point",
+        )
+
+    def observe(self) -> dict[str, Any]:
+        return {**super().observe(), "success": bool(self.xy[0] >= 0.05)}
+
+    def act(self, action: np.ndarray) -> np.ndarray:
+        self.xy = self.xy + action[:2]
+        return action
+
+
+def test_a_robot_that_judges_its_task_gives_the_session_its_outcome(bare):
+    """An observation's `success` (LIBERO's check_success, a gym env's is_success) is the session's
+    task outcome: running before, success once the robot says so; a robot that says nothing stays
+    unknown (the other tests' robots)."""
+    client = RobotClient(bare.ws_url, JudgingRobot(), name="judge", operator_token="op")
+    client.connect()
+    runner = threading.Thread(target=client.run, daemon=True)
+    runner.start()
+    sid = create(bare, robot="remote:judge", max_steps=50).json()["id"]
+    try:
+        url = f"{bare.ws_url}/v1/robots/{sid}/stream?role=controller&operator_token=op"
+        with connect(url, max_size=None, open_timeout=10) as ws:
+            recv_type(ws, "session")
+            ws.send(packb({"type": "jog", "delta": [0.03, 0, 0, 0, 0, 0, 0]}))
+            verdicts = []
+            for _ in range(200):
+                outcome = recv_type(ws, "frame").get("outcome") or {}
+                verdicts.append(outcome.get("verdict"))
+                if outcome.get("verdict") == "running" and verdicts.count("running") == 1:
+                    ws.send(packb({"type": "jog", "delta": [0.03, 0, 0, 0, 0, 0, 0]}))
+                if outcome.get("verdict") == "success":
+                    break
+            assert "running" in verdicts and verdicts[-1] == "success", verdicts[-10:]
+            assert outcome["success"] is True and outcome["max_steps"] == 50 and outcome["steps"] >= 2
+    finally:
+        client.close()
+        runner.join(timeout=10)
+        httpx.delete(f"{bare.url}/v1/robots/{sid}", headers=OP)
+
+
 def check_stop(stop: dict[str, Any], reason: str) -> float:
     """The robot's stop event: its reason, and how long after the last message it heard it came."""
     assert stop["reason"] == reason and stop["deadman_ms"] == 300

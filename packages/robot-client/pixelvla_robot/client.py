@@ -235,6 +235,8 @@ class RobotClient:
         }
         if obs.get("camera_models"):
             out["camera_models"] = obs["camera_models"]
+        if isinstance(obs.get("success"), bool | np.bool_):  # the task's own judge, when it has one
+            out["success"] = bool(obs["success"])
         return out
 
     def _stop(self, reason: str, now: float, **detail: Any) -> None:

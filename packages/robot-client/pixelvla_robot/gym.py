@@ -83,6 +83,7 @@ class GymAdapter:
         self._render = render or not self._cameras
         self._obs, _info = env.reset(seed=seed)
         self._done = False
+        self._success: bool | None = None  # unknown unless the env reports info['is_success']
         self._steps = 0
         self._frame = self._rendered() if self._render else None
         self._spec = self._make_spec(control_hz, instruction)
@@ -127,14 +128,19 @@ class GymAdapter:
         return self._spec
 
     def observe(self) -> dict[str, Any]:
-        return {"images": self._images(self._obs), "state": self._state(self._obs), "t": float(self._steps)}
+        obs = {"images": self._images(self._obs), "state": self._state(self._obs), "t": float(self._steps)}
+        if self._success is not None:
+            obs["success"] = self._success
+        return obs
 
     def act(self, action: np.ndarray) -> np.ndarray:
         if self._done:
             return np.zeros_like(self._low, dtype=np.float32)  # the episode ended: wait for a reset
         a = np.asarray(action, np.float64).reshape(self._action_shape).astype(self.env.action_space.dtype)
-        self._obs, _reward, terminated, truncated, _info = self.env.step(a)
+        self._obs, _reward, terminated, truncated, info = self.env.step(a)
         self._done = bool(terminated or truncated)
+        if isinstance(info, dict) and "is_success" in info:  # gymnasium-robotics' convention
+            self._success = bool(info["is_success"])
         self._steps += 1
         if self._render:
             self._frame = self._rendered()
@@ -145,7 +151,7 @@ class GymAdapter:
 
     def reset(self, task: str, seed: int) -> None:
         self._obs, _info = self.env.reset(seed=seed)
-        self._done, self._steps = False, 0
+        self._done, self._steps, self._success = False, 0, None
         if self._render:
             self._frame = self._rendered()
 

@@ -32,6 +32,7 @@ class LiberoAdapter:
         self._size = image_size
         self._gripper = 0.0
         self._steps = 0
+        self._success = False
         self.reset("", init_index)
 
     def spec(self) -> RobotSpec:
@@ -52,23 +53,26 @@ class LiberoAdapter:
             "images": {"agentview": self.env.image()},
             "state": self._protocol.state_vector(self._obs),
             "t": self._steps / CONTROL_HZ,
+            "success": self._success,  # the BDDL goal (env.check_success), as the LIBERO eval counts
         }
 
     def act(self, action: np.ndarray) -> np.ndarray:
-        self._obs, _done = self.env.step(self._protocol.env_action(action, "unit"))
+        self._obs, done = self.env.step(self._protocol.env_action(action, "unit"))
+        self._success = self._success or done
         self._gripper = float(action[6])
         self._steps += 1
         return np.asarray(action, np.float32)
 
     def stop(self) -> None:
         hold = np.array([0, 0, 0, 0, 0, 0, self._gripper])
-        self._obs, _done = self.env.step(self._protocol.env_action(hold, "unit"))
+        self._obs, done = self.env.step(self._protocol.env_action(hold, "unit"))
+        self._success = self._success or done
         self._steps += 1
 
     def reset(self, task: str, seed: int) -> None:
         self.env.reset(seed)
         self._obs = self.env.settle()
-        self._gripper, self._steps = 0.0, 0
+        self._gripper, self._steps, self._success = 0.0, 0, False
 
     def close(self) -> None:
         self.env.close()

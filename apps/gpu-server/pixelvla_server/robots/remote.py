@@ -9,7 +9,7 @@ The link (docs/PROTOCOLS.md "Remote robots"; binary msgpack, arrays in pixelvla.
   every heartbeat_ms (the robot's dead-man window / 4), so the robot hears a live server even when
   nothing moves, and stops on its own when it does not.
 - robot -> server: `observation {t, images: {camera: JPEG/PNG bytes | uint8 (H, W, 3)}, state, acted?,
-  applied?, stopped?, reset?, camera_models?}` at its control rate and after every command; `error
+  applied?, stopped?, reset?, camera_models?, success?}` at its control rate and after every command; `error
   {seq, error: {code, message}}` for a command it refused.
 - close codes: 1008 API token, 4403 operator token (a robot joining is control), 4400 bad hello,
   4426 protocol version mismatch, 4409 a robot of that name is connected, 1009 too large.
@@ -407,10 +407,15 @@ class RemoteRobot:
                 self._link.send({"type": "stop", "seq": self._next_seq()})
 
     def outcome(self) -> TaskOutcome:
+        """Success as the robot judges it (an observation's optional ``success``: LIBERO's
+        check_success, a gym env's ``info["is_success"]``), else unknown; steps counted here."""
         latest = self._link.latest or {}
         t = latest.get("t")
+        success = latest.get("success")
         return TaskOutcome(
-            success=None, steps=self._steps, time_s=float(t) if isinstance(t, int | float) else 0.0
+            success=success if isinstance(success, bool) else None,
+            steps=self._steps,
+            time_s=float(t) if isinstance(t, int | float) else 0.0,
         )
 
     def camera_models(self) -> dict[str, dict[str, Any]]:
