@@ -52,6 +52,17 @@ def model_server(tmp_path_factory: pytest.TempPathFactory, models_root: Path) ->
 
 
 @pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server without a model, operator token "op": robots, runs and datasets without the policy."""
+    data = tmp_path_factory.mktemp("bare")
+    settings = Settings(
+        device="cpu", data_dir=data, models_dir=data / "m", operator_token="op", load_model=False
+    )
+    with serve(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def live(model_server: ModelServer) -> Iterator[LiveServer]:
     """A server with the tiny model loaded, an operator token and a 1 MiB message limit."""
     with model_server("data", operator_token="op", max_request_bytes=1024 * 1024) as server:

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +36,6 @@ from websockets.sync.client import ClientConnection, connect
 
 OP = {"X-Operator-Token": "op"}
 CONTROLLER = Path(__file__).parent / "fixtures" / "robot_controller.py"
-
-
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """No model: listing, jogging, errors."""
-    data = tmp_path_factory.mktemp("remote")
-    settings = Settings(
-        device="cpu", data_dir=data, models_dir=data / "m", operator_token="op", load_model=False
-    )
-    with serve(settings) as server:
-        yield server
 
 
 class RobotProcess(EventProcess):

@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pixelvla.wire import packb, unpackb
-from pixelvla_server.config import Settings
-from pixelvla_server.live import EventProcess, LiveServer, serve
+from pixelvla_server.live import EventProcess, LiveServer
 from pixelvla_server.robots.link import FreezeLedger, silence
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -28,17 +27,6 @@ OP = {"X-Operator-Token": "op"}
 CONTROLLER = Path(__file__).parent / "fixtures" / "robot_controller.py"
 # How long the loaded soak drives the robot: 20 s in the suite; `npm run test:loaded` sets 300 s.
 SOAK_S = float(os.environ.get("PIXELVLA_DEADMAN_SOAK_S", "20"))
-
-
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """No model: everything but the policy loop."""
-    data = tmp_path_factory.mktemp("robots")
-    settings = Settings(
-        device="cpu", data_dir=data, models_dir=data / "m", operator_token="op", load_model=False
-    )
-    with serve(settings) as server:
-        yield server
 
 
 def create(server: LiveServer, **body: Any) -> dict[str, Any]:
