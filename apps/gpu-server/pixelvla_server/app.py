@@ -24,6 +24,8 @@ from .errors import ApiError, ErrorBody, ErrorResponse
 from .health import router as health_router
 from .policy.routes import router as policy_router
 from .policy.service import PolicyService
+from .robots.launcher import Launcher
+from .robots.launcher import router as launcher_router
 from .robots.remote import router as remote_robots_router
 from .robots.routes import RobotManager
 from .robots.routes import router as robots_router
@@ -48,6 +50,7 @@ class AppState:
         self.policy = PolicyService(settings, device.name)
         self.policy.frame_loader = self.datasets.load_frame_ref
         self.robots = RobotManager(settings, self.policy)
+        self.launcher = Launcher(settings, self.robots.remote)  # LIBERO robots started on request
         self.runs = RunManager(settings, RunRegistry(settings.data_dir / "registry.sqlite"), runner, slots)
 
 
@@ -125,6 +128,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
                 # A load cannot be interrupted; let it finish rather than leave torch running at exit.
                 loader.join(timeout=120)
             state.robots.close()
+            state.launcher.close()  # after the sessions: they stop their robots first
             state.policy.close()
             state.runs.stop()
             state.runs.registry.close()
@@ -199,6 +203,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     app.include_router(policy_router)
     app.include_router(robots_router)
     app.include_router(remote_robots_router)
+    app.include_router(launcher_router)
     app.include_router(datasets_router)
     install_docs(app)
     return app

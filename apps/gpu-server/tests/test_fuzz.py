@@ -76,6 +76,8 @@ def test_no_server_errors(fuzz_server: LiveServer) -> None:
     for op in operations:
         if op.path.endswith("/events"):
             continue  # an SSE stream of a live run never ends; its 404/422 paths are covered in test_runs
+        if op.path.endswith("/remote-robots/launch"):
+            continue  # it starts LIBERO processes (a first use installs ~2 GB): test_robot_launcher
         for mode in modes:  # schema-valid data, then data that breaks the schema on purpose
 
             @FUZZ_SETTINGS
@@ -88,5 +90,5 @@ def test_no_server_errors(fuzz_server: LiveServer) -> None:
             except Unsatisfiable:
                 assert mode is schemathesis.GenerationMode.NEGATIVE  # nothing to break (no inputs)
     statuses = {code for _, code in CALLS}
-    assert len({op for op, _ in CALLS}) == len(operations) - 1  # every operation was exercised
+    assert len({op for op, _ in CALLS}) == len(operations) - 2  # every other operation was exercised
     assert any(200 <= c < 300 for c in statuses) and 422 in statuses  # happy and rejected inputs
