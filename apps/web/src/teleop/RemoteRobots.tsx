@@ -3,6 +3,7 @@
 // then drives exactly as it drives the sim (draw, Go, Stop, Esc).
 import { useCreateRobot } from '../api/robots';
 import { useRemoteRobots } from '../api/remoteRobots';
+import { LaunchLibero } from './LaunchLibero';
 
 export function RemoteRobots({
   task,
@@ -45,12 +46,13 @@ export function RemoteRobots({
         {robots.isSuccess && list.length === 0 && (
           <p className="muted">
             None connected. Run <code>python -m pixelvla_robot.sim --server ws://host:port --name NAME</code>{' '}
-            (or another adapter) on the robot.
+            (or another adapter) on the robot, or start a LIBERO task below.
           </p>
         )}
         {robots.isError && <div className="errbox">{robots.error.message}</div>}
       </div>
       {create.isError && <div className="errbox">{create.error.message}</div>}
+      <LaunchLibero onStarted={onStarted} />
     </>
   );
 }
