@@ -499,7 +499,7 @@ def list_launched(m: Launchers) -> LaunchedList:
 
 @router.get("/launched/{launch_id}", response_model=LaunchedRobot)
 def get_launched(launch_id: str, m: Launchers) -> LaunchedRobot:
-    """One launched robot."""
+    """One launched robot: its status, typed error and last stderr lines (404 unknown_launch)."""
     return m.get(launch_id).info(m.hub)
 
 
