@@ -462,3 +462,76 @@ def test_with_reconnect_the_robot_process_outlives_a_server_restart(tmp_path):
         for server in servers:
             server.kill()
             server.wait()
+
+
+JOINTS = ("shoulder_pan.pos", "shoulder_lift.pos", "elbow_flex.pos", "wrist_flex.pos", "wrist_roll.pos")
+
+
+class JointArm(PointRobot):
+    """A 6-joint arm as the LeRobot adapter announces one (so101_follower's names): absolute joint
+    targets with the gripper last, its state the same names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q = np.array([5.0, 0, 0, 0, 0, 40.0], np.float32)
+        self.applied: list[np.ndarray] = []
+
+    def spec(self) -> RobotSpec:
+        names = (*JOINTS, "gripper.pos")
+        return RobotSpec(
+            cameras=(CameraSpec("top", 32, 32),),
+            state_names=names,
+            action_names=names,
+            action_low=(-100.0,) * 5 + (0.0,),
+            action_high=(100.0,) * 6,
+            control_hz=20.0,
+            kind="lerobot",
+            action_kind="absolute",
+        )
+
+    def observe(self) -> dict[str, Any]:
+        return {"images": {"top": np.zeros((32, 32, 3), np.uint8)}, "state": self.q.copy(), "t": 0.0}
+
+    def act(self, action: np.ndarray) -> np.ndarray:
+        self.applied.append(np.asarray(action, np.float32))
+        self.q = np.asarray(action, np.float32)
+        return action
+
+
+def test_a_robot_of_another_action_space_jogs_in_its_own_and_refuses_a_mismatched_policy(live):
+    """The served tiny model predicts 7-D end-effector deltas; a 6-joint arm takes 6 joint targets.
+    Jog speaks the robot's action space, as a step from where it is (the arm takes absolute targets:
+    the server adds the delta to its state; without the gripper component the gripper stays); Go is
+    refused with a typed error naming both spaces, before anything moves."""
+    arm = JointArm()
+    client = RobotClient(live.ws_url, arm, name="so101", operator_token="op")
+    client.connect()
+    runner = threading.Thread(target=client.run, daemon=True)
+    runner.start()
+    r = create(live, robot="remote:so101")
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    try:
+        url = f"{live.ws_url}/v1/robots/{sid}/stream?role=controller&operator_token=op"
+        with connect(url, max_size=None, open_timeout=10) as ws:
+            recv_type(ws, "session")
+            ws.send(packb({"type": "go"}))
+            err = recv_type(ws, "error")["error"]
+            assert err["code"] == "action_space_mismatch", err
+            assert "7-D" in err["message"] and "gripper.pos" in err["message"]
+            ws.send(packb({"type": "jog", "delta": [0.01, 0, 0, 0, 0, 0, 0]}))  # a 7-D end-effector jog
+            err = recv_type(ws, "error")["error"]
+            assert err["code"] == "invalid_command" and "shoulder_pan.pos" in err["message"], err
+            ws.send(packb({"type": "jog", "delta": [10.0, 0, 0, 0, -2.0]}))  # five joints, gripper kept
+            assert recv_type(ws, "ack")["command"] == "jog"
+            for _ in range(200):
+                if arm.applied:
+                    break
+                recv_type(ws, "frame")
+            assert arm.applied, "the jog never reached the arm"
+            assert arm.applied[0].tolist() == pytest.approx([15.0, 0, 0, 0, -2.0, 40.0])
+            assert recv_type(ws, "frame")["mode"] != "go"
+    finally:
+        client.close()
+        runner.join(timeout=10)
+        httpx.delete(f"{live.url}/v1/robots/{sid}", headers=OP)

@@ -496,15 +496,23 @@ def test_the_outcome_says_success_once_the_task_is_done(bare):
 
 def test_an_unwatched_session_renders_nothing_and_closes_when_idle(bare):
     """No pile-up of abandoned sessions rendering at the control rate: nobody watching, no frames;
-    nobody connected for idle_close_s, the session closes itself."""
-    idle_s = 2.0
+    nobody connected for idle_close_s, the session closes itself. The idle limit is derived from how
+    long creating a session and seeing its first frame takes on this box now (a loaded box can take
+    seconds): the session must not close before its first watcher could connect."""
+    t0 = time.monotonic()
+    probe = create(bare)["id"]
+    with open_ws(bare, probe, "watcher", token=None) as ws:
+        recv(ws)
+        recv_type(ws, "frame")
+    idle_s = max(2.0, 4 * (time.monotonic() - t0))
+    httpx.delete(f"{bare.url}/v1/robots/{probe}", headers=OP)
     sid = create(bare, idle_close_s=idle_s)["id"]
     with open_ws(bare, sid, "watcher", token=None) as ws:
         recv(ws)
         recv_type(ws, "frame")
     left = time.monotonic()
     frames = httpx.get(f"{bare.url}/v1/robots/{sid}").json()["frames"]
-    deadline = left + idle_s + 10.0  # the watchdog checks every 10 ms; a loaded box is late, not wrong
+    deadline = left + 2 * idle_s + 10.0  # the watchdog checks every 10 ms; a loaded box is late, not wrong
     while (r := httpx.get(f"{bare.url}/v1/robots/{sid}")).status_code == 200:
         assert r.json()["frames"] == frames  # unwatched: not one more frame rendered
         assert time.monotonic() < deadline, "an unwatched session was not closed"

@@ -51,6 +51,10 @@ class RobotSpec:
     instruction: str = ""
     kind: str = "remote"  # what the robot is: "sim", "gym", "libero", "lerobot", ...
     tasks: tuple[str, ...] = field(default=())
+    # What an action means: "delta" (a step relative to where the robot is: the sim's and LIBERO's
+    # end-effector deltas) or "absolute" (targets: a LeRobot arm's joint positions). The studio's jog
+    # is a delta either way; for an absolute robot the server adds it to the state of the same name.
+    action_kind: str = "delta"
 
     def __post_init__(self) -> None:
         n = len(self.action_names)
@@ -60,6 +64,8 @@ class RobotSpec:
             raise ValueError(f"action limits must have {n} entries (one per action name)")
         if any(lo > hi for lo, hi in zip(self.action_low, self.action_high, strict=True)):
             raise ValueError("every action_low must be <= its action_high")
+        if self.action_kind not in ("delta", "absolute"):
+            raise ValueError(f"action_kind must be 'delta' or 'absolute', got {self.action_kind!r}")
         if not 0.5 <= self.control_hz <= 100:
             raise ValueError(f"control_hz must be in [0.5, 100], got {self.control_hz}")
 
@@ -76,6 +82,7 @@ class RobotSpec:
             "control_hz": float(self.control_hz),
             "instruction": self.instruction,
             "tasks": list(self.tasks),
+            "action_kind": self.action_kind,
         }
 
 

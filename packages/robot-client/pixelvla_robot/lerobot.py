@@ -64,6 +64,7 @@ class LeRobotAdapter:
             action_high=tuple(float(hi) for _, hi in bounds),
             control_hz=control_hz,
             instruction=instruction,
+            action_kind="absolute",  # LeRobot arms take position targets
         )
         self._last: dict[str, Any] = {}
 

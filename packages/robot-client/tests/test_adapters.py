@@ -89,6 +89,7 @@ def _check_lerobot(result: dict[str, object]) -> None:
     s = result["spec"]
     assert isinstance(s, dict)
     assert s["kind"] == "lerobot" and s["control_hz"] == 15.0
+    assert s["action_kind"] == "absolute"  # position targets: the server jogs from the state
     assert s["cameras"] == [{"name": "front", "width": 64, "height": 48, "intrinsics": None}]
     assert s["state_names"][0] == "shoulder_pan.pos" and s["state_dim"] == 6 and s["action_dim"] == 6
     assert s["action_low"][:5] == [-100.0] * 5 and (s["action_low"][5], s["action_high"][5]) == (0.0, 100.0)

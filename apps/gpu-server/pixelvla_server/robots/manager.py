@@ -154,6 +154,7 @@ class RobotManager:
             policy=policy,
             cameras=cameras,
             policy_ready=lambda: self.policy_service.current is not None,
+            policy_action_dim=self._policy_action_dim,
             idle_close_s=idle_close_s,
             on_idle=self._close_idle,
             max_steps=max_steps,
@@ -165,6 +166,11 @@ class RobotManager:
         with self._lock:
             self.sessions[session.id] = session
         return session
+
+    def _policy_action_dim(self) -> int | None:
+        current = self.policy_service.current
+        dim = None if current is None else current.metadata.get("action_dim")
+        return dim if isinstance(dim, int) else None
 
     def _close_idle(self, session: RobotSession) -> None:
         with contextlib.suppress(NotFound):

@@ -50,6 +50,9 @@ class RobotDescription:
     action_low: tuple[float, ...]
     action_high: tuple[float, ...]
     tasks: tuple[str, ...] = ()  # tasks `reset` accepts (empty: any the robot understands)
+    # "delta": an action is a step from the present pose (the sim, LIBERO); "absolute": a target (a
+    # LeRobot arm's joint positions), so a jog's delta is added to the state of the same name.
+    action_kind: Literal["delta", "absolute"] = "delta"
 
     @property
     def state_dim(self) -> int:
@@ -72,6 +75,7 @@ class RobotDescription:
             "action_low": list(self.action_low),
             "action_high": list(self.action_high),
             "tasks": list(self.tasks),
+            "action_kind": self.action_kind,
         }
 
 

@@ -27,7 +27,7 @@ import logging
 import math
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -83,6 +83,9 @@ class Hello(BaseModel):
     instruction: str = Field(default="", max_length=MAX_INSTRUCTION_CHARS)
     tasks: list[Label] = Field(default=[], max_length=64)
     deadman_ms: float = Field(default=300.0, ge=50.0, le=2000.0)
+    # "delta": a step from where the robot is (end-effector deltas); "absolute": targets (joint
+    # positions). Jog adds its delta to the state of the same name for an absolute robot.
+    action_kind: Literal["delta", "absolute"] = "delta"
 
     @model_validator(mode="after")
     def _limits(self) -> Hello:
@@ -111,6 +114,7 @@ class RemoteRobotInfo(BaseModel):
     control_hz: float
     instruction: str
     tasks: list[str]
+    action_kind: str = Field(description="delta (steps from the present pose) or absolute (targets)")
     deadman_ms: float = Field(
         description="the robot's own dead man: it stops when the server is silent this long"
     )
@@ -237,6 +241,7 @@ class RemoteLink:
                     "control_hz",
                     "instruction",
                     "tasks",
+                    "action_kind",
                     "deadman_ms",
                 }
             ),
@@ -327,6 +332,7 @@ class RemoteRobot:
             action_low=tuple(h.action_low),
             action_high=tuple(h.action_high),
             tasks=tuple(h.tasks),
+            action_kind=h.action_kind,
         )
 
     def _next_seq(self) -> int:

@@ -110,7 +110,7 @@ def encode_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
 
 
 Publisher = Callable[[dict[str, Any]], None]
-PolicyCall = Callable[[dict[str, Any]], np.ndarray]  # observation dict -> action chunk (N, 7)
+PolicyCall = Callable[[dict[str, Any]], np.ndarray]  # observation dict -> action chunk (N, action_dim)
 
 
 Role = Literal["controller", "watcher"]
@@ -208,6 +208,7 @@ class RobotSession:
         policy: PolicyCall | None,
         cameras: tuple[str, ...],
         policy_ready: Callable[[], bool] = lambda: True,
+        policy_action_dim: Callable[[], int | None] = lambda: None,
         idle_close_s: float = DEFAULT_IDLE_CLOSE_S,
         on_idle: Callable[[RobotSession], None] | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
@@ -228,6 +229,7 @@ class RobotSession:
         self.cameras = cameras
         self.policy = policy
         self.policy_ready = policy_ready
+        self.policy_action_dim = policy_action_dim
         self.idle_close_s = idle_close_s
         self.max_steps = max_steps
         self._on_idle = on_idle
@@ -241,9 +243,11 @@ class RobotSession:
         self.controller: object | None = None  # token of the controlling connection
         self.controller_heard = 0.0
         self._may_control: dict[object, bool] = {}  # connection -> holds the operator token
-        # Pending jogs: a 7-D action whose gripper is NaN until applied ("keep the gripper as it is").
+        # Pending jogs: one action each, in the robot's action space, whose gripper component is NaN
+        # until applied ("keep the gripper as it is").
         self._jogs: list[np.ndarray] = []
         self._gripper = 0.0  # the gripper command last applied (after a reset: the state's "gripper")
+        self._gripper_at: int | None = None  # the robot's gripper action component, if it has one
         self._chunk: list[np.ndarray] = []
         self._reset_to: Episode | None = None  # a new episode the control thread starts at its next tick
         # Re-entrant: a stop publishes its status while the state it describes is still locked.
@@ -402,12 +406,14 @@ class RobotSession:
                     raise ApiError(
                         "no policy is available for this session", code="model_not_loaded", status=503
                     )
+                self._check_action_space(self.policy_action_dim())
                 self.mode = "go"
                 self.error = None
                 self._chunk.clear()
                 return ModeAck(kind, self.mode, self.frames)
             if kind == "jog":
-                delta = _parse_jog(msg.get("delta"))
+                assert self.description is not None  # set before the session is reachable
+                delta = _parse_jog(msg.get("delta"), self.description, self._gripper_at)
                 if len(self._jogs) >= 10:
                     raise ApiError("too many pending jogs; wait for the robot", code="busy", status=503)
                 if self.mode == "go":
@@ -518,6 +524,7 @@ class RobotSession:
         try:
             self._robot = self._make_robot()
             self.description = self._robot.describe()
+            self._gripper_at = gripper_index(self.description)
             self._gripper = _gripper_of(self._robot.reset(self.episode), self.description)
             self.prompt = Prompt(instruction=self._robot.instruction)
             self.outcome = self._judged(self._robot.outcome())
@@ -585,17 +592,27 @@ class RobotSession:
         )
 
     def _next_action(self) -> tuple[np.ndarray | None, str]:
+        jog: np.ndarray | None = None
         with self._lock:
+            d = self.description
             if self._jogs:
                 jog = self._jogs.pop(0)
-                if np.isnan(jog[6]):
-                    jog[6] = self._gripper  # a move without O/C keeps the gripper (and what it holds)
-                return jog, "jog"
-            if self.mode != "go":
+                g = self._gripper_at
+                if d is None or d.action_kind != "absolute":
+                    if g is not None and np.isnan(jog[g]):
+                        jog[g] = self._gripper  # a move without O/C keeps the gripper (and what it holds)
+                    return jog, "jog"
+            elif self.mode != "go":
                 return None, ""
-            if self._chunk:
+            elif self._chunk:
                 return self._chunk.pop(0), "policy"
             prompt = self.prompt
+        if jog is not None and d is not None:
+            # An absolute robot takes targets: the jog's delta from where it is now (its state of the
+            # same names; a NaN gripper: no change). Read outside the lock: the robot is this thread's.
+            state = self.robot.observe()["state"]
+            here = np.array([state[d.state_names.index(n)] for n in d.action_names], np.float32)
+            return here + np.nan_to_num(jog, nan=0.0), "jog"
         assert self.policy is not None
         obs = self.robot.observe()
         chunk = self.policy(
@@ -606,9 +623,26 @@ class RobotSession:
                 **prompt.fields,
             }
         )
+        chunk = np.asarray(chunk, np.float32)
+        # The model may have been swapped since Go: never send a robot actions of another shape.
+        self._check_action_space(int(chunk.shape[-1]) if chunk.ndim == 2 else -1)
         with self._lock:
-            self._chunk = [np.asarray(a, np.float32) for a in chunk[1:]]
-        return np.asarray(chunk[0], np.float32), "policy"
+            self._chunk = list(chunk[1:])
+        return chunk[0], "policy"
+
+    def _check_action_space(self, policy_dim: int | None) -> None:
+        """The served policy's actions must be this robot's: a 7-D end-effector policy cannot drive a
+        6-joint arm (nor the reverse); the robot is refused before it moves, with what to do."""
+        d = self.description
+        if policy_dim is None or d is None or policy_dim == d.action_dim:
+            return
+        raise ApiError(
+            f"the served model predicts {policy_dim}-D actions but this robot ({d.kind}) takes "
+            f"{d.action_dim}: {', '.join(d.action_names)}. Load a model trained on this robot's "
+            "actions (e.g. on a LeRobot dataset recorded with it), or move it with jog",
+            code="action_space_mismatch",
+            status=409,
+        )
 
     def _start_episode(self, episode: Episode) -> None:
         """A reset the controller asked for, on this thread (the robot's only caller)."""
@@ -646,8 +680,8 @@ class RobotSession:
             if source == "policy" and self.mode != "go":
                 action = None  # stopped (e.g. by the dead man) while the policy ran: never apply a stale plan
         applied = self.robot.act(action) if action is not None else None
-        if applied is not None:
-            self._gripper = float(applied[6])
+        if applied is not None and self._gripper_at is not None:
+            self._gripper = float(applied[self._gripper_at])
         if applied is None:
             self.robot.stop()  # hold the pose; the simulation keeps time
         outcome = (
@@ -728,21 +762,48 @@ class RobotSession:
             }
 
 
-def _parse_jog(delta: object) -> np.ndarray:
-    """[dx, dy, dz, droll, dpitch, dyaw] moves and keeps the gripper; a 7th number sets it."""
-    arr = np.asarray(delta, dtype=np.float32) if isinstance(delta, list | np.ndarray) else None
-    if arr is None or arr.shape not in ((6,), (7,)) or not np.isfinite(arr).all():
+def gripper_index(description: RobotDescription) -> int | None:
+    """The action component that commands the gripper: the last action named like one ("gripper",
+    "gripper.pos"), or None for a robot without one."""
+    found = [i for i, n in enumerate(description.action_names) if "gripper" in n.lower()]
+    return found[-1] if found else None
+
+
+def _parse_jog(delta: object, description: RobotDescription, gripper_at: int | None) -> np.ndarray:
+    """One step in the robot's own action space (the sim, LIBERO: [dx, dy, dz, droll, dpitch, dyaw,
+    gripper]; a LeRobot arm: its joints). Without the gripper component (when it is the last one) the
+    move keeps the gripper as it is."""
+    names = description.action_names
+    n = len(names)
+    if description.action_kind == "absolute" and not set(names) <= set(description.state_names):
         raise RobotCommandError(
-            "jog needs delta: 6 finite numbers [dx, dy, dz, droll, dpitch, dyaw] (the gripper stays "
-            "as it is) or 7 with the gripper command last (0 open .. 1 closed)"
+            "this robot takes absolute targets and its state does not report "
+            f"{', '.join(sorted(set(names) - set(description.state_names)))}: it cannot be jogged"
         )
-    return arr if arr.shape == (7,) else np.append(arr, np.float32(np.nan))
+    keeps = gripper_at is not None and gripper_at == n - 1
+    arr = np.asarray(delta, dtype=np.float32) if isinstance(delta, list | np.ndarray) else None
+    shapes = ((n,), (n - 1,)) if keeps else ((n,),)
+    if arr is None or arr.shape not in shapes or not np.isfinite(arr).all():
+        if keeps:
+            want = (
+                f"{n - 1} finite numbers [{', '.join(names[:-1])}] (the gripper stays as it is) or {n} "
+                f"with {names[-1]} last"
+            )
+        else:
+            want = f"{n} finite numbers [{', '.join(names)}]"
+        raise RobotCommandError(f"jog needs delta: {want}")
+    return arr if arr.shape == (n,) else np.append(arr, np.float32(np.nan))
 
 
 def _gripper_of(obs: Observation, description: RobotDescription) -> float:
-    """The gripper command in a robot's state (the sim's "gripper"), 0 (open) if it reports none."""
+    """The gripper command in a robot's state: the state value named like the gripper action (a
+    LeRobot arm's "gripper.pos"), else "gripper" (the sim's), else 0 (open)."""
     names = description.state_names
-    return float(obs["state"][names.index("gripper")]) if "gripper" in names else 0.0
+    at = gripper_index(description)
+    for name in ((description.action_names[at],) if at is not None else ()) + ("gripper",):
+        if name in names:
+            return float(obs["state"][names.index(name)])
+    return 0.0
 
 
 def _json_rle(m: Any) -> dict[str, Any]:
