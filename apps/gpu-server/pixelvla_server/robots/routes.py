@@ -93,6 +93,10 @@ class RobotInfo(BaseModel):
     action_low: list[float] = Field(description="per control step, what the robot clips each action to")
     action_high: list[float]
     tasks: list[str] = Field(description="tasks a reset accepts (empty: any)")
+    action_kind: Literal["delta", "absolute"] = Field(
+        description="delta: an action is a step from the present pose; absolute: a target (a jog is "
+        "still a delta, added to the state of the same names)"
+    )
 
 
 class TaskOutcomeInfo(BaseModel):

@@ -15,27 +15,15 @@ import { exportPrompts } from '../canvas/io/prompts';
 import { useEncoder } from '../encoder/useEncoder';
 import { EncoderBadge, encoderMatches } from '../encoder/EncoderBadge';
 import { useMeta } from '../api/queries';
-import { useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
+import { type RobotSessionInfo, useCreateRobot, useDeleteRobot, useRobotSessions } from '../api/robots';
 import { RemoteRobots } from '../teleop/RemoteRobots';
 import { type LinkStatus, type RobotLink, type TaskOutcome, useRobotLink } from '../teleop/link';
 import { explainStop } from '../teleop/stopReason';
+import { gripperDelta, jogDelta, jointForKey, jointsOf, layoutOf } from '../teleop/jog';
 import { ActionOverlay } from '../actions/ActionOverlay';
 import { projectedPath } from '../actions/path';
 
 const TASKS = ['pick', 'place', 'pick_ambiguous', 'place_ambiguous'];
-const JOG_STEP = 0.02;
-/** Keyboard jog: key -> [axis, sign] for axes 0..2 (x, y, z). A move keeps the gripper as it is. */
-const JOG_KEYS: Record<string, [number, number]> = {
-  ArrowRight: [0, 1],
-  ArrowLeft: [0, -1],
-  ArrowUp: [1, 1],
-  ArrowDown: [1, -1],
-  PageUp: [2, 1],
-  PageDown: [2, -1],
-};
-/** Gripper keys: close (1) and open (0); only these change the gripper. */
-const GRIPPER_KEYS: Record<string, number> = { c: 1, o: 0 };
-
 export function TeleopPage() {
   const sessions = useRobotSessions();
   const create = useCreateRobot();
@@ -110,7 +98,16 @@ export function TeleopPage() {
           </button>
         )}
       </aside>
-      {sessionId ? <Cockpit key={sessionId} sessionId={sessionId} next={{ task, seed }} /> : <Empty />}
+      {sessionId ? (
+        <Cockpit
+          key={sessionId}
+          sessionId={sessionId}
+          robot={list.find((s) => s.id === sessionId)?.robot ?? null}
+          next={{ task, seed }}
+        />
+      ) : (
+        <Empty />
+      )}
     </section>
   );
 }
@@ -129,12 +126,31 @@ function Empty() {
 /** The task and seed chosen in the sidebar: what "New episode" resets the robot to. */
 type NextEpisode = { readonly task: string; readonly seed: number };
 
-function Cockpit({ sessionId, next }: { sessionId: string; next: NextEpisode }) {
+/** The robot as its session describes it (action names, limits, kind): what jog speaks. */
+type RobotDescription = NonNullable<RobotSessionInfo['robot']>;
+
+function Cockpit({
+  sessionId,
+  robot,
+  next,
+}: {
+  sessionId: string;
+  robot: RobotDescription | null;
+  next: NextEpisode;
+}) {
   const link = useRobotLink(sessionId);
-  return link ? <CockpitView link={link} next={next} /> : <Empty />;
+  return link ? <CockpitView link={link} robot={robot} next={next} /> : <Empty />;
 }
 
-function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
+function CockpitView({
+  link,
+  robot,
+  next,
+}: {
+  link: RobotLink;
+  robot: RobotDescription | null;
+  next: NextEpisode;
+}) {
   const editor = useMemo(() => new Editor({ width: 224, height: 224 }, 'point'), []);
   const st = useStore(link.status);
   const [encoder, encStatus] = useEncoder();
@@ -182,8 +198,12 @@ function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [shapes, order, going]);
 
-  // Esc is the E-stop wherever the focus is, in any tab; arrows / PageUp / PageDown move the hand
-  // (the gripper stays as it is), O / C open and close the gripper: the controller's only.
+  // Esc is the E-stop wherever the focus is, in any tab. Jog keys (teleop/jog.ts) speak the robot's
+  // action space: for the sim's hand arrows / PageUp / PageDown (the gripper stays as it is), for an
+  // arm's joints 1..9 pick one and arrows move it; O / C open and close the gripper. Controller only.
+  const [joint, setJoint] = useState(0);
+  const jointRef = useRef(joint);
+  jointRef.current = joint;
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (e.key === 'Escape') {
@@ -192,19 +212,22 @@ function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
       }
       if (isTypingTarget(e.target) || e.ctrlKey || e.altKey || e.metaKey) return;
       if (link.status.getState().role !== 'controller') return;
-      const grip = GRIPPER_KEYS[e.key.toLowerCase()];
-      const jog = JOG_KEYS[e.key];
-      if (grip !== undefined) link.gripper(grip);
-      else if (jog) {
-        const delta = [0, 0, 0, 0, 0, 0];
-        delta[jog[0]] = jog[1] * JOG_STEP * (e.shiftKey ? 3 : 1);
-        link.jog(delta);
-      } else return;
+      if (!robot) return; // the session's description has not arrived yet: no guessing its action space
+      const key = e.key.toLowerCase();
+      const picked = jointForKey(robot, e.key);
+      const delta =
+        key === 'o' || key === 'c'
+          ? gripperDelta(robot, key === 'c')
+          : jogDelta(robot, e.key, e.shiftKey, jointRef.current);
+      if (picked !== null) setJoint(picked);
+      else if (delta) link.jog(delta);
+      else return;
       e.preventDefault();
     };
     window.addEventListener('keydown', onKey, true);
     return () => window.removeEventListener('keydown', onKey, true);
-  }, [link]);
+  }, [link, robot]);
+  const layout = robot ? layoutOf(robot) : 'cartesian';
 
   return (
     <>
@@ -343,23 +366,48 @@ function CockpitView({ link, next }: { link: RobotLink; next: NextEpisode }) {
         <EncoderBadge status={encStatus} serverHash={serverHash} />
         <div>
           <h3>Jog</h3>
-          <p className="muted" style={{ margin: 0, fontSize: 12 }}>
-            <kbd>←</kbd>
-            <kbd>→</kbd> x · <kbd>↑</kbd>
-            <kbd>↓</kbd> y · <kbd>PgUp</kbd>
-            <kbd>PgDn</kbd> z · <kbd>O</kbd>/<kbd>C</kbd> gripper · Shift ×3
-          </p>
+          {layout === 'cartesian' ? (
+            <p
+              className="muted"
+              style={{ margin: 0, fontSize: 12 }}
+              data-testid="jog-help"
+              data-layout="cartesian"
+            >
+              <kbd>←</kbd>
+              <kbd>→</kbd> x · <kbd>↑</kbd>
+              <kbd>↓</kbd> y · <kbd>PgUp</kbd>
+              <kbd>PgDn</kbd> z · <kbd>O</kbd>/<kbd>C</kbd> gripper · Shift ×3
+            </p>
+          ) : (
+            <p
+              className="muted"
+              style={{ margin: 0, fontSize: 12 }}
+              data-testid="jog-help"
+              data-layout="joints"
+            >
+              {robot &&
+                jointsOf(robot)
+                  .slice(0, 9)
+                  .map((j, k) => (
+                    <span key={j} style={{ fontWeight: j === joint ? 700 : undefined }}>
+                      <kbd>{k + 1}</kbd> {robot.action_names[j]}{' '}
+                    </span>
+                  ))}
+              · <kbd>↑</kbd>
+              <kbd>↓</kbd> move · <kbd>O</kbd>/<kbd>C</kbd> gripper · Shift ×3
+            </p>
+          )}
         </div>
         <div>
           <h3>State</h3>
           <Readout
-            names={['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'grip', 'width']}
+            names={robot?.state_names ?? ['x', 'y', 'z', 'roll', 'pitch', 'yaw', 'grip', 'width']}
             values={st.state}
             testId="robot-state"
           />
           <h3 style={{ marginTop: 8 }}>Last action</h3>
           <Readout
-            names={['dx', 'dy', 'dz', 'dr', 'dp', 'dyaw', 'grip']}
+            names={robot?.action_names ?? ['dx', 'dy', 'dz', 'dr', 'dp', 'dyaw', 'grip']}
             values={st.action}
             testId="robot-action"
           />

@@ -162,13 +162,9 @@ export class RobotLink {
   resetEstop(): void {
     this.send({ type: 'reset_estop' });
   }
-  /** Moves the hand one control step, [dx, dy, dz, droll, dpitch, dyaw]; the gripper stays as it is. */
+  /** One control step in the robot's action space (teleop/jog.ts builds it from the robot's description). */
   jog(delta: readonly number[]): void {
-    this.send({ type: 'jog', delta: delta.slice(0, 6) });
-  }
-  /** Sets the gripper (0 open .. 1 closed) without moving the hand. */
-  gripper(value: number): void {
-    this.send({ type: 'jog', delta: [0, 0, 0, 0, 0, 0, value] });
+    this.send({ type: 'jog', delta: [...delta] });
   }
   /** A watcher (with the operator token) becomes the controller; the robot stops first. */
   takeControl(): void {
