@@ -106,3 +106,16 @@ class EventProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+
+
+def recv_type(ws: Any, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The next msgpack message of type `kind` on a sync WebSocket (websockets' client), skipping the
+    others (frames, acks) that arrive meanwhile; TimeoutError when none comes within `timeout` s."""
+    from pixelvla.wire import unpackb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+        assert isinstance(msg, dict), msg
+        if msg["type"] == kind:
+            return msg

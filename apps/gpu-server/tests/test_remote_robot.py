@@ -30,9 +30,9 @@ from pixelvla_robot import (
 from pixelvla_robot import client as robot_client
 from pixelvla_server.config import Settings
 from pixelvla_server.errors import ApiError
-from pixelvla_server.live import EventProcess, LiveServer, serve
+from pixelvla_server.live import EventProcess, LiveServer, recv_type, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 OP = {"X-Operator-Token": "op"}
 CONTROLLER = Path(__file__).parent / "fixtures" / "robot_controller.py"
@@ -61,14 +61,6 @@ def wait_listed(url: str, name: str, proc: subprocess.Popen[str], timeout: float
 def create(server: LiveServer | str, **body: Any) -> httpx.Response:
     url = server if isinstance(server, str) else server.url
     return httpx.post(f"{url}/v1/robots", json=body, headers=OP, timeout=60)
-
-
-def recv_type(ws: ClientConnection, kind: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if msg["type"] == kind:
-            return msg  # type: ignore[no-any-return]
 
 
 def test_a_sim_robot_in_another_process_is_listed_and_jogged(bare):

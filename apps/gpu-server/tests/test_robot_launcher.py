@@ -6,16 +6,16 @@ The slow test launches real ones: LIBERO's environment through packages/libero/s
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from pixelvla.wire import unpackb
 from pixelvla_libero.tasks import TASKS
 from pixelvla_server.config import Settings
 from pixelvla_server.live import LiveServer, serve
+from pixelvla_server.live import recv_type as live_recv_type
 from websockets.sync.client import connect
 
 OP = {"X-Operator-Token": "op"}
@@ -76,12 +76,7 @@ def test_a_failed_install_ends_in_libero_unavailable(
     assert httpx.get(f"{bare.url}/v1/remote-robots/launched").json()["robots"] == []
 
 
-def _recv_type(ws: Any, kind: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if msg["type"] == kind:
-            return msg  # type: ignore[no-any-return]
+_recv_type = functools.partial(live_recv_type, timeout=60.0)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import signal
@@ -19,6 +20,7 @@ import pytest
 from PIL import Image
 from pixelvla.wire import packb, unpackb
 from pixelvla_server.live import EventProcess, LiveServer
+from pixelvla_server.live import recv_type as live_recv_type
 from pixelvla_server.robots.link import FreezeLedger, silence
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -46,12 +48,7 @@ def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
     return msg
 
 
-def recv_type(ws: ClientConnection, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = recv(ws, max(0.01, deadline - time.monotonic()))
-        if msg["type"] == kind:
-            return msg
+recv_type = functools.partial(live_recv_type, timeout=5.0)
 
 
 def close_code(ws: ClientConnection) -> int | None:

@@ -12,13 +12,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from pixelvla.wire import packb, unpackb
+from pixelvla.wire import packb
 from pixelvla_server.config import Settings
-from pixelvla_server.live import LiveServer, serve
+from pixelvla_server.live import LiveServer, recv_type, serve
 from websockets.sync.client import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -38,14 +37,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     )
     with serve(settings) as live:
         yield live
-
-
-def recv_type(ws: Any, kind: str, timeout: float = 10.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if msg["type"] == kind:
-            return msg  # type: ignore[no-any-return]
 
 
 def test_a_gymnasium_env_in_another_process_is_driven_as_a_robot(server):

@@ -4,17 +4,18 @@ through a real server's robot session. Slow (~30 s: LIBERO builds its scene) but
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from pixelvla.wire import packb, unpackb
+from pixelvla.wire import packb
 from pixelvla_server.config import Settings
+from pixelvla_server.live import recv_type as live_recv_type
 from pixelvla_server.live import serve
 from websockets.sync.client import connect
 
@@ -23,12 +24,7 @@ OP = {"X-Operator-Token": "op"}
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
-def recv_type(ws: Any, kind: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = unpackb(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if msg["type"] == kind:
-            return msg  # type: ignore[no-any-return]
+recv_type = functools.partial(live_recv_type, timeout=30.0)
 
 
 def test_a_libero_task_in_libero_s_venv_is_driven_as_a_robot(tmp_path: Path) -> None:
