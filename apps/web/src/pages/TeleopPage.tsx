@@ -202,8 +202,6 @@ function CockpitView({
   // action space: for the sim's hand arrows / PageUp / PageDown (the gripper stays as it is), for an
   // arm's joints 1..9 pick one and arrows move it; O / C open and close the gripper. Controller only.
   const [joint, setJoint] = useState(0);
-  const jointRef = useRef(joint);
-  jointRef.current = joint;
   useEffect(() => {
     const onKey = (e: KeyboardEvent): void => {
       if (e.key === 'Escape') {
@@ -218,7 +216,7 @@ function CockpitView({
       const delta =
         key === 'o' || key === 'c'
           ? gripperDelta(robot, key === 'c')
-          : jogDelta(robot, e.key, e.shiftKey, jointRef.current);
+          : jogDelta(robot, e.key, e.shiftKey, joint);
       if (picked !== null) setJoint(picked);
       else if (delta) link.jog(delta);
       else return;
@@ -226,7 +224,7 @@ function CockpitView({
     };
     window.addEventListener('keydown', onKey, true);
     return () => window.removeEventListener('keydown', onKey, true);
-  }, [link, robot]);
+  }, [link, robot, joint]);
   const layout = robot ? layoutOf(robot) : 'cartesian';
 
   return (
