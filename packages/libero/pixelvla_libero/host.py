@@ -28,6 +28,11 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # packages/libero
 VENV_SCRIPT = PACKAGE_ROOT / "scripts" / "venv.sh"
 
 
+def venv_dir() -> Path:
+    """Where scripts/venv.sh installs LIBERO's environment: $LIBERO_VENV, else var/libero-venv."""
+    return Path(os.environ.get("LIBERO_VENV") or PACKAGE_ROOT.parents[1] / "var" / "libero-venv")
+
+
 class LiberoEvalError(PixelVLAError):
     """LIBERO's environment, the server or the harness failed; the message says which."""
 

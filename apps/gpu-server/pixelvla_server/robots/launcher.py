@@ -37,7 +37,6 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import IO, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -226,8 +225,7 @@ class Launcher:
         available, installed, message = True, False, None
         try:
             host = _libero_host()
-            venv = Path(os.environ.get("LIBERO_VENV") or host.PACKAGE_ROOT.parents[1] / "var" / "libero-venv")
-            installed = (venv / ".lock-sha256").is_file()
+            installed = (host.venv_dir() / ".lock-sha256").is_file()
         except LiberoUnavailable as exc:
             available, message = False, exc.message
         suites = [
