@@ -167,17 +167,45 @@ def save_bundle(
                 **(extra or {}),
             },
         )
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            out.rename(trash / "old")
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
+        _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _replace_dir(tmp: Path, out: Path) -> None:
+    if out.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(trash / "old")
+        tmp.rename(out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def attach_files(bundle_dir: str | os.PathLike[str], files: Mapping[str, str | os.PathLike[str]]) -> str:
+    """Add (or replace) files in a bundle, e.g. its text grounder: they join the manifest, and the
+    model_id, a hash of every file, changes with them. Atomic like save_bundle; returns the new id."""
+    out = Path(bundle_dir)
+    manifest = read_manifest(out)
+    for rel in files:
+        if rel == "manifest.json" or "/" in rel or rel.startswith("."):
+            raise CheckpointError(f"cannot attach {rel!r} to a bundle")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        shutil.copytree(out, tmp, dirs_exist_ok=True)
+        for rel, src in files.items():
+            shutil.copyfile(src, tmp / rel)
+        hashes = {**manifest["files"], **{rel: _sha256(tmp / rel) for rel in files}}
+        manifest["files"] = dict(sorted(hashes.items()))
+        manifest["model_id"] = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+        _write_json(tmp / "manifest.json", manifest)
+        _replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return str(manifest["model_id"])
 
 
 def read_manifest(bundle_dir: str | os.PathLike[str], *, verify: bool = True) -> dict[str, Any]:

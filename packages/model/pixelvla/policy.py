@@ -11,6 +11,7 @@ stages then report host-side time and `total` stays real.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pixelvla import fast_tiny
+from pixelvla import fast_tiny, text_grounder
 from pixelvla import prompts as P
 from pixelvla.checkpoint import LoadedBundle, load_bundle
 from pixelvla.model import ModelInputs
@@ -40,6 +41,8 @@ class Prediction:
     actions: np.ndarray  # f32 (N_c, 7), un-normalised
     actions_normalized: np.ndarray  # f32 (N_c, 7) in [-1, 1]
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # What the bundle's text grounder found for the instruction (Policy.grounding), or None.
+    grounding: dict[str, Any] | None = None
 
 
 def _sync(device: torch.device) -> None:
@@ -74,6 +77,12 @@ class Policy:
         # What this model takes (pixelvla.observation): checked here, by the server's codec, published.
         self.spec = ObservationSpec.of(self.config)
         self._fast = fast_tiny.backend(self.model, backend)
+        # The bundle's text grounder (pixelvla.text_grounder), when its manifest lists one.
+        self.grounder = (
+            text_grounder.load(bundle.root)
+            if text_grounder.WEIGHTS_FILE in bundle.manifest["files"]
+            else None
+        )
         if compile:
             self.model.compile_for_serving()
             size = self.config.vision.image_size
@@ -115,6 +124,7 @@ class Policy:
             "uses_prompts": cfg.use_prompt_encoder,
             "state_dim": cfg.state_dim,
             "observation": self.spec.to_json(),
+            "grounds_text": self.grounder is not None,
         }
 
     # ---------------------------------------------------------------- inputs
@@ -160,6 +170,67 @@ class Policy:
         # A model with a state token and no state given predicts without it (the token is left out).
         return inputs
 
+    # ---------------------------------------------------------------- text grounding
+
+    def grounding(self, obs: Observation) -> tuple[Observation, dict[str, Any] | None]:
+        """What the text grounder makes of an observation (pixelvla.text_grounder): with nothing
+        drawn, the object the instruction names becomes a mask prompt and the pixel mask (when
+        found); with a drawn prompt the prompt wins, and `agrees` says whether it overlaps what the
+        instruction names (None: the instruction names nothing the grounder finds). A policy trained
+        with the grounded container (GrounderConfig.targets_as_prompt) gets it as a second mask
+        prompt and pixel mask, after the object's, as in its training (pixelvla.train.batches)."""
+        if self.grounder is None:
+            return obs, None
+        from pixelvla import rle
+        from pixelvla.pixel_encoder import derive_pixel_mask
+
+        cfg = self.config
+        g = text_grounder.ground(self.grounder, obs.image, obs.instruction)
+        found = g.object_mask is not None
+        info: dict[str, Any] = {
+            "object_found": found,
+            "object_score": round(g.object_score, 4),
+            "object_box": _box(g.object_mask),
+            "target_found": g.target_mask is not None,
+            "target_box": _box(g.target_mask),
+            "used": False,
+            "agrees": None,
+        }
+        drawn = obs.prompts is not None or obs.prompt_tokens is not None or obs.pixel_masks is not None
+        prompts, masks = list(obs.prompts or []), list(obs.pixel_masks or [])
+        if not drawn and found:
+            assert g.object_mask is not None
+            mask = rle.encode(g.object_mask)
+            prompts, masks = [P.Mask(mask)], [mask]
+            info["used"] = True
+        elif drawn and found:
+            assert g.object_mask is not None
+            region = derive_pixel_mask(prompts, g.object_mask.shape[0]) if prompts else None
+            for m in masks if region is None else []:
+                cover = rle.coverage(m, g.object_mask.shape[0]) >= 0.5
+                region = cover if region is None else region | cover
+            if region is not None:
+                info["agrees"] = bool((region & g.object_mask).any())
+        target = g.target_mask if self.grounder.cfg.targets_as_prompt else None
+        if target is not None and (prompts or masks) and obs.prompt_tokens is None:
+            if prompts and not masks and obs.pixel_masks is None:
+                derived = derive_pixel_mask(prompts)  # the object's pixel mask, by the training rule
+                masks = [rle.encode(derived)] if derived is not None else []
+            t = rle.encode(target)
+            prompts = [*prompts, P.Mask(t)] if prompts else prompts
+            masks = [*masks, t][: cfg.pixel.max_masks] if masks else masks
+        if prompts == list(obs.prompts or []) and masks == list(obs.pixel_masks or []):
+            return obs, info
+        return (
+            dataclasses.replace(
+                obs,
+                prompts=(prompts or None) if cfg.use_prompt_encoder else obs.prompts,
+                pixel_masks=(masks or None) if cfg.use_pixel_encoder else obs.pixel_masks,
+                checked_by=None,
+            ),
+            info,
+        )
+
     # ---------------------------------------------------------------- predict
 
     def predict(self, obs: Observation) -> Prediction:
@@ -180,6 +251,7 @@ class Policy:
         start = time.perf_counter()
         with torch.inference_mode():
             with timer("decode"):
+                obs, grounding = self.grounding(obs)
                 inputs = self.make_inputs(obs)
             stage_timer = None if self.compiled and not sync else timer  # a compiled graph has no stages
             if self._fast is not None:
@@ -188,7 +260,26 @@ class Policy:
                 normalized = self.model.predict(inputs, stage_timer)[0].float().cpu().numpy()
         actions = self.normalizer.unnormalize(normalized)  # .cpu() above was the one synchronisation
         timing["total"] = (time.perf_counter() - start) * 1000.0
-        return Prediction(actions=actions.astype(np.float32), actions_normalized=normalized, timing_ms=timing)
+        return Prediction(
+            actions=actions.astype(np.float32),
+            actions_normalized=normalized,
+            timing_ms=timing,
+            grounding=grounding,
+        )
 
     def predict_batch(self, observations: Sequence[Observation]) -> list[Prediction]:
         return [self.predict(o) for o in observations]
+
+
+def _box(mask: np.ndarray | None) -> list[float] | None:
+    """A mask's bounding box in normalised image coordinates [x0, y0, x1, y1] (pixel corners)."""
+    if mask is None:
+        return None
+    ys, xs = np.nonzero(mask)
+    h, w = mask.shape
+    return [
+        round(float(xs.min()) / w, 4),
+        round(float(ys.min()) / h, 4),
+        round(float(xs.max() + 1) / w, 4),
+        round(float(ys.max() + 1) / h, 4),
+    ]

@@ -18,6 +18,10 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
 
     policy = Policy.load(out)
     assert policy.metadata["stage"] == "stage2" and policy.metadata["state_dim"] == 8
+    # The text grounder stage 2 learned with travels with the served bundle, containers and all.
+    assert policy.grounder is not None and policy.grounder.cfg.targets_as_prompt
+    s2_cfg = json.loads((work / "runs" / "stage2-from-stage1" / "train_config.json").read_text())
+    assert s2_cfg["text_grounder"] == str(work / "runs" / "grounder")
     # The browser encoder was re-exported from the served weights: the studio's hash check passes.
     exported = json.loads((public / "prompt_encoder.json").read_text())
     assert exported["encoder_hash"] == policy.metadata["encoder_hash"]
@@ -29,7 +33,8 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
 
     evals = json.loads((out / "eval.json").read_text())
     variants = ["base", "stage1", "stage2_only", "stage1+stage2"]
-    assert set(evals) == {"demo", "control/wrong_scene", "vision_probe", *(f"ablation/{v}" for v in variants)}
+    expected = {"demo", "control/wrong_scene", "vision_probe", "text_grounder"}
+    assert set(evals) == expected | {f"ablation/{v}" for v in variants}
     # The wrong-scene control ran the prompted types only, and the probe was taken before and after
     # the vision pretraining.
     assert set(evals["control/wrong_scene"]["prompt_type"]) == set(recipe.control_prompt_types)

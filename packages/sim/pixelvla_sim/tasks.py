@@ -151,12 +151,19 @@ def _try_sample(rng: np.random.Generator, task: str) -> tuple[SceneSpec, TaskSpe
     scene = SceneSpec(objects=tuple(objects), containers=containers)
     target = scene.object(target_name)
 
-    what = f"the {target.kind}" if ambiguous else f"the {target.description}"
+    what = target.kind if ambiguous else target.description
     if placing:
         container = containers[int(rng.integers(0, len(containers)))]
-        instruction = f"put {what} {container.preposition} the {container.kind}"
-        return scene, TaskSpec(task, instruction, target_name, container.name, ambiguous)
-    return scene, TaskSpec(task, f"pick up {what}", target_name, None, ambiguous)
+        return scene, TaskSpec(task, instruction_for(what, container), target_name, container.name, ambiguous)
+    return scene, TaskSpec(task, instruction_for(what, None), target_name, None, ambiguous)
+
+
+def instruction_for(what: str, container: ContainerSpec | None) -> str:
+    """The tasks' grammar, in one place (episodes, and pixelvla_sim.vision_data's grounding queries):
+    `what` is an object's description ("red cube") or kind ("cube"); a container makes it a place."""
+    if container is None:
+        return f"pick up the {what}"
+    return f"put the {what} {container.preposition} the {container.kind}"
 
 
 # --------------------------------------------------------------------------- success

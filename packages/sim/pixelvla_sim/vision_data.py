@@ -10,7 +10,11 @@ poses above the table, and writes for every frame:
 - ``labels``: uint8 (N, S, S), the class of every pixel (``CLASSES``: background, the hand, the two
   containers, and one class per colour and kind of object), from MuJoCo's exact segmentation
   rendered at the camera's size and sampled at each model pixel's centre;
-- ``depth``: float16 (N, S, S), metres from the camera plane (the same sampling).
+- ``depth``: float16 (N, S, S), metres from the camera plane (the same sampling);
+- ``queries.json``: per frame, instructions in the tasks' own grammar (``tasks.instruction_for``)
+  about that frame's scene, each with the classes its object phrase names (one for "the red cube",
+  every cube of the scene for "the cube", none for an object the scene does not have) and the
+  container class it names (place) or null (pick): what a text grounder learns from.
 
 ``classes.json`` beside the arrays names the classes. The arrays are one ``.npz`` written by us and
 read with ``allow_pickle=False``.
@@ -32,7 +36,7 @@ import numpy as np
 
 from pixelvla_sim import scene as sc
 from pixelvla_sim.robot import SimRobot
-from pixelvla_sim.tasks import TASKS, check_seed, check_task
+from pixelvla_sim.tasks import TASKS, check_seed, check_task, instruction_for
 
 BACKGROUND, HAND, BOX, PLATE = 0, 1, 2, 3
 OBJECT_CLASSES: tuple[tuple[str, str], ...] = tuple((c, k) for k in sc.KINDS for c in sc.COLOURS)
@@ -46,6 +50,8 @@ CLASSES: tuple[str, ...] = (
 FIRST_OBJECT = 4
 DATA_FILE = "vision.npz"
 CLASSES_FILE = "classes.json"
+QUERIES_FILE = "queries.json"
+QUERIES_PER_FRAME = 4
 
 
 def object_class(colour: str, kind: str) -> int:
@@ -130,6 +136,39 @@ def _pose_hand(robot: SimRobot, rng: np.random.Generator) -> None:
     mujoco.mj_forward(model, data)
 
 
+def grounding_queries(scene: sc.SceneSpec, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+    """`n` instructions about `scene`: {instruction, object: [classes], target: class | None}. A
+    phrase names one object by colour and kind, every object of a kind by kind alone, or (one in
+    ten) an object the scene does not have; half are places into a container the scene has."""
+    container_class = {"box": BOX, "plate": PLATE}
+    out: list[dict[str, Any]] = []
+    present = {(o.colour, o.kind) for o in scene.objects}
+    absent = [ck for ck in OBJECT_CLASSES if ck not in present]
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.1 and absent:
+            colour, kind = absent[int(rng.integers(len(absent)))]
+            what, classes = f"{colour} {kind}", []
+        elif r < 0.55:
+            o = scene.objects[int(rng.integers(len(scene.objects)))]
+            what, classes = o.description, [object_class(o.colour, o.kind)]
+        else:
+            kind = scene.objects[int(rng.integers(len(scene.objects)))].kind
+            what = kind
+            classes = sorted(object_class(o.colour, o.kind) for o in scene.objects if o.kind == kind)
+        container = None
+        if scene.containers and rng.random() < 0.5:
+            container = scene.containers[int(rng.integers(len(scene.containers)))]
+        out.append(
+            {
+                "instruction": instruction_for(what, container),
+                "object": classes,
+                "target": None if container is None else container_class[container.kind],
+            }
+        )
+    return out
+
+
 def generate(cfg: VisionDataConfig) -> dict[str, Any]:
     """Render ``cfg.scenes`` scenes x ``cfg.frames_per_scene`` frames into ``cfg.out``; returns a
     JSON-able summary. Deterministic in ``cfg.seed``."""
@@ -142,6 +181,7 @@ def generate(cfg: VisionDataConfig) -> dict[str, Any]:
     images = np.zeros((n, s, s, 3), np.uint8)
     labels = np.zeros((n, s, s), np.uint8)
     depth = np.zeros((n, s, s), np.float16)
+    queries: list[list[dict[str, Any]]] = []
     k = 0
     with SimRobot(image_size=cfg.render_size, cameras=("front",)) as robot:
         for i in range(cfg.scenes):
@@ -149,6 +189,7 @@ def generate(cfg: VisionDataConfig) -> dict[str, Any]:
             task = cfg.tasks[i % len(cfg.tasks)]
             robot.reset(seed, task)
             rng = np.random.default_rng([cfg.seed, i, 1])
+            ask = np.random.default_rng([cfg.seed, i, 2])  # the queries: the frames do not depend on them
             for f in range(cfg.frames_per_scene):
                 if f > 0:
                     _pose_hand(robot, rng)
@@ -157,11 +198,13 @@ def generate(cfg: VisionDataConfig) -> dict[str, Any]:
                 images[k] = (small[0].permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
                 labels[k] = _centre_sample(label_map(robot), s)
                 depth[k] = _centre_sample(depth_map(robot), s).astype(np.float16)
+                queries.append(grounding_queries(robot.scene, ask, QUERIES_PER_FRAME))
                 k += 1
     cfg.out.mkdir(parents=True, exist_ok=True)
     tmp = cfg.out / f".{DATA_FILE}.tmp.npz"
     np.savez(tmp, images=images, labels=labels, depth=depth)
     tmp.replace(cfg.out / DATA_FILE)
+    (cfg.out / QUERIES_FILE).write_text(json.dumps(queries))
     (cfg.out / CLASSES_FILE).write_text(json.dumps({"classes": list(CLASSES), "first_object": FIRST_OBJECT}))
     counts = np.bincount(labels.reshape(-1), minlength=len(CLASSES))
     return {
@@ -176,6 +219,11 @@ def load(root: Path) -> dict[str, np.ndarray]:
     """The arrays of a folder written by :func:`generate` (no pickles)."""
     with np.load(root / DATA_FILE, allow_pickle=False) as z:
         return {k: z[k] for k in ("images", "labels", "depth")}
+
+
+def load_queries(root: Path) -> list[list[dict[str, Any]]]:
+    """The grounding queries of a folder written by :func:`generate`, one list per frame."""
+    return list(json.loads((root / QUERIES_FILE).read_text()))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,9 @@ class PolicyMetadata(BaseModel):
     encoder_hash: str | None
     normalization_key: str | None
     observation: ObservationSpec = Field(description="what one observation may hold, for this model")
+    grounds_text: bool = Field(
+        default=False, description="it has a text grounder: predictions say what the instruction names"
+    )
 
 
 class FrameRef(BaseModel):
@@ -109,11 +112,27 @@ class PredictRequest(BaseModel):
     state: list[float] | None = Field(default=None, max_length=spec.MAX_STATE_VALUES)
 
 
+class Grounding(BaseModel):
+    """What the model's text grounder (pixelvla.text_grounder) found for the instruction."""
+
+    object_found: bool = Field(description="the object the instruction acts on was found in the frame")
+    object_score: float = Field(description="the most confident pixel's probability, 0-1")
+    object_box: list[float] | None = Field(description="[x0, y0, x1, y1], normalised image coordinates")
+    target_found: bool = Field(description="the container the instruction names was found")
+    target_box: list[float] | None
+    used: bool = Field(description="nothing was drawn, so the found object was the prompt")
+    agrees: bool | None = Field(
+        description="a prompt was drawn: whether it overlaps the object the instruction names (the prompt "
+        "wins either way); null when nothing was drawn or the instruction's object was not found"
+    )
+
+
 class PredictResponse(BaseModel):
     model_id: str
     actions: list[list[float]] = Field(description="(chunk_size, 7) un-normalised")
     actions_normalized: list[list[float]]
     timing_ms: dict[str, float]
+    grounding: Grounding | None = Field(default=None, description="null: the model has no text grounder")
 
 
 def service(request: Request) -> PolicyService:
@@ -136,6 +155,7 @@ def metadata_of(model: LoadedPolicy) -> PolicyMetadata:
         encoder_hash=m.get("encoder_hash"),
         normalization_key=m.get("normalization_key"),
         observation=ObservationSpec(**m["observation"]),
+        grounds_text=bool(m.get("grounds_text", False)),
     )
 
 
@@ -205,6 +225,7 @@ async def predict(body: PredictRequest, svc: Svc) -> PredictResponse:
         actions=result.actions.tolist(),
         actions_normalized=result.actions_normalized.tolist(),
         timing_ms=result.timing_ms,
+        grounding=Grounding(**result.grounding) if result.grounding is not None else None,
     )
 
 
@@ -259,6 +280,7 @@ def actions_reply(result: PredictResult, seq: Any) -> dict[str, Any]:
         "model_id": result.model.id,
         "seq": seq,
         "timing_ms": result.timing_ms,
+        "grounding": result.grounding,
     }
 
 

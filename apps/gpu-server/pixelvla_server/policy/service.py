@@ -44,6 +44,7 @@ class PredictResult:
     actions_normalized: np.ndarray
     timing_ms: dict[str, float]
     model: LoadedPolicy
+    grounding: dict[str, Any] | None = None  # pixelvla.policy.Prediction.grounding
 
 
 def load_policy(settings: Settings, model_id: str, device: str) -> LoadedPolicy:
@@ -170,6 +171,7 @@ class PolicyService:
                 np.asarray(pred.actions_normalized, np.float32),
                 timing,
                 model,
+                pred.grounding,
             )
 
         return job

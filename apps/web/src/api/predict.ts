@@ -99,11 +99,42 @@ export function readReply(bytes: Uint8Array): PredictResponse {
   const r = reply as { [k: string]: WireValue };
   const timing = r.timing_ms as { [k: string]: WireValue } | undefined;
   return {
+    grounding: groundingOf(r.grounding),
     model_id: String(r.model_id),
     actions: rows(r.actions, 'actions'),
     actions_normalized: rows(r.actions_normalized, 'actions_normalized'),
     timing_ms: Object.fromEntries(
       Object.entries(timing ?? {}).flatMap(([k, v]) => (typeof v === 'number' ? [[k, v]] : [])),
     ),
+  };
+}
+
+type Grounding = NonNullable<PredictResponse['grounding']>;
+
+function box(v: WireValue | undefined): number[] | null {
+  return Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number') ? (v as number[]) : null;
+}
+
+/** The reply's `grounding` (what the model's text grounder found), or null when it has none. */
+function groundingOf(v: WireValue | undefined): Grounding | null {
+  if (
+    v === null ||
+    v === undefined ||
+    typeof v !== 'object' ||
+    Array.isArray(v) ||
+    v instanceof Uint8Array ||
+    v instanceof NdArray
+  ) {
+    return null;
+  }
+  const g = v as { [k: string]: WireValue };
+  return {
+    object_found: g.object_found === true,
+    object_score: typeof g.object_score === 'number' ? g.object_score : 0,
+    object_box: box(g.object_box),
+    target_found: g.target_found === true,
+    target_box: box(g.target_box),
+    used: g.used === true,
+    agrees: typeof g.agrees === 'boolean' ? g.agrees : null,
   };
 }

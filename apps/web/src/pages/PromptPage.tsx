@@ -723,6 +723,7 @@ function PromptWorkbench({
                 Predicted from this frame’s earlier prompts; they have changed since. Predict again to update.
               </div>
             )}
+            <GroundingNote grounding={result.grounding ?? null} />
             <ActionTable
               predicted={result.actions}
               {...(source && episode
@@ -803,4 +804,43 @@ function PromptWorkbench({
       </aside>
     </>
   );
+}
+
+/** What the model's text grounder made of the instruction: a drawn prompt that misses the object
+ * the instruction names gets a warning (the prompt wins, as the README says); with nothing drawn,
+ * whether the instruction's object was found and acted on. */
+function GroundingNote({ grounding: g }: { grounding: NonNullable<PredictResponse['grounding']> | null }) {
+  if (!g) return null;
+  if (g.agrees === false) {
+    return (
+      <div className="warn" data-testid="prompt-disagree">
+        Instruction and prompt disagree: the prompt is not on the object the instruction names
+        {g.object_box ? ` (found at ${boxText(g.object_box)})` : ''}. The prompt wins: the actions go to what
+        is drawn. Change the instruction or the prompt if that is not what you mean.
+      </div>
+    );
+  }
+  if (g.used) {
+    return (
+      <div className="muted" data-testid="grounding-used">
+        Nothing drawn: acting on what the instruction names, found at{' '}
+        {g.object_box ? boxText(g.object_box) : '?'} ({(100 * g.object_score).toFixed(0)}% sure).
+      </div>
+    );
+  }
+  if (!g.object_found && g.agrees === null) {
+    return (
+      <div className="muted" data-testid="grounding-none">
+        The instruction names nothing the model finds in this frame
+        {g.object_score > 0 ? ` (best ${(100 * g.object_score).toFixed(0)}%)` : ''}; only the prompts guide
+        it.
+      </div>
+    );
+  }
+  return null;
+}
+
+function boxText(b: number[]): string {
+  const [x0, y0, x1, y1] = b.map((v) => (100 * v).toFixed(0));
+  return `x ${x0}–${x1}%, y ${y0}–${y1}%`;
 }

@@ -11,6 +11,7 @@ so a resumed run draws exactly what an uninterrupted one would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,10 @@ class EpisodeData:
     # whose gripper command closes: before it the object has not moved (the grounding loss's frames).
     target_patches: np.ndarray | None = None
     first_close: int = 0
+    # With a text grounder (TrainConfig.text_grounder): the object and the container the instruction
+    # names, as the grounder finds them on the first frame (COCO RLE at its size), or None.
+    grounded_object: dict[str, Any] | None = None
+    grounded_target: dict[str, Any] | None = None
 
 
 class BatchBuilder:
@@ -82,6 +87,8 @@ class BatchBuilder:
         # robot holds still either way; grippers always keep their last command.
         self.hold_last = dataset.action_names() not in (None, list(SIM_ACTION_NAMES))
         studio = load_studio_annotations(cfg.annotations, self.camera)
+        grounder = _load_grounder(cfg.text_grounder) if self.prompted and cfg.text_grounder else None
+        self.grounded = grounder is not None
         self.studio_annotated = 0
         for i in tqdm(indices, desc="loading episodes", disable=not progress):
             ep = dataset.episode(i)
@@ -118,6 +125,7 @@ class BatchBuilder:
                     prompts=prompts,
                     mask_rle=mask_rle,
                     **_grounding_fields(mask_rle, ep.actions, model_config.vision.grid, self.gripper_dims),
+                    **(_grounded(grounder, frames[0].numpy(), task) if grounder is not None else {}),
                 )
             )
         if not self.episodes:
@@ -155,6 +163,20 @@ class BatchBuilder:
         return self.normalizer.normalize(chunk)
 
     def choose_prompts(self, ep: EpisodeData, rng: np.random.Generator) -> tuple[list[P.Prompt], list[Any]]:
+        chosen, masks = self._drawn_prompts(ep, rng)
+        if not self.grounded:
+            return chosen, masks
+        # What the policy does at inference with a grounder (pixelvla.policy.Policy.grounding): nothing
+        # drawn, the grounded object is the prompt; the grounded container always follows as the
+        # second mask prompt and pixel mask.
+        if not chosen and ep.grounded_object is not None:
+            chosen, masks = [P.Mask(ep.grounded_object)], [ep.grounded_object]
+        if ep.grounded_target is not None and chosen:
+            chosen = [*chosen, P.Mask(ep.grounded_target)]
+            masks = [*masks, ep.grounded_target] if masks else []
+        return chosen, masks
+
+    def _drawn_prompts(self, ep: EpisodeData, rng: np.random.Generator) -> tuple[list[P.Prompt], list[Any]]:
         if not self.prompted or ep.prompts is None:
             return [], []
         kind = self.cfg.prompt_types[int(rng.integers(len(self.cfg.prompt_types)))]
@@ -225,4 +247,25 @@ def _grounding_fields(
     return {
         "target_patches": cov / cov.sum(),
         "first_close": int(closing[0]) if len(closing) else len(actions),
+    }
+
+
+def _load_grounder(folder: str) -> Any:
+    from ..text_grounder import load
+
+    grounder = load(Path(folder))
+    if grounder is None:
+        raise DatasetError(
+            f"text_grounder {folder} has no text grounder (pixelvla.train.text_grounder writes one)"
+        )
+    return grounder
+
+
+def _grounded(grounder: Any, first_frame: np.ndarray, task: str) -> dict[str, Any]:
+    from ..text_grounder import ground
+
+    g = ground(grounder, first_frame, task)
+    return {
+        "grounded_object": rle.encode(g.object_mask) if g.object_mask is not None else None,
+        "grounded_target": rle.encode(g.target_mask) if g.target_mask is not None else None,
     }

@@ -73,6 +73,12 @@ class TrainConfig:
     vision_init: str | None = None
     # Base stage: weight of the text-to-patch grounding loss (pixelvla.train.grounding; 0: off).
     grounding_weight: float = 0.0
+    # Stage 2: a text grounder (pixelvla.text_grounder: a pixelvla.train.text_grounder run or a bundle
+    # that has one). Each episode's container, as the grounder finds it on the first frame, joins every
+    # example as a second mask prompt (the "where to put it" of a place); examples without a drawn
+    # prompt get the object as the grounder finds it, as the policy does at inference. The bundle
+    # carries the grounder.
+    text_grounder: str | None = None
     episodes: tuple[int, ...] | None = None  # subset of episode indices (None: all)
     # Studio annotations of the dataset (<data-dir>/annotations/<dataset>, set by the GPU server):
     # an episode's latest version replaces its auto-generated prompts (pixelvla.train.annotations).
@@ -118,6 +124,8 @@ class TrainConfig:
             )
         if self.vision_init is not None and (self.stage != "base" or self.init is not None):
             raise TrainConfigError("vision_init starts the towers of a fresh base run; this run has --init")
+        if self.text_grounder is not None and self.stage != "stage2":
+            raise TrainConfigError(f"text_grounder is for stage 2, got it in {self.stage}")
         if self.parallel not in PARALLEL:
             raise TrainConfigError(f"parallel must be one of {', '.join(PARALLEL)}, got {self.parallel!r}")
         return self

@@ -41,15 +41,21 @@ class DemoRecipe:
     # Every task: placing needs the container's position, which only the pixels give; the pretrained
     # tower is what makes it learnable (issue #15).
     tasks: tuple[str, ...] = ("pick", "place", "pick_ambiguous", "place_ambiguous")
-    # Vision pretraining: labelled frames of seeded task scenes (the hand at random poses).
-    vision_scenes: int = 800
+    # Labelled frames of seeded task scenes (the hand at random poses), for the text grounder and
+    # the optional vision pretraining.
+    vision_scenes: int = 1500
     vision_frames_per_scene: int = 3
-    vision_steps: int = 1000
+    # The text grounder (pixelvla.text_grounder): which pixels the instruction names. Stage 2 learns
+    # with its container masks, and the bundle carries it for text-only prompts.
+    grounder_steps: int = 1500
+    # Vision pretraining of the tiny tower (pixelvla.train.vision_pretrain), then frozen; 0: none,
+    # the base stage trains the tower (the recipe whose prompted success is in eval.md).
+    vision_steps: int = 0
     batch_size: int = 32
     base_steps: int = 400
     stage1_steps: int = 200
-    # ~2 s/step on the shared 2-core box (1.15 on a quiet one); the committed demo's run.
-    stage2_steps: int = 600
+    # ~1.2 s/step on a quiet 2-core box, ~2 on a shared one.
+    stage2_steps: int = 1500
     seed: int = 0
     eval_tasks: tuple[str, ...] = ("pick", "place", "pick_ambiguous", "place_ambiguous")
     eval_prompt_types: tuple[str, ...] = ("none", "point", "line", "box", "mask")
@@ -68,12 +74,7 @@ class DemoRecipe:
     overrides: dict[str, Any] = field(default_factory=dict)  # extra TrainConfig fields for every stage
     # Per-stage TrainConfig fields (over `overrides`).
     stage_overrides: dict[str, dict[str, Any]] = field(
-        default_factory=lambda: {
-            # The text-to-patch grounding loss (pixelvla.train.grounding): the base stage is told which
-            # patch the instruction names, not only the action that follows.
-            "base": {"grounding_weight": 1.0},
-            "stage2": {"lr": 1e-3, "lora_lr": 1e-3},
-        }
+        default_factory=lambda: {"stage2": {"lr": 1e-3, "lora_lr": 1e-3}}
     )
 
     @classmethod
@@ -83,6 +84,7 @@ class DemoRecipe:
             vision_scenes=8,
             vision_frames_per_scene=2,
             vision_steps=4,
+            grounder_steps=4,
             batch_size=8,
             base_steps=4,
             stage1_steps=4,
@@ -112,14 +114,13 @@ def _run(argv: list[str], log: Path) -> None:
     subprocess.run(argv, check=True)
 
 
-def _pretrain_vision(work: Path, recipe: DemoRecipe) -> Path:
-    """Labelled frames (seeds apart from the episodes' and the evaluation's) -> a pretrained tower;
-    both steps skip what already exists (resumable)."""
-    frames, run = work / "vision-data", work / "runs" / "vision"
-    py = sys.executable
+def _vision_data(work: Path, recipe: DemoRecipe) -> Path:
+    """Labelled frames with grounding queries, seeds apart from the episodes' and the evaluation's
+    (skipped when they exist: resumable)."""
+    frames = work / "vision-data"
     _run(
         [
-            py,
+            sys.executable,
             "-m",
             "pixelvla_sim.vision_data",
             "--out",
@@ -133,8 +134,22 @@ def _pretrain_vision(work: Path, recipe: DemoRecipe) -> Path:
         ],
         work / "recipe.log",
     )
-    argv = [py, "-m", "pixelvla.train.vision_pretrain", "--data", str(frames), "--out", str(run)]
+    return frames
+
+
+def _pretrain_vision(work: Path, recipe: DemoRecipe, frames: Path) -> Path:
+    """The labelled frames -> a pretrained tower (skipped when trained: resumable)."""
+    run = work / "runs" / "vision"
+    argv = [sys.executable, "-m", "pixelvla.train.vision_pretrain", "--data", str(frames), "--out", str(run)]
     _run([*argv, "--steps", str(recipe.vision_steps), "--seed", str(recipe.seed)], work / "recipe.log")
+    return run
+
+
+def _train_grounder(work: Path, recipe: DemoRecipe, frames: Path) -> Path:
+    """The labelled frames -> the text grounder (skipped when trained: resumable)."""
+    run = work / "runs" / "grounder"
+    argv = [sys.executable, "-m", "pixelvla.train.text_grounder", "--data", str(frames), "--out", str(run)]
+    _run([*argv, "--steps", str(recipe.grounder_steps), "--seed", str(recipe.seed)], work / "recipe.log")
     return run
 
 
@@ -146,6 +161,7 @@ def _train(
     init: Path | None,
     data: Path,
     vision: Path | None = None,
+    grounder: Path | None = None,
 ) -> Path:
     run = (
         work / "runs" / stage
@@ -171,6 +187,8 @@ def _train(
     settings: dict[str, Any] = {}
     if vision is not None:  # the pretrained tower, kept frozen: the action loss only reads it
         settings = {"vision_init": str(vision), "train_vision": False}
+    if grounder is not None:  # stage 2 with the grounded container masks; the bundle carries it
+        settings["text_grounder"] = str(grounder)
     for k, v in {**settings, **recipe.overrides, **recipe.stage_overrides.get(stage, {})}.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
     if (run / "train_config.json").exists():
@@ -216,11 +234,15 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         timings[key] = time.time() - t
         return result
 
-    vision = timed("vision_pretrain_s", _pretrain_vision, work, recipe)
+    frames = timed("vision_data_s", _vision_data, work, recipe)
+    grounder = timed("grounder_s", _train_grounder, work, recipe, frames)
+    vision = (
+        timed("vision_pretrain_s", _pretrain_vision, work, recipe, frames) if recipe.vision_steps else None
+    )
     # One stage at a time with every core: the demo lane is the critical path.
     base = timed("base_s", _train, "base", work, recipe, recipe.base_steps, None, data, vision)
     s1 = timed("stage1_s", _train, "stage1", work, recipe, recipe.stage1_steps, base, data)
-    s2 = timed("stage2_s", _train, "stage2", work, recipe, recipe.stage2_steps, s1, data)
+    s2 = timed("stage2_s", _train, "stage2", work, recipe, recipe.stage2_steps, s1, data, None, grounder)
 
     def eval_cfg(tasks: tuple[str, ...], types: tuple[str, ...], **more: Any) -> EvalConfig:
         fields: dict[str, Any] = {
@@ -250,8 +272,10 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         )
         write_report(control, work / "eval", name="control-wrong-scene")
         evals["control/wrong_scene"] = control.summary()["controls"]["wrong_scene"]
-    probe = json.loads((vision / "pretrain.json").read_text())
-    evals["vision_probe"] = {"before": probe["probe_before"], "after": probe["probe_after"]}
+    if vision is not None:
+        probe = json.loads((vision / "pretrain.json").read_text())
+        evals["vision_probe"] = {"before": probe["probe_before"], "after": probe["probe_after"]}
+    evals["text_grounder"] = json.loads((grounder / "grounder.json").read_text())["held_out"]
     timings["demo_total_s"] = time.time() - t0
     _write_bundle(s2, out, encoder_out)
     record = _write_record(recipe, out, evals, timings)
@@ -260,7 +284,16 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         variants = {"base": base, "stage1": s1, "stage1+stage2": s2}
         if "stage2_only" in recipe.ablation_variants:
             variants["stage2_only"] = timed(
-                "ablation_stage2_only_s", _train, "stage2", work, recipe, recipe.stage2_steps, base, data
+                "ablation_stage2_only_s",
+                _train,
+                "stage2",
+                work,
+                recipe,
+                recipe.stage2_steps,
+                base,
+                data,
+                None,
+                grounder,
             )
         t = time.time()
         for name in recipe.ablation_variants:
@@ -285,6 +318,12 @@ def _write_bundle(s2: Path, out: Path, encoder_out: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     trained = load_bundle(s2 / "bundle", merge=True)
     save_bundle(trained.model, out, trained.normalizer, name="demo", stage="stage2")
+    from ..text_grounder import CONFIG_FILE, WEIGHTS_FILE
+
+    if WEIGHTS_FILE in trained.manifest["files"]:  # the text grounder stage 2 trained with
+        from ..checkpoint import attach_files
+
+        attach_files(out, {name: s2 / "bundle" / name for name in (WEIGHTS_FILE, CONFIG_FILE)})
     if encoder_out is not None:
         from ..export_onnx import export_prompt_encoder
 
@@ -343,6 +382,28 @@ def _eval_markdown(evals: dict[str, Any]) -> str:
         for task in control["task"]:
             cells = [f"{100 * control['cell'][f'{task}/{t}']['success']:.0f}%" for t in ctypes]
             lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    grounder = evals.get("text_grounder")
+    if grounder:
+        lines += [
+            "",
+            "## Text grounder (held-out labelled frames: what the instruction names, as masks)",
+            "",
+            "| one object (colour and kind) IoU | every object of a kind IoU | container IoU | object found | "
+            "found where the scene has no such object |",
+            "| --- | --- | --- | --- | --- |",
+            "| "
+            + " | ".join(
+                "-" if grounder.get(k) is None else f"{100 * grounder[k]:.0f}%"
+                for k in (
+                    "iou_one_object",
+                    "iou_every_of_kind",
+                    "iou_container",
+                    "object_found",
+                    "absent_object_found",
+                )
+            )
+            + " |",
+        ]
     probe = evals.get("vision_probe")
     if probe:
         lines += [

@@ -583,6 +583,10 @@ def _train(
             extra={"dataset": str(cfg.dataset), "train_steps": step, "seed": cfg.seed},
             state=final,
         )
+        if cfg.text_grounder is not None:  # the policy learned with it: it goes with the bundle
+            from .text_grounder import attach
+
+            attach(Path(cfg.text_grounder), bundle, targets_as_prompt=True)
         metrics.event("done", step=step, total_steps=cfg.steps, bundle=str(bundle.relative_to(run_dir)))
         (run_dir / "summary.json").write_text(json.dumps({"step": step, "final_loss": last_loss}))
     return RunResult(run_dir, step, bundle, last_loss)
