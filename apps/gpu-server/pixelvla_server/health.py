@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from . import __version__
-from .schemas import ObservationSpec
+from .schemas import PolicyMetadata
 
 router = APIRouter(tags=["meta"])
 
@@ -28,25 +28,10 @@ class DeviceModel(BaseModel):
     torch_version: str
 
 
-class LoadedModel(BaseModel):
-    id: str
-    model_id: str
-    name: str
-    config: str
-    chunk_size: int
-    action_dim: int
-    image_size: int
-    encoder_hash: str | None = None
-    normalization_key: str | None = None
-    observation: ObservationSpec = Field(
-        description="the served model's observation contract (image size, token shape, mask and state limits)"
-    )
-
-
 class Meta(BaseModel):
     server_version: str
     device: DeviceModel
-    model: LoadedModel | None
+    model: PolicyMetadata | None = Field(description="the served model (GET /v1/policy/metadata)")
     model_loading: str | None
     model_error: str | None
     operator_token_required: bool
@@ -81,7 +66,7 @@ def meta(request: Request) -> Meta:
         device=DeviceModel(
             kind=d.kind, name=d.name, description=d.description, torch_version=d.torch_version
         ),
-        model=LoadedModel(**metadata_of(current).model_dump()) if current else None,
+        model=metadata_of(current) if current else None,
         model_loading=state.policy.loading,
         model_error=state.policy.load_error,
         operator_token_required=state.settings.operator_token is not None,

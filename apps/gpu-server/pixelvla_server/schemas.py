@@ -29,3 +29,24 @@ class ObservationSpec(BaseModel):
     max_mask_side: int = Field(description="largest side an RLE may declare")
     state_dim: int = Field(description="state values the model takes; 0: none (a state is then unused)")
     max_state_values: int
+
+
+class PolicyMetadata(BaseModel):
+    id: str = Field(description="registry id (folder name)")
+    model_id: str = Field(description="content hash of the weights")
+    name: str
+    config: str
+    chunk_size: int
+    action_dim: int
+    image_size: int
+    encoder_hash: str | None
+    normalization_key: str | None
+    observation: ObservationSpec = Field(description="what one observation may hold, for this model")
+    grounds_text: bool = Field(
+        default=False, description="it has a text grounder: predictions say what the instruction names"
+    )
+    grounds_targets: bool = Field(
+        default=False,
+        description="it adds the container its grounder finds as a second mask prompt: send prompts as "
+        "JSON, not browser tokens, so the server can",
+    )

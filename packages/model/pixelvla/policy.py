@@ -125,6 +125,7 @@ class Policy:
             "state_dim": cfg.state_dim,
             "observation": self.spec.to_json(),
             "grounds_text": self.grounder is not None,
+            "grounds_targets": self.grounder is not None and self.grounder.cfg.targets_as_prompt,
         }
 
     # ---------------------------------------------------------------- inputs

@@ -40,7 +40,7 @@ from starlette.websockets import WebSocketState
 from .. import __version__
 from ..errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from ..ids import ID_PATTERN, list_model_dirs
-from ..schemas import ObservationSpec, RleMask
+from ..schemas import ObservationSpec, PolicyMetadata, RleMask
 from ..security import api_token_ok, require_operator
 from .codec import InvalidObservation
 from .service import LoadedPolicy, PolicyService, PredictResult
@@ -67,22 +67,6 @@ class ModelList(BaseModel):
     loaded: str | None
     loading: str | None
     load_error: str | None
-
-
-class PolicyMetadata(BaseModel):
-    id: str = Field(description="registry id (folder name)")
-    model_id: str = Field(description="content hash of the weights")
-    name: str
-    config: str
-    chunk_size: int
-    action_dim: int
-    image_size: int
-    encoder_hash: str | None
-    normalization_key: str | None
-    observation: ObservationSpec = Field(description="what one observation may hold, for this model")
-    grounds_text: bool = Field(
-        default=False, description="it has a text grounder: predictions say what the instruction names"
-    )
 
 
 class FrameRef(BaseModel):
@@ -156,6 +140,7 @@ def metadata_of(model: LoadedPolicy) -> PolicyMetadata:
         normalization_key=m.get("normalization_key"),
         observation=ObservationSpec(**m["observation"]),
         grounds_text=bool(m.get("grounds_text", False)),
+        grounds_targets=bool(m.get("grounds_targets", False)),
     )
 
 

@@ -556,7 +556,11 @@ function PromptWorkbench({
   const run = useMutation({
     mutationFn: async (at: Shown) => {
       const prompts = exportPrompts(editor);
-      const tokens = encoderMatches(encStatus, serverHash) ? await encoder.encode(prompts) : null;
+      // A model that adds the container its text grounder finds to the prompts needs them as JSON.
+      const tokens =
+        encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
+          ? await encoder.encode(prompts)
+          : null;
       const f = at.frame;
       const ref = f ? { dataset: f.dataset, episode: f.episode, frame: f.t, camera: f.camera } : null;
       const state = f && episode ? episode.state[f.t] : undefined;

@@ -173,7 +173,11 @@ function CockpitView({
 
   const sendPrompt = async (): Promise<void> => {
     const prompts = exportPrompts(editor);
-    const tokens = encoderMatches(encStatus, serverHash) ? await encoder.encode(prompts) : null;
+    // A model that adds the container its text grounder finds to the prompts needs them as JSON.
+    const tokens =
+      encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
+        ? await encoder.encode(prompts)
+        : null;
     link.prompt({
       instruction,
       prompts: prompts.filter((p) => p.type !== 'mask') as unknown as WireValue[],
