@@ -227,3 +227,50 @@ test('a prompt error on the Prompt page does not follow to a new Teleop session'
     for (const s of list.sessions) await page.request.delete(`/v1/robots/${s.id}`);
   }
 });
+
+test('the demo reads the instruction: nothing drawn acts on what it names; a prompt elsewhere is flagged', async ({
+  page,
+}) => {
+  test.setTimeout(120_000);
+  await openDataset(page);
+  const instruction = page.getByTestId('instruction');
+  await expect(instruction).toHaveValue(/^pick up the /); // the episode's own task
+  const importPoint = async (x: number, y: number): Promise<void> => {
+    await page.getByTestId('import-prompts').setInputFiles({
+      name: 'point.json',
+      mimeType: 'application/json',
+      buffer: Buffer.from(JSON.stringify([{ type: 'point', x, y, positive: true }])),
+    });
+    await expect(prompts(page)).toHaveCount(1);
+    // The prediction shown is now from other prompts; it is replaced when the next one arrives.
+    await expect(page.getByTestId('prediction-stale')).toBeVisible();
+  };
+
+  // Nothing drawn: the model's text grounder finds the named object and acts on it.
+  await page.getByTestId('predict').click();
+  const used = page.getByTestId('grounding-used');
+  await expect(used).toBeVisible({ timeout: 60_000 });
+  const [x0, y0, x1, y1] = (await used.getAttribute('data-box'))!.split(',').map(Number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  expect(x1 - x0).toBeGreaterThan(0);
+  expect(x1 - x0).toBeLessThan(0.3); // one object, not the frame
+  const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
+
+  // A point on that object: instruction and prompt agree, no warning.
+  await importPoint(cx, cy);
+  await page.getByTestId('predict').click();
+  await expect(page.getByTestId('prediction-stale')).toHaveCount(0, { timeout: 60_000 });
+  await expect(page.getByTestId('grounding-used')).toHaveCount(0);
+  await expect(page.getByTestId('prompt-disagree')).toHaveCount(0);
+
+  // A point in the far corner from it: the studio says they disagree, and that the prompt wins.
+  await importPoint(cx > 0.5 ? 0.04 : 0.96, cy > 0.5 ? 0.04 : 0.96);
+  await page.getByTestId('predict').click();
+  const disagree = page.getByTestId('prompt-disagree');
+  await expect(disagree).toBeVisible({ timeout: 60_000 });
+  await expect(disagree).toContainText('The prompt wins');
+});

@@ -191,7 +191,8 @@ class Policy:
         info: dict[str, Any] = {
             "object_found": found,
             "object_score": round(g.object_score, 4),
-            "object_box": _box(g.object_mask),
+            "object_box": _box(g.object_parts[0] if g.object_parts else g.object_mask),
+            "matches": len(g.object_parts),
             "target_found": g.target_mask is not None,
             "target_box": _box(g.target_mask),
             "used": False,
@@ -201,7 +202,8 @@ class Policy:
         prompts, masks = list(obs.prompts or []), list(obs.pixel_masks or [])
         if not drawn and found:
             assert g.object_mask is not None
-            mask = rle.encode(g.object_mask)
+            # Several objects fit the words ("the cube" among three): the likeliest one, not all.
+            mask = rle.encode(g.object_parts[0] if g.object_parts else g.object_mask)
             prompts, masks = [P.Mask(mask)], [mask]
             info["used"] = True
         elif drawn and found:

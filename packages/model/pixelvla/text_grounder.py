@@ -148,6 +148,9 @@ class Grounding:
     target_mask: np.ndarray | None
     object_score: float
     target_score: float
+    # The object mask's separate regions (8-connected, >= min_pixels), most confident first: "the
+    # cube" in a scene of three cubes is three. The policy acts on the first.
+    object_parts: tuple[np.ndarray, ...] = ()
 
 
 def save(model: TextGrounder, folder: Path) -> None:
@@ -184,6 +187,36 @@ def _found(prob: np.ndarray, cfg: GrounderConfig) -> np.ndarray | None:
     return mask if int(mask.sum()) >= cfg.min_pixels else None
 
 
+def regions(mask: np.ndarray) -> list[np.ndarray]:
+    """The 8-connected regions of a bool mask, as bool masks of its shape."""
+    label = np.zeros(mask.shape, np.int32)
+    h, w = mask.shape
+    out: list[np.ndarray] = []
+    for y0, x0 in zip(*np.nonzero(mask), strict=True):
+        if label[y0, x0]:
+            continue
+        n = len(out) + 1
+        label[y0, x0] = n
+        stack = [(int(y0), int(x0))]
+        while stack:
+            y, x = stack.pop()
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    v, u = y + dy, x + dx
+                    if 0 <= v < h and 0 <= u < w and mask[v, u] and not label[v, u]:
+                        label[v, u] = n
+                        stack.append((v, u))
+        out.append(label == n)
+    return out
+
+
+def _parts(mask: np.ndarray | None, prob: np.ndarray, cfg: GrounderConfig) -> tuple[np.ndarray, ...]:
+    if mask is None:
+        return ()
+    parts = [r for r in regions(mask) if int(r.sum()) >= cfg.min_pixels]
+    return tuple(sorted(parts, key=lambda r: -float(prob[r].sum())))
+
+
 @torch.inference_mode()
 def ground(model: TextGrounder, image: np.ndarray, instruction: str) -> Grounding:
     """uint8 (H, W, 3) frame and an instruction -> the masks (Grounding)."""
@@ -196,9 +229,11 @@ def ground(model: TextGrounder, image: np.ndarray, instruction: str) -> Groundin
     logits = model(pixels, ids, valid)  # (1, 2, S, S)
     s = cfg.image_size
     prob = torch.sigmoid(F.interpolate(logits, size=(s, s), mode="bilinear", align_corners=False))[0].numpy()
+    obj = _found(prob[0], cfg)
     return Grounding(
-        object_mask=_found(prob[0], cfg),
+        object_mask=obj,
         target_mask=_found(prob[1], cfg),
         object_score=float(prob[0].max()),
         target_score=float(prob[1].max()),
+        object_parts=_parts(obj, prob[0], cfg),
     )

@@ -126,3 +126,14 @@ def test_training_runs_resumes_and_reports(tmp_path) -> None:
     stamp = (out / tg.WEIGHTS_FILE).stat().st_mtime_ns
     train_tg.main(["--data", str(data), "--out", str(out), "--steps", "3"])  # trained: not again
     assert (out / tg.WEIGHTS_FILE).stat().st_mtime_ns == stamp
+
+
+def test_regions_split_a_mask_into_its_separate_objects() -> None:
+    m = np.zeros((12, 12), bool)
+    m[1:3, 1:3] = True  # one object
+    m[3, 3] = True  # touching it diagonally: the same one
+    m[8:11, 6:10] = True  # another
+    parts = tg.regions(m)
+    assert sorted(int(p.sum()) for p in parts) == [5, 12]
+    assert np.array_equal(np.logical_or.reduce(parts), m)
+    assert tg.regions(np.zeros((4, 4), bool)) == []

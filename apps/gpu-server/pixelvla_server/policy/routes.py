@@ -101,7 +101,12 @@ class Grounding(BaseModel):
 
     object_found: bool = Field(description="the object the instruction acts on was found in the frame")
     object_score: float = Field(description="the most confident pixel's probability, 0-1")
-    object_box: list[float] | None = Field(description="[x0, y0, x1, y1], normalised image coordinates")
+    object_box: list[float] | None = Field(
+        description="[x0, y0, x1, y1] in normalised image coordinates, of the likeliest match"
+    )
+    matches: int = Field(
+        default=0, description='separate objects that fit the words (3 for "the cube" among three cubes)'
+    )
     target_found: bool = Field(description="the container the instruction names was found")
     target_box: list[float] | None
     used: bool = Field(description="nothing was drawn, so the found object was the prompt")

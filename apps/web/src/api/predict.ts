@@ -132,6 +132,7 @@ function groundingOf(v: WireValue | undefined): Grounding | null {
     object_found: g.object_found === true,
     object_score: typeof g.object_score === 'number' ? g.object_score : 0,
     object_box: box(g.object_box),
+    matches: typeof g.matches === 'number' ? g.matches : 0,
     target_found: g.target_found === true,
     target_box: box(g.target_box),
     used: g.used === true,

@@ -817,7 +817,7 @@ function GroundingNote({ grounding: g }: { grounding: NonNullable<PredictRespons
   if (!g) return null;
   if (g.agrees === false) {
     return (
-      <div className="warn" data-testid="prompt-disagree">
+      <div className="warn" data-testid="prompt-disagree" data-box={g.object_box?.join(',') ?? ''}>
         Instruction and prompt disagree: the prompt is not on the object the instruction names
         {g.object_box ? ` (found at ${boxText(g.object_box)})` : ''}. The prompt wins: the actions go to what
         is drawn. Change the instruction or the prompt if that is not what you mean.
@@ -826,9 +826,11 @@ function GroundingNote({ grounding: g }: { grounding: NonNullable<PredictRespons
   }
   if (g.used) {
     return (
-      <div className="muted" data-testid="grounding-used">
+      <div className="muted" data-testid="grounding-used" data-box={g.object_box?.join(',') ?? ''}>
         Nothing drawn: acting on what the instruction names, found at{' '}
         {g.object_box ? boxText(g.object_box) : '?'} ({(100 * g.object_score).toFixed(0)}% sure).
+        {g.matches > 1 &&
+          ` ${g.matches} objects fit the words; this is the likeliest. Draw on the one you mean.`}
       </div>
     );
   }
