@@ -236,6 +236,8 @@ test('the demo reads the instruction: nothing drawn acts on what it names; a pro
   const instruction = page.getByTestId('instruction');
   await expect(instruction).toHaveValue(/^pick up the /); // the episode's own task
   const importPoint = async (x: number, y: number): Promise<void> => {
+    if ((await prompts(page).count()) > 0) await page.getByTestId('clear-prompts').click();
+    await expect(prompts(page)).toHaveCount(0);
     await page.getByTestId('import-prompts').setInputFiles({
       name: 'point.json',
       mimeType: 'application/json',

@@ -198,7 +198,7 @@ class Policy:
             "used": False,
             "agrees": None,
         }
-        drawn = obs.prompts is not None or obs.prompt_tokens is not None or obs.pixel_masks is not None
+        drawn = bool(obs.prompts) or bool(obs.pixel_masks) or obs.prompt_tokens is not None
         prompts, masks = list(obs.prompts or []), list(obs.pixel_masks or [])
         if not drawn and found:
             assert g.object_mask is not None
@@ -216,7 +216,7 @@ class Policy:
                 info["agrees"] = bool((region & g.object_mask).any())
         target = g.target_mask if self.grounder.cfg.targets_as_prompt else None
         if target is not None and (prompts or masks) and obs.prompt_tokens is None:
-            if prompts and not masks and obs.pixel_masks is None:
+            if prompts and not masks:
                 derived = derive_pixel_mask(prompts)  # the object's pixel mask, by the training rule
                 masks = [rle.encode(derived)] if derived is not None else []
             t = rle.encode(target)

@@ -223,7 +223,7 @@ def ground(model: TextGrounder, image: np.ndarray, instruction: str) -> Groundin
     from pixelvla.vision import images_to_pixels
 
     cfg = model.cfg
-    frame = np.ascontiguousarray(image)
+    frame = np.array(image, order="C")  # a writable copy: frames decoded from the wire are read-only views
     pixels = images_to_pixels(torch.from_numpy(frame)[None], cfg.image_size)
     ids, valid = text_bytes([instruction], cfg.max_text_bytes)
     logits = model(pixels, ids, valid)  # (1, 2, S, S)

@@ -76,6 +76,7 @@ def test_committed_demo_bundle_is_whole_small_and_matches_the_browser_encoder() 
     policy = Policy.load(demo)
     exported = json.loads((REPO / "public" / "models" / "prompt_encoder.json").read_text())
     assert exported["encoder_hash"] == policy.metadata["encoder_hash"]
+    assert policy.metadata["grounds_text"]  # a text-only instruction acts on what it names
     record = json.loads((demo / "recipe.json").read_text())
     recipe = DemoRecipe.from_json(record["recipe"])
     evals = json.loads((demo / "eval.json").read_text())

@@ -39,6 +39,22 @@ describe('prediction requests travel as the policy stream does', () => {
     expect(back.prompts).toBeUndefined(); // the tokens replace the prompt JSON
   });
 
+  it('a model with a text grounder gets the prompt JSON beside the tokens, to check it against the instruction', async () => {
+    const point = { type: 'point', x: 0.5, y: 0.25, positive: true } as unknown as PromptJson;
+    const obs = await observationOf({
+      frame: { ref },
+      instruction: 'pick',
+      prompts: [point],
+      tokens,
+      alsoPrompts: true,
+    });
+    const back = unpackMessage(packMessage(obs)) as { [k: string]: WireValue };
+    expect(back.prompt_tokens).toBeInstanceOf(NdArray);
+    expect(back.prompts).toEqual([{ type: 'point', x: 0.5, y: 0.25, positive: true }]);
+    const without = await observationOf({ frame: { ref }, instruction: 'pick', prompts: [point], tokens });
+    expect(without.prompts).toBeUndefined();
+  });
+
   it('pixel masks follow the served model’s limit, and prompt JSON goes when no tokens do', async () => {
     const spec: ObservationSpec = { ...OBSERVATION_CEILINGS, max_pixel_masks: 2 };
     const prompts = [square(), square(), square()];

@@ -29,6 +29,9 @@ export interface PredictInput {
   state?: number[];
   /** The served model's spec (GET /v1/meta `model.observation`); the ceilings until it is known. */
   spec?: ObservationSpec | null;
+  /** Send the prompt JSON beside the tokens: a model with a text grounder checks the drawing
+   * against the instruction (its reply's `grounding.agrees`). */
+  alsoPrompts?: boolean;
 }
 
 export async function frameToJpeg(
@@ -61,6 +64,7 @@ export async function observationOf(input: PredictInput): Promise<{ [k: string]:
     const [n, dim] = spec.prompt_tokens as readonly [number, number];
     obs.prompt_tokens = new NdArray('<f4', [n, dim], input.tokens.tokens);
     obs.prompt_valid = new NdArray('|b1', [n], input.tokens.valid);
+    if (input.alsoPrompts && prompts.length > 0) obs.prompts = prompts;
   } else {
     obs.prompts = prompts;
   }

@@ -556,9 +556,10 @@ function PromptWorkbench({
   const run = useMutation({
     mutationFn: async (at: Shown) => {
       const prompts = exportPrompts(editor);
-      // A model that adds the container its text grounder finds to the prompts needs them as JSON.
+      // Nothing drawn travels as nothing (a model with a text grounder then acts on the instruction);
+      // a model that adds the container its grounder finds to the prompts needs them as JSON.
       const tokens =
-        encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
+        prompts.length > 0 && encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
           ? await encoder.encode(prompts)
           : null;
       const f = at.frame;
@@ -571,6 +572,7 @@ function PromptWorkbench({
         tokens,
         ...(state ? { state } : {}),
         spec: meta.data?.model?.observation ?? null,
+        alsoPrompts: meta.data?.model?.grounds_text ?? false,
       });
       return { key: at.key, prediction: { result, prompts: JSON.stringify(prompts) } };
     },

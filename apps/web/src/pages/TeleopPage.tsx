@@ -173,9 +173,10 @@ function CockpitView({
 
   const sendPrompt = async (): Promise<void> => {
     const prompts = exportPrompts(editor);
-    // A model that adds the container its text grounder finds to the prompts needs them as JSON.
+    // Nothing drawn travels as nothing (a model with a text grounder then acts on the instruction);
+    // a model that adds the container its grounder finds to the prompts needs them as JSON.
     const tokens =
-      encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
+      prompts.length > 0 && encoderMatches(encStatus, serverHash) && !meta.data?.model?.grounds_targets
         ? await encoder.encode(prompts)
         : null;
     link.prompt({
