@@ -151,7 +151,7 @@ def save_bundle(
         _write_json(tmp / "preprocessing.json", preprocessing_settings(cfg))
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         hashes = {f: _sha256(tmp / f) for f in files}
-        model_id = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+        model_id = _model_id(hashes)
         _write_json(
             tmp / "manifest.json",
             {
@@ -172,6 +172,11 @@ def save_bundle(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _model_id(hashes: Mapping[str, str]) -> str:
+    """A bundle's identity: the hash of every file's hash."""
+    return hashlib.sha256(json.dumps(dict(hashes), sort_keys=True).encode()).hexdigest()
 
 
 def _replace_dir(tmp: Path, out: Path) -> None:
@@ -199,7 +204,7 @@ def attach_files(bundle_dir: str | os.PathLike[str], files: Mapping[str, str | o
             shutil.copyfile(src, tmp / rel)
         hashes = {**manifest["files"], **{rel: _sha256(tmp / rel) for rel in files}}
         manifest["files"] = dict(sorted(hashes.items()))
-        manifest["model_id"] = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+        manifest["model_id"] = _model_id(hashes)
         _write_json(tmp / "manifest.json", manifest)
         _replace_dir(tmp, out)
     except BaseException:

@@ -187,31 +187,30 @@ class Policy:
 
         cfg = self.config
         g = text_grounder.ground(self.grounder, obs.image, obs.instruction)
-        found = g.object_mask is not None
         info: dict[str, Any] = {
-            "object_found": found,
+            "object_found": g.object_mask is not None,
             "object_score": round(g.object_score, 4),
-            "object_box": _box(g.object_parts[0] if g.object_parts else g.object_mask),
+            "object_box": _box(g.object),
             "matches": len(g.object_parts),
             "target_found": g.target_mask is not None,
             "target_box": _box(g.target_mask),
             "used": False,
             "agrees": None,
         }
-        drawn = bool(obs.prompts) or bool(obs.pixel_masks) or obs.prompt_tokens is not None
         prompts, masks = list(obs.prompts or []), list(obs.pixel_masks or [])
-        if not drawn and found:
-            assert g.object_mask is not None
+        drawn = bool(prompts) or bool(masks) or obs.prompt_tokens is not None
+        changed = False
+        if g.object is not None and not drawn:
             # Several objects fit the words ("the cube" among three): the likeliest one, not all.
-            mask = rle.encode(g.object_parts[0] if g.object_parts else g.object_mask)
-            prompts, masks = [P.Mask(mask)], [mask]
+            mask = rle.encode(g.object)
+            prompts, masks, changed = [P.Mask(mask)], [mask], True
             info["used"] = True
-        elif drawn and found:
-            assert g.object_mask is not None
-            region = derive_pixel_mask(prompts, g.object_mask.shape[0]) if prompts else None
-            for m in masks if region is None else []:
-                cover = rle.coverage(m, g.object_mask.shape[0]) >= 0.5
-                region = cover if region is None else region | cover
+        elif g.object_mask is not None and (prompts or masks):
+            size = g.object_mask.shape[0]
+            region = derive_pixel_mask(prompts, size) if prompts else None
+            if region is None and masks:  # browser tokens with their pixel masks: the drawing
+                cover, _ = P.pixel_mask_grid(masks, grid=size, max_masks=len(masks))
+                region = np.asarray((cover >= 0.5).any(axis=0))
             if region is not None:
                 info["agrees"] = bool((region & g.object_mask).any())
         target = g.target_mask if self.grounder.cfg.targets_as_prompt else None
@@ -222,7 +221,8 @@ class Policy:
             t = rle.encode(target)
             prompts = [*prompts, P.Mask(t)] if prompts else prompts
             masks = [*masks, t][: cfg.pixel.max_masks] if masks else masks
-        if prompts == list(obs.prompts or []) and masks == list(obs.pixel_masks or []):
+            changed = True
+        if not changed:
             return obs, info
         return (
             dataclasses.replace(

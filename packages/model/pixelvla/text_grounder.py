@@ -152,6 +152,11 @@ class Grounding:
     # cube" in a scene of three cubes is three. The policy acts on the first.
     object_parts: tuple[np.ndarray, ...] = ()
 
+    @property
+    def object(self) -> np.ndarray | None:
+        """What to act on: the likeliest region, or the whole mask when no region is big enough alone."""
+        return self.object_parts[0] if self.object_parts else self.object_mask
+
 
 def save(model: TextGrounder, folder: Path) -> None:
     from safetensors.torch import save_file

@@ -265,8 +265,7 @@ def _grounded(grounder: Any, first_frame: np.ndarray, task: str) -> dict[str, An
     from ..text_grounder import ground
 
     g = ground(grounder, first_frame, task)
-    obj = g.object_parts[0] if g.object_parts else g.object_mask  # the likeliest, as the policy acts
     return {
-        "grounded_object": rle.encode(obj) if obj is not None else None,
+        "grounded_object": rle.encode(g.object) if g.object is not None else None,  # as the policy acts
         "grounded_target": rle.encode(g.target_mask) if g.target_mask is not None else None,
     }
