@@ -182,6 +182,7 @@ class Policy:
         prompt and pixel mask, after the object's, as in its training (pixelvla.train.batches)."""
         if self.grounder is None:
             return obs, None
+        obs = self.spec.check(obs)  # the grounder reads the frame and text: checked first, as the model's
         from pixelvla import rle
         from pixelvla.pixel_encoder import derive_pixel_mask
 

@@ -137,3 +137,13 @@ def test_regions_split_a_mask_into_its_separate_objects() -> None:
     assert sorted(int(p.sum()) for p in parts) == [5, 12]
     assert np.array_equal(np.logical_or.reduce(parts), m)
     assert tg.regions(np.zeros((4, 4), bool)) == []
+
+
+def test_a_bad_observation_is_refused_before_the_grounder_reads_it(bundles) -> None:
+    from pixelvla.observation import ObservationError
+
+    policy = Policy.load(bundles["all"])
+    with pytest.raises(ObservationError):
+        policy.predict(Observation(np.zeros((8, 8), np.uint8), "pick up the red cube"))  # no colour axis
+    with pytest.raises(ObservationError):
+        policy.predict(Observation(image(), "x" * 100_000))  # over the instruction limit
