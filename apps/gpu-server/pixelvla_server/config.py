@@ -18,7 +18,7 @@ def _repo_root() -> Path:
 
 
 RUNNERS = ("subprocess", "ray")
-POLICY_BACKENDS = ("torch", "onnx")  # pixelvla.fast_tiny.BACKENDS
+POLICY_BACKENDS = ("torch", "onnx", "onnx-int8")  # pixelvla.fast_tiny.BACKENDS (test_policy checks)
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # How the served model runs a chunk: "torch" (eager PyTorch) or "onnx" (ONNX Runtime on CPU,
-    # pixelvla.fast_tiny: the tiny models, ~1.7-1.9x faster per chunk on one core).
+    # How the served model runs a chunk: "torch" (eager PyTorch), "onnx" (ONNX Runtime on CPU,
+    # pixelvla.fast_tiny: the tiny models, ~1.5-1.9x faster per chunk on one core, the same actions) or
+    # "onnx-int8" (that graph with int8 matmul weights: ~2.4-2.7x, actions within 0.05 normalised).
     policy_backend: str = "torch"
     model: str | None = None  # model id in the registry; None = the default demo bundle if present
     data_dir: Path = field(default_factory=lambda: _repo_root() / "var")

@@ -476,3 +476,8 @@ def test_an_unknown_policy_backend_is_a_configuration_error():
     with pytest.raises(ConfigError, match="policy backend 'tensorrt'"):
         from_env({"PIXELVLA_POLICY_BACKEND": "tensorrt"})
     assert from_env({"PIXELVLA_POLICY_BACKEND": "onnx"}).policy_backend == "onnx"
+    assert from_env({"PIXELVLA_POLICY_BACKEND": "onnx-int8"}).policy_backend == "onnx-int8"
+    from pixelvla.fast_tiny import BACKENDS
+    from pixelvla_server.config import POLICY_BACKENDS
+
+    assert POLICY_BACKENDS == BACKENDS  # the server's list (no torch import at config time) is the model's

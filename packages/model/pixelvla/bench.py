@@ -114,41 +114,57 @@ def _onnx_tiny(
     model: PixelVLA, inputs: ModelInputs, eager: torch.Tensor, iters: int, eager_p50: float
 ) -> dict[str, Any]:
     """The same chunk through pixelvla.fast_tiny (slot graph exported to ONNX, ONNX Runtime CPU, the
-    same thread count): export + first run time, p50/p95, the eager/ONNX p50 ratio, and how far its
+    same thread count), fp32 and int8 (backend "onnx-int8"): export + first run time, p50/p95, the
+    eager/ONNX p50 ratio, the three again interleaved request by request, and how far each one's
     actions are from the eager ones."""
     from pixelvla.fast_tiny import OnnxChunk
 
     try:
-        fast = OnnxChunk(model)
+        fast, int8 = OnnxChunk(model), OnnxChunk(model, int8=True)
         t0 = time.perf_counter()
         first = fast.predict(inputs)
         export_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        first_int8 = int8.predict(inputs)
+        quantize_s = time.perf_counter() - t0
         timed = _time(lambda: fast.predict(inputs), iters, warmup=3, device=torch.device("cpu"))
-        # Eager and ONNX alternating, request by request: a shared box's load falls on both alike.
-        pairs: dict[str, list[float]] = {"eager": [], "onnx": []}
+        timed_int8 = _time(lambda: int8.predict(inputs), iters, warmup=3, device=torch.device("cpu"))
+        # Eager, ONNX and int8 alternating, request by request: a shared box's load falls on all alike.
+        pairs: dict[str, list[float]] = {"eager": [], "onnx": [], "int8": []}
         with torch.inference_mode():
             for _ in range(iters):
                 for name, fn in (
                     ("eager", lambda: model.predict(inputs)),
                     ("onnx", lambda: fast.predict(inputs)),
+                    ("int8", lambda: int8.predict(inputs)),
                 ):
                     t1 = time.perf_counter()
                     fn()
                     pairs[name].append((time.perf_counter() - t1) * 1000.0)
     except Exception as e:  # report, don't hide: the eager numbers still stand
         return {"error": f"{type(e).__name__}: {e}"[:500]}
-    eager_alt, onnx_alt = (statistics.median(pairs[k]) for k in ("eager", "onnx"))
+    alt = {k: statistics.median(v) for k, v in pairs.items()}
     return {
         **timed,
         "runtime": "onnxruntime CPU, slot graph (pixelvla.fast_tiny)",
         "export_s": round(export_s, 2),
         "eager_over_onnx_p50": round(eager_p50 / timed["p50_ms"], 3),
-        "interleaved": {
-            "eager_p50_ms": round(eager_alt, 3),
-            "onnx_p50_ms": round(onnx_alt, 3),
-            "eager_over_onnx_p50": round(eager_alt / onnx_alt, 3),
-        },
         "max_abs_diff_vs_eager": float((first - eager).abs().max()),
+        "int8": {
+            **timed_int8,
+            "runtime": "the same graph, MatMul/Gemm weights int8 (backend onnx-int8)",
+            "export_and_quantize_s": round(quantize_s, 2),
+            "eager_over_int8_p50": round(eager_p50 / timed_int8["p50_ms"], 3),
+            "max_abs_diff_vs_eager": float((first_int8 - eager).abs().max()),
+            "mean_abs_diff_vs_eager": float((first_int8 - eager).abs().mean()),
+        },
+        "interleaved": {
+            "eager_p50_ms": round(alt["eager"], 3),
+            "onnx_p50_ms": round(alt["onnx"], 3),
+            "int8_p50_ms": round(alt["int8"], 3),
+            "eager_over_onnx_p50": round(alt["eager"] / alt["onnx"], 3),
+            "eager_over_int8_p50": round(alt["eager"] / alt["int8"], 3),
+        },
     }
 
 

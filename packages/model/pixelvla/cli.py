@@ -121,7 +121,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.prompt_types = tuple(args.prompt_types)
     cfg.controls = tuple(args.controls)
     cfg.pixel_mask_from = args.pixel_mask_from
-    policy = Policy.load(args.model, device=args.device)
+    policy = Policy.load(args.model, device=args.device, backend=args.backend)
     report = evaluate(policy, cfg, progress=not args.quiet)
     js, md = write_report(report, Path(args.out), name=args.name)
     print(report.markdown())
@@ -297,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pixel masks with every prompt type (derived from point/line/box) or with mask prompts only",
     )
     e.add_argument("--device", default="cpu")
+    e.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="sim: how the policy runs a chunk (pixelvla.fast_tiny; onnx-int8 is not exact)",
+    )
     e.add_argument("--quiet", action="store_true")
     # --env libero: packages/libero/README.md (--tasks are task indices or ranges there).
     e.add_argument("--env", choices=["sim", "libero"], default="sim")

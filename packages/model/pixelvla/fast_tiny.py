@@ -170,7 +170,10 @@ class SlotGraph(nn.Module):
         return model.action_decoder(llm.norm(hs)).float()
 
 
-BACKENDS = ("torch", "onnx")
+# "onnx-int8": the same graph with its MatMul/Gemm weights quantised to int8 (dynamic quantisation:
+# activations quantised per call). Not exact: actions within INT8_TOL of eager (normalised units).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+INT8_TOL = 0.05
 
 
 def backend(model: PixelVLA, name: str) -> OnnxChunk | None:
@@ -179,20 +182,53 @@ def backend(model: PixelVLA, name: str) -> OnnxChunk | None:
         raise FastPathError(f"unknown backend {name!r}; one of {', '.join(BACKENDS)}", code="invalid_backend")
     if name == "torch":
         return None
-    fast = OnnxChunk(model)
+    fast = OnnxChunk(model, int8=name == "onnx-int8")
     fast.warm_up()
     return fast
 
 
-class OnnxChunk:
-    """One action chunk through ONNX Runtime (CPU provider), one exported SlotGraph per layout."""
+def quantize_int8(graph: bytes) -> bytes:
+    """An exported graph with its MatMul and Gemm weights as int8 (ONNX Runtime's dynamic
+    quantisation; weights per output channel, reduced to 7 bits so that AVX2's u8 x s8 multiply-add
+    cannot saturate), activations quantised at run time. Measured on the demo bundle: max |diff| vs
+    eager 0.014, per tensor 0.027-0.034 (normalised actions)."""
+    import logging
+    import tempfile
+    from pathlib import Path
 
-    def __init__(self, model: PixelVLA, threads: int | None = None) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="pixelvla-int8-") as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(graph)
+        quiet = logging.getLogger()  # "please run pre-processing first": advice, not an error
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(
+                src,
+                dst,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                per_channel=True,
+                reduce_range=True,
+            )
+        finally:
+            quiet.setLevel(level)
+        return dst.read_bytes()
+
+
+class OnnxChunk:
+    """One action chunk through ONNX Runtime (CPU provider), one exported SlotGraph per layout;
+    `int8`: each graph quantised (quantize_int8) before its session starts."""
+
+    def __init__(self, model: PixelVLA, threads: int | None = None, *, int8: bool = False) -> None:
         check_supported(model)
         if next(model.parameters()).device.type != "cpu":
             raise FastPathError("the ONNX Runtime path runs on the CPU")
         self.model = model.eval()
         self.threads = threads or torch.get_num_threads()
+        self.int8 = int8
         self._sessions: dict[tuple[str, bool], tuple[Any, SlotGraph]] = {}
 
     def export(self, layout: tuple[str, bool], example: ModelInputs) -> bytes:
@@ -227,9 +263,10 @@ class OnnxChunk:
             opts.intra_op_num_threads = self.threads
             opts.inter_op_num_threads = 1
             opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            sess = ort.InferenceSession(
-                self.export(layout, example), opts, providers=["CPUExecutionProvider"]
-            )
+            graph = self.export(layout, example)
+            if self.int8:
+                graph = quantize_int8(graph)
+            sess = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
             self._sessions[layout] = (sess, SlotGraph(self.model, layout))
         return self._sessions[layout]
 

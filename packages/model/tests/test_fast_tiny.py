@@ -178,3 +178,42 @@ def test_policy_backend_onnx_predicts_what_the_eager_policy_predicts(tmp_path):
     with pytest.raises(FastPathError) as e:
         Policy.load(tmp_path / "b", backend="tensorrt")
     assert e.value.code == "invalid_backend"
+
+
+def test_int8_backend_quantises_the_matmuls_and_stays_near_the_eager_actions(tmp_path):
+    """backend "onnx-int8": the exported graph's weights really are int8 (dynamic quantisation: the
+    matmuls become integer matmuls), and its actions stay within INT8_TOL of eager -- a stated
+    precision change, unlike the fp32 path -- for every layout, through one Policy."""
+    import onnx
+    from pixelvla.checkpoint import make_random_tiny_bundle
+    from pixelvla.fast_tiny import BACKENDS, INT8_TOL, quantize_int8
+    from pixelvla.policy import Observation, Policy
+
+    assert "onnx-int8" in BACKENDS
+    model = _model()
+    inputs = _inputs(model)
+    raw = OnnxChunk(model).export(layout_of(inputs), inputs)
+    ops = {n.op_type for n in onnx.load_from_string(quantize_int8(raw)).graph.node}
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops or "DynamicQuantizeMatMul" in ops, ops
+    assert len(quantize_int8(raw)) < len(raw) / 2  # int8 weights: well under half the fp32 bytes
+
+    int8 = OnnxChunk(model, int8=True)
+    for kind, state in (("features", True), ("features", False), ("tokens", True), ("none", False)):
+        x = _inputs(model, 23, prompts=kind, state=state, masks=2, seed=5)
+        layout = layout_of(x)
+        with torch.no_grad():
+            want = model.predict(x)
+        diff = (int8.predict(x) - want).abs().max().item()
+        assert 0 < diff < INT8_TOL, (layout, diff)  # > 0: not the fp32 graph
+
+    make_random_tiny_bundle(tmp_path / "b", seed=0)
+    eager, fast = Policy.load(tmp_path / "b"), Policy.load(tmp_path / "b", backend="onnx-int8")
+    assert fast._fast is not None and fast._fast.int8
+    obs = Observation(
+        np.random.default_rng(1).integers(0, 255, (96, 128, 3), dtype=np.uint8),
+        "put the bowl on the plate",
+        prompts=[P.Point(0.3, 0.4), P.Box(0.1, 0.2, 0.5, 0.6)],
+        state=np.zeros(8, np.float32),
+    )
+    got, want = fast.predict(obs), eager.predict(obs)
+    assert np.abs(got.actions_normalized - want.actions_normalized).max() < INT8_TOL
