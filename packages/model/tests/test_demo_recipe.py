@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from pixelvla.policy import Policy
+from pixelvla.policy import Observation, Policy
 from pixelvla.train.demo import DemoRecipe, run_recipe
 
 
@@ -47,9 +48,23 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
     for v in variants:
         assert f"| {v} |" in table
     assert "## Wrong-scene control" in table and "## Linear probe of the vision tower" in table
-    # Every stage trained in its own run folder.
-    for run in ("base", "stage1", "stage2-from-stage1", "stage2-from-base"):
+    # Every stage trained in its own run folder; the continuation from stage 2, on its own place
+    # episodes, with the grounder, and the demo is the continuation's weights.
+    for run in ("base", "stage1", "stage2-from-stage1", "continuation1", "stage2-from-base"):
         assert (work / "runs" / run / "bundle" / "manifest.json").exists(), run
+    c_cfg = json.loads((work / "runs" / "continuation1" / "train_config.json").read_text())
+    assert c_cfg["init"] == str(work / "runs" / "stage2-from-stage1") and c_cfg["steps"] == 3
+    assert c_cfg["dataset"] == str(work / "data-continuation1")
+    assert c_cfg["text_grounder"] == str(work / "runs" / "grounder")
+    assert json.loads((work / "data-continuation1" / "meta" / "info.json").read_text())["total_episodes"] == 4
+    obs = Observation(
+        np.full((112, 112, 3), 90, np.uint8), "put the red cube in the box", state=np.zeros(8, np.float32)
+    )
+    served = policy.predict(obs).actions_normalized
+    cont = Policy.load(work / "runs" / "continuation1" / "bundle").predict(obs).actions_normalized
+    before = Policy.load(work / "runs" / "stage2-from-stage1" / "bundle").predict(obs).actions_normalized
+    np.testing.assert_allclose(served, cont, atol=1e-4)  # LoRA merged: the same weights
+    assert np.abs(served - before).max() > 1e-4  # and not stage 2's before the continuation
     assert (work / "runs" / "vision" / "vision.safetensors").exists()
     # The base stage started from the pretrained tower and kept it frozen.
     base_cfg = json.loads((work / "runs" / "base" / "train_config.json").read_text())

@@ -9,7 +9,8 @@ labelled frames with grounding queries (pixelvla_sim.vision_data) -> the text gr
 (pixelvla.train.vision_pretrain, `vision_steps` > 0) -> base (OpenVLA-style discrete actions) ->
 stage 1 (continuous decoder, backbone frozen) -> stage 2 (LoRA + prompt and pixel encoders, a pixel
 mask with every prompt type; with `stage2_grounder`, the grounded object and container as mask
-prompts too) -> closed-loop evaluation on held-out seeds, with the wrong-scene control -> copy the
+prompts too) -> stage 2 continued on place data (`continuations`, each on its own episodes, with the
+grounded container as a mask prompt) -> closed-loop evaluation on held-out seeds, with the wrong-scene control -> copy the
 final bundle, with the text grounder, recipe.json, eval.json and eval.md into --out and re-export the
 browser prompt encoder so the studio's encoder hash matches the served model. The demo is complete
 at that point (`demo_total_s` in recipe.json). Then, unless the recipe says `"ablation": false`, the
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ABLATION_VARIANTS = ("base", "stage1", "stage2_only", "stage1+stage2")
+CONTINUATION_FIELDS = ("tasks", "episodes", "steps", "data_seed")
 
 
 @dataclass
@@ -64,6 +66,12 @@ class DemoRecipe:
     stage1_steps: int = 200
     # 1.1-1.3 s/step on the 2-core box with both cores.
     stage2_steps: int = 1900
+    # Stage 2 continued, in order, each from the model before it (the first from the stage 2 above) on
+    # its own generated data, always with the text grounder (the container's mask prompt, which
+    # placing needs): how the demo learns to place without unlearning to pick. Each entry:
+    # {"tasks": [...], "episodes": N, "steps": N, "data_seed": N}; the data seeds are the episodes',
+    # apart from the evaluation's (>= 1,000,000). Empty: the pick-only demo.
+    continuations: tuple[dict[str, Any], ...] = ()
     seed: int = 0
     eval_tasks: tuple[str, ...] = ("pick", "pick_ambiguous")
     eval_prompt_types: tuple[str, ...] = ("none", "point", "line", "box", "mask")
@@ -98,6 +106,7 @@ class DemoRecipe:
             base_steps=4,
             stage1_steps=4,
             stage2_steps=4,
+            continuations=({"tasks": ["place", "pick"], "episodes": 4, "steps": 3, "data_seed": 5},),
             eval_episodes_per_cell=1,
             eval_max_steps=16,
             control_episodes_per_cell=1,
@@ -112,6 +121,11 @@ class DemoRecipe:
         bad = set(fields.get("ablation_variants", ())) - set(ABLATION_VARIANTS)
         if bad:
             raise ValueError(f"unknown ablation variants {sorted(bad)}; known: {list(ABLATION_VARIANTS)}")
+        for c in fields.get("continuations", ()):
+            if not isinstance(c, dict) or set(c) != set(CONTINUATION_FIELDS):
+                raise ValueError(
+                    f"a continuation has exactly the fields {list(CONTINUATION_FIELDS)}, got {c!r}"
+                )
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
         return dataclasses.replace(base or cls(), **fixed)
 
@@ -121,6 +135,30 @@ def _run(argv: list[str], log: Path) -> None:
     with open(log, "a") as f:
         f.write("+ " + " ".join(argv) + "\n")
     subprocess.run(argv, check=True)
+
+
+def _episodes(out: Path, recipe: DemoRecipe, tasks: tuple[str, ...] | list[str], n: int, seed: int) -> Path:
+    """Expert episodes of `tasks` (skipped where they exist: resumable)."""
+    _run(
+        [
+            sys.executable,  # not the `pixelvla-sim` script: it is on PATH only in an activated venv
+            "-m",
+            "pixelvla_sim.cli",
+            "gen",
+            "--episodes",
+            str(n),
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+            "--speed",
+            str(recipe.expert_speed),
+            "--tasks",
+            *tasks,
+        ],
+        out.parent / "recipe.log",
+    )
+    return out
 
 
 def _vision_data(work: Path, recipe: DemoRecipe) -> Path:
@@ -171,11 +209,12 @@ def _train(
     data: Path,
     vision: Path | None = None,
     grounder: Path | None = None,
+    name: str | None = None,
 ) -> Path:
     run = (
-        work / "runs" / stage
-        if init is None or stage != "stage2"
-        else work / "runs" / f"{stage}-from-{init.name}"
+        work
+        / "runs"
+        / (name or (stage if init is None or stage != "stage2" else f"{stage}-from-{init.name}"))
     )
     if (run / "bundle" / "manifest.json").exists():
         return run  # resumable recipe: a finished stage is not trained again
@@ -217,26 +256,7 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
 
     t0 = time.time()
     work.mkdir(parents=True, exist_ok=True)
-    data = work / "data"
-    _run(
-        [
-            sys.executable,  # not the `pixelvla-sim` script: it is on PATH only in an activated venv
-            "-m",
-            "pixelvla_sim.cli",
-            "gen",
-            "--episodes",
-            str(recipe.episodes),
-            "--out",
-            str(data),
-            "--seed",
-            str(recipe.data_seed),
-            "--speed",
-            str(recipe.expert_speed),
-            "--tasks",
-            *recipe.tasks,
-        ],
-        work / "recipe.log",
-    )
+    data = _episodes(work / "data", recipe, recipe.tasks, recipe.episodes, recipe.data_seed)
     timings: dict[str, float] = {"data_s": time.time() - t0}
 
     def timed(key: str, fn: Any, *args: Any) -> Any:
@@ -255,6 +275,21 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
     s1 = timed("stage1_s", _train, "stage1", work, recipe, recipe.stage1_steps, base, data)
     s2_grounder = grounder if recipe.stage2_grounder else None
     s2 = timed("stage2_s", _train, "stage2", work, recipe, recipe.stage2_steps, s1, data, None, s2_grounder)
+    final = s2  # the demo: stage 2, then its continuations
+    for i, c in enumerate(recipe.continuations, start=1):
+        key, tasks = f"continuation{i}", tuple(c["tasks"])
+        more = timed(
+            f"data_{key}_s",
+            _episodes,
+            work / f"data-{key}",
+            recipe,
+            tasks,
+            int(c["episodes"]),
+            int(c["data_seed"]),
+        )
+        final = timed(
+            f"{key}_s", _train, "stage2", work, recipe, int(c["steps"]), final, more, None, grounder, key
+        )
 
     def eval_cfg(tasks: tuple[str, ...], types: tuple[str, ...], **more: Any) -> EvalConfig:
         fields: dict[str, Any] = {
@@ -266,7 +301,7 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         return EvalConfig(tasks=tasks, prompt_types=types, **fields)
 
     evals: dict[str, Any] = {}
-    demo_policy = Policy.load(s2 / "bundle")
+    demo_policy = Policy.load(final / "bundle")
     report = timed("eval_s", evaluate, demo_policy, eval_cfg(recipe.eval_tasks, recipe.eval_prompt_types))
     write_report(report, work / "eval")
     evals["demo"] = report.summary()
@@ -290,10 +325,10 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
         evals["vision_probe"] = {"before": probe["probe_before"], "after": probe["probe_after"]}
     evals["text_grounder"] = json.loads((grounder / "grounder.json").read_text())["held_out"]
     timings["demo_total_s"] = time.time() - t0
-    _write_bundle(s2, out, encoder_out, grounder)
+    _write_bundle(final, out, encoder_out, grounder)
     record = _write_record(recipe, out, evals, timings)
 
-    if recipe.ablation:
+    if recipe.ablation:  # the stages' order, on stage 2 without the continuations
         variants = {"base": base, "stage1": s1, "stage1+stage2": s2}
         if "stage2_only" in recipe.ablation_variants:
             variants["stage2_only"] = timed(
