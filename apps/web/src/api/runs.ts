@@ -114,7 +114,7 @@ export function useRun(id: string | null) {
 /** An eval run's results (eval.json through GET /v1/runs/{id}/eval); null until it is written. */
 export function useRunEval(id: string, enabled: boolean, live: boolean) {
   return useQuery({
-    queryKey: ['run-eval', id],
+    queryKey: ['run-eval', id, live], // live -> done is a new fetch: the last poll may predate eval.json
     enabled,
     queryFn: async (): Promise<EvalResult | null> => {
       const { data, error, response } = await api.GET('/v1/runs/{run_id}/eval', {
