@@ -81,7 +81,7 @@ test('an eval of chosen tasks: results as a table and a chart, readable facts, t
   await waitSucceeded(page, row, 240_000);
 
   const table = page.getByTestId('eval-table');
-  await expect(table).toBeVisible({ timeout: 60_000 }); // 15 s once missed on a clean-clone run (2026-12-03): cause not found yet
+  await expect(table).toBeVisible({ timeout: 15_000 });
   await expect(table.locator('tr[data-task]')).toHaveCount(1);
   await expect(table.locator('thead')).toContainText('none');
   await expect(table.locator('thead')).toContainText('box');

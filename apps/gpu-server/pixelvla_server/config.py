@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixelvla.config import POLICY_BACKENDS
+
 
 class ConfigError(ValueError):
     """A setting is invalid; the message says which and what to do."""
@@ -18,7 +20,6 @@ def _repo_root() -> Path:
 
 
 RUNNERS = ("subprocess", "ray")
-POLICY_BACKENDS = ("torch", "onnx", "onnx-int8")  # pixelvla.fast_tiny.BACKENDS (test_policy checks)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .config import POLICY_BACKENDS
 from .errors import PixelVLAError
 
 
@@ -299,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.add_argument(
         "--backend",
-        choices=["torch", "onnx", "onnx-int8"],
+        choices=POLICY_BACKENDS,
         default="torch",
         help="sim: how the policy runs a chunk (pixelvla.fast_tiny; onnx-int8 is not exact)",
     )

@@ -15,6 +15,10 @@ from typing import Any, Literal, TypeVar
 
 from pixelvla.errors import PixelVLAError
 
+# How a Policy runs a chunk (pixelvla.fast_tiny): eager PyTorch, the slot graph in ONNX Runtime, or that
+# graph with int8 matmul weights. Here, torch-free, so that the CLI and the server's settings read it.
+POLICY_BACKENDS = ("torch", "onnx", "onnx-int8")
+
 
 class ConfigError(PixelVLAError):
     """An unknown configuration name or a malformed configuration document."""

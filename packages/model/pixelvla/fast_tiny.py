@@ -38,6 +38,7 @@ from torch import nn
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repeat_kv
 
 from pixelvla import prompts as P
+from pixelvla.config import POLICY_BACKENDS
 from pixelvla.errors import PixelVLAError
 from pixelvla.model import ModelInputs, PixelVLA, slot_attention_mask
 
@@ -172,7 +173,7 @@ class SlotGraph(nn.Module):
 
 # "onnx-int8": the same graph with its MatMul/Gemm weights quantised to int8 (dynamic quantisation:
 # activations quantised per call). Not exact: actions within INT8_TOL of eager (normalised units).
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = POLICY_BACKENDS
 INT8_TOL = 0.05
 
 
