@@ -122,6 +122,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         cfg.prompt_types = tuple(args.prompt_types)
     cfg.controls = tuple(args.controls)
     cfg.pixel_mask_from = args.pixel_mask_from
+    cfg.camera_jitter = args.camera_jitter
     policy = Policy.load(args.model, device=args.device, backend=args.backend)
     report = evaluate(policy, cfg, progress=not args.quiet)
     js, md = write_report(report, Path(args.out), name=args.name)
@@ -296,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["every", "mask"],
         default="every",
         help="pixel masks with every prompt type (derived from point/line/box) or with mask prompts only",
+    )
+    e.add_argument(
+        "--camera-jitter",
+        type=float,
+        default=0.0,
+        help="sim: move the front camera per scene by up to this many metres per axis (default 0: fixed)",
     )
     e.add_argument("--device", default="cpu")
     e.add_argument(

@@ -13,6 +13,12 @@ the whole episode, by one frame of a different scene (the initial frame of anoth
 the same task); prompts, instruction and state stay the live episode's. A policy that reads the
 pixels fails there; one that follows only the prompt's coordinates and the state does not.
 
+`camera_jitter` (metres) moves the front camera per scene (pixelvla_sim.tasks.sample_front_camera).
+With the fixed camera (0, the default) a prompt's pixel coordinates alone say where on the table the
+object is, so a pick can succeed without reading the frame; with the camera moving, the frame
+(table, hand) is what turns them into a place on the table, and a wrong-scene frame is also another
+camera's.
+
 This module drives `pixelvla_sim` (imported lazily): the simulator is a tool of evaluation, while
 pixelvla itself stays importable without MuJoCo.
 """
@@ -58,6 +64,9 @@ class EvalConfig:
     image_size: int = 224
     pixel_mask_from: str = "every"  # "every" prompt type gets a pixel mask, or only "mask" prompts
     controls: tuple[str, ...] = ()  # extra runs of every cell: "wrong_scene"
+    # Front camera moved per scene by up to this (m per axis, pixelvla_sim.tasks.sample_front_camera);
+    # 0: the fixed camera. A wrong-scene frame is then also another camera's.
+    camera_jitter: float = 0.0
     live: bool = True  # False: run only the controls
 
 
@@ -67,6 +76,11 @@ TUNABLE: dict[str, dict[str, Any]] = {
     "max_steps": {"description": "control steps before an episode counts as failed", "minimum": 1},
     "execute_steps": {"description": "actions of each chunk executed before re-planning", "minimum": 1},
     "seed": {"description": "first held-out scene seed", "minimum": HELD_OUT_SEED_BASE},
+    "camera_jitter": {
+        "description": "front camera moved per scene by up to this many metres per axis (0: fixed)",
+        "minimum": 0.0,
+        "maximum": 0.1,
+    },
 }
 
 
@@ -191,6 +205,9 @@ def check_choices(cfg: EvalConfig) -> None:
             raise EvaluationError(f"unknown control {c!r}; expected some of {CONTROLS}")
     if cfg.pixel_mask_from not in ("every", "mask"):
         raise EvaluationError(f"pixel_mask_from must be 'every' or 'mask', got {cfg.pixel_mask_from!r}")
+    j, top = cfg.camera_jitter, TUNABLE["camera_jitter"]["maximum"]
+    if isinstance(j, bool) or not isinstance(j, int | float) or not 0.0 <= float(j) <= top:
+        raise EvaluationError(f"camera_jitter must be in [0, {top}] m, got {j!r}")
 
 
 def select_prompts(
@@ -273,7 +290,7 @@ def evaluate(policy: PolicyLike, cfg: EvalConfig, progress: bool = True) -> Eval
         raise EvaluationError("nothing to run: live=False and no controls")
     total = len(cells) * cfg.episodes_per_cell * len(runs)
     with (
-        SimRobot(image_size=cfg.image_size) as robot,
+        SimRobot(image_size=cfg.image_size, camera_jitter=cfg.camera_jitter) as robot,
         tqdm(total=total, disable=not progress, desc="eval") as bar,
     ):
         for task_i, task in enumerate(cfg.tasks):

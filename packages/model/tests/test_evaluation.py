@@ -178,3 +178,23 @@ def test_controls_are_reported_apart_from_the_live_episodes(tmp_path):
     assert [e.control for e in only.episodes] == ["wrong_scene"]
     with pytest.raises(EvaluationError, match="unknown control"):
         evaluate(policy, EvalConfig(controls=("blindfold",)), progress=False)
+
+
+def test_camera_jitter_evaluates_each_scene_through_its_own_camera():
+    from pixelvla.evaluation import config_from_overrides, evaluate
+    from pixelvla_sim.robot import SimRobot
+
+    seed = 1_000_000
+    fixed, jittered = _Recorder(), _Recorder()
+    base = dict(tasks=("pick",), prompt_types=("none",), episodes_per_cell=1, max_steps=4, execute_steps=4)
+    evaluate(fixed, EvalConfig(**base), progress=False)  # type: ignore[arg-type]
+    report = evaluate(jittered, EvalConfig(**base, camera_jitter=0.05), progress=False)  # type: ignore[arg-type]
+    assert report.config["camera_jitter"] == 0.05
+    with SimRobot(image_size=224, camera_jitter=0.05) as robot:
+        own = robot.reset(seed, "pick")["images"]["front"]
+    assert np.array_equal(jittered.frames[0], own) and not np.array_equal(fixed.frames[0], own)
+    # The studio's eval runs may set it, within bounds.
+    assert config_from_overrides({"camera_jitter": 0.03}).camera_jitter == 0.03
+    for bad in (0.5, -0.1):
+        with pytest.raises(EvaluationError, match="camera_jitter"):
+            config_from_overrides({"camera_jitter": bad})

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="expert speed as a fraction of the robot's limit (0.05-1)"
     )
     g.add_argument("--image-size", type=int, default=224)
+    g.add_argument(
+        "--camera-jitter",
+        type=float,
+        default=0.0,
+        help="move the front camera per scene by up to this many metres per axis (default 0: fixed)",
+    )
     g.add_argument("--cameras", nargs="+", default=list(CAMERAS), choices=list(CAMERAS))
     g.add_argument("--workers", type=int, default=default_workers(), help="parallel processes")
     g.add_argument(
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             speed=args.speed,
             image_size=args.image_size,
             cameras=tuple(args.cameras),
+            camera_jitter=args.camera_jitter,
             video=args.video,
         )
         with tqdm(total=cfg.episodes, desc="episodes", unit="ep", file=sys.stderr) as bar:

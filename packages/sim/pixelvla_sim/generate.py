@@ -25,7 +25,7 @@ from pixelvla_sim.annotate import AnnotationConfig, annotate_episode
 from pixelvla_sim.errors import SeedError
 from pixelvla_sim.expert import ExpertConfig, rollout
 from pixelvla_sim.robot import ACTION_NAMES, STATE_NAMES, SimRobot
-from pixelvla_sim.tasks import TASKS, check_seed, check_task
+from pixelvla_sim.tasks import TASKS, check_camera_jitter, check_seed, check_task
 
 MAX_ATTEMPTS = 5
 ROBOT_TYPE = "pixelvla_sim_gripper"
@@ -44,6 +44,7 @@ class GenConfig:
     control_hz: float = 10.0
     max_steps: int = 120
     video: bool = False  # cameras as AV1 mp4 (lerobot's default) instead of PNG in parquet
+    camera_jitter: float = 0.0  # front camera moved per scene by up to this (m per axis); 0: fixed
 
     def __post_init__(self) -> None:
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, int) or self.episodes < 0:
@@ -54,6 +55,7 @@ class GenConfig:
         for t in self.tasks:
             check_task(t)
         check_seed(self.seed)
+        check_camera_jitter(self.camera_jitter)
 
 
 def slot_seed(base_seed: int, slot: int, attempt: int) -> int:
@@ -98,6 +100,7 @@ def generate_slot(robot: SimRobot, cfg: GenConfig, slot: int) -> tuple[EpisodeRe
                 "expert_noise": cfg.noise,
                 "expert_speed": cfg.speed,
                 "expert_target": trace.target,
+                "camera_jitter": cfg.camera_jitter,
                 "success": True,
                 "camera_models": {c: robot.camera(c).to_json() for c in cfg.cameras if c == "front"},
             },
@@ -121,7 +124,12 @@ _worker_cfg: GenConfig | None = None
 def _init_worker(cfg: GenConfig) -> None:
     global _worker_robot, _worker_cfg
     _worker_cfg = cfg
-    _worker_robot = SimRobot(image_size=cfg.image_size, control_hz=cfg.control_hz, cameras=cfg.cameras)
+    _worker_robot = SimRobot(
+        image_size=cfg.image_size,
+        control_hz=cfg.control_hz,
+        cameras=cfg.cameras,
+        camera_jitter=cfg.camera_jitter,
+    )
 
 
 def _work(slot: int) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from pixelvla_sim import scene as sc
 from pixelvla_sim.cameras import CameraModel, camera_model
 from pixelvla_sim.errors import ActionError, RobotStateError
 from pixelvla_sim.render import OffscreenRenderer
-from pixelvla_sim.tasks import SceneSpec, TaskSpec, is_success, sample_episode
+from pixelvla_sim.tasks import SceneSpec, TaskSpec, check_camera_jitter, is_success, sample_episode
 
 ACTION_DIM = 7
 STATE_DIM = 8
@@ -146,7 +146,10 @@ class SimRobot:
         image_size: int = 224,
         control_hz: float = 10.0,
         cameras: tuple[str, ...] = CAMERAS,
+        camera_jitter: float = 0.0,
     ) -> None:
+        """``camera_jitter`` (metres, default 0: the fixed camera) moves the front camera per scene
+        (pixelvla_sim.tasks.sample_front_camera); a seed gives the same camera every reset."""
         if not isinstance(image_size, int) or not 16 <= image_size <= 1024:
             raise ValueError(f"image_size must be an int in [16, 1024], got {image_size!r}")
         if not 1.0 <= float(control_hz) <= 100.0:
@@ -154,6 +157,7 @@ class SimRobot:
         unknown = set(cameras) - set(CAMERAS)
         if unknown:
             raise ValueError(f"unknown cameras {sorted(unknown)}; available: {CAMERAS}")
+        self.camera_jitter = check_camera_jitter(camera_jitter)
         self.image_size = image_size
         self.control_hz = float(control_hz)
         self.cameras = tuple(cameras)
@@ -176,7 +180,8 @@ class SimRobot:
 
     def reset(self, seed: int, task: str) -> Observation:
         """Build the scene for ``(seed, task)`` and return the first observation."""
-        scene, task_spec = sample_episode(seed, task)  # validates both (SeedError / TaskError)
+        # Validates both (SeedError / TaskError).
+        scene, task_spec = sample_episode(seed, task, self.camera_jitter)
         self._bound = False
         model = mujoco.MjModel.from_xml_string(sc.build_mjcf(scene, self.image_size))
         data = mujoco.MjData(model)

@@ -66,6 +66,13 @@ MAX_ANGULAR_SPEED = 2.5  # rad/s
 TIMESTEP = 0.002
 
 
+# The front camera's fixed pose: where it is and the point it looks at.
+FRONT_CAMERA_POS = (0.0, -0.40, 0.50)
+FRONT_CAMERA_TARGET = (0.0, 0.03, 0.0)
+# The most camera jitter a scene may be sampled with (metres, per axis; see tasks.sample_front_camera).
+MAX_CAMERA_JITTER = 0.1
+
+
 @dataclass(frozen=True)
 class ObjectSpec:
     name: str  # MJCF body/geom name, e.g. "obj2"
@@ -106,6 +113,12 @@ class ContainerSpec:
 class SceneSpec:
     objects: tuple[ObjectSpec, ...]
     containers: tuple[ContainerSpec, ...] = field(default_factory=tuple)
+    # The front camera: where it is and the point it looks at (the fixed pose unless the scene was
+    # sampled with camera jitter, pixelvla_sim.tasks.sample_front_camera).
+    front_camera: tuple[tuple[float, float, float], tuple[float, float, float]] = (
+        FRONT_CAMERA_POS,
+        FRONT_CAMERA_TARGET,
+    )
 
     def object(self, name: str) -> ObjectSpec:
         for o in self.objects:
@@ -138,8 +151,6 @@ def look_at_xyaxes(pos: tuple[float, float, float], target: tuple[float, float, 
     return _f(np.concatenate([right, up]))
 
 
-FRONT_CAMERA_POS = (0.0, -0.40, 0.50)
-FRONT_CAMERA_TARGET = (0.0, 0.03, 0.0)
 FRONT_FOVY = 50.0
 WRIST_FOVY = 75.0
 
@@ -194,6 +205,7 @@ def build_mjcf(spec: SceneSpec, image_size: int = 224) -> str:
     finger_z = -FINGER_REACH + fz
     objects = "".join(_object_xml(o) for o in spec.objects)
     containers = "".join(_container_xml(c) for c in spec.containers)
+    cam_pos, cam_target = spec.front_camera
     return f"""<mujoco model="pixelvla_tabletop">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{TIMESTEP}" cone="elliptic" impratio="10" integrator="implicitfast"/>
@@ -216,7 +228,7 @@ def build_mjcf(spec: SceneSpec, image_size: int = 224) -> str:
   <worldbody>
     <light name="sun" pos="0.3 -0.4 1.2" dir="-0.25 0.35 -1" castshadow="false" diffuse="0.5 0.5 0.5"/>
     <geom name="table" type="box" pos="0 0 -0.02" size="0.6 0.5 0.02" material="table" class="fixture"/>
-    <camera name="front" pos="{_f(FRONT_CAMERA_POS)}" xyaxes="{look_at_xyaxes(FRONT_CAMERA_POS, FRONT_CAMERA_TARGET)}" fovy="{FRONT_FOVY}"/>
+    <camera name="front" pos="{_f(cam_pos)}" xyaxes="{look_at_xyaxes(cam_pos, cam_target)}" fovy="{FRONT_FOVY}"/>
     <!-- The mocap target is kinematic; the hand is a free body welded to it, so it has real
          velocities and friction at the fingers can lift what they hold. -->
     <body name="hand_target" mocap="true" pos="{_f(HAND_HOME)}"/>

@@ -15,14 +15,17 @@ duplicates of one kind, and one or two containers (a walled box, a flat plate).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pixelvla_sim.errors import SeedError, TaskError
 from pixelvla_sim.scene import (
     COLOURS,
+    FRONT_CAMERA_POS,
+    FRONT_CAMERA_TARGET,
     KINDS,
+    MAX_CAMERA_JITTER,
     SPAWN_X,
     SPAWN_Y,
     ContainerSpec,
@@ -85,17 +88,47 @@ def _sample_positions(
     return out
 
 
-def sample_episode(seed: int, task: str) -> tuple[SceneSpec, TaskSpec]:
-    """The scene and task for ``(seed, task)``; pure and deterministic."""
+def check_camera_jitter(jitter: object) -> float:
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not math.isfinite(jitter):
+        raise ValueError(f"camera_jitter must be a number of metres, got {jitter!r}")
+    if not 0.0 <= float(jitter) <= MAX_CAMERA_JITTER:
+        raise ValueError(f"camera_jitter must be in [0, {MAX_CAMERA_JITTER}] m, got {jitter}")
+    return float(jitter)
+
+
+def sample_episode(seed: int, task: str, camera_jitter: float = 0.0) -> tuple[SceneSpec, TaskSpec]:
+    """The scene and task for ``(seed, task)``; pure and deterministic. With ``camera_jitter`` > 0
+    the front camera moves too (sample_front_camera); the objects and the task stay those of the
+    fixed camera's scene for that seed."""
     task = check_task(task)
     seed = check_seed(seed)
+    jitter = check_camera_jitter(camera_jitter)
     # Mix the task into the stream so that "pick" and "place" with one seed differ.
     rng = np.random.default_rng([seed, TASKS.index(task)])
     for _ in range(100):
         sampled = _try_sample(rng, task)
         if sampled is not None:
-            return sampled
+            scene, spec = sampled
+            if jitter > 0:
+                scene = replace(scene, front_camera=sample_front_camera(seed, task, jitter))
+            return scene, spec
     raise RuntimeError(f"could not lay out a scene for seed {seed}, task {task}")  # pragma: no cover
+
+
+def sample_front_camera(
+    seed: int, task: str, jitter: float
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """The front camera of a jittered scene: its position and the point it looks at, each moved by
+    up to ``jitter`` metres per axis (the look-at point stays on the table), from a stream of its
+    own, so the scene's layout does not depend on the jitter. With the camera no longer fixed, a
+    prompt's pixel coordinates alone do not say where on the table the object is: the frame does."""
+    rng = np.random.default_rng([check_seed(seed), TASKS.index(check_task(task)), 1])
+    j = check_camera_jitter(jitter)
+    dp = rng.uniform(-j, j, 3)
+    dt = rng.uniform(-j, j, 2)
+    pos = tuple(float(a + d) for a, d in zip(FRONT_CAMERA_POS, dp, strict=True))
+    target = (FRONT_CAMERA_TARGET[0] + float(dt[0]), FRONT_CAMERA_TARGET[1] + float(dt[1]), 0.0)
+    return (pos[0], pos[1], pos[2]), target
 
 
 def _try_sample(rng: np.random.Generator, task: str) -> tuple[SceneSpec, TaskSpec] | None:

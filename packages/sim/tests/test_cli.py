@@ -69,6 +69,22 @@ def test_gen_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "unknown task 'juggle'" in capsys.readouterr().err
     assert main(["gen", "--episodes", "1", "--out", str(tmp_path / "x"), "--seed", "-4"]) == 2
     assert "seed" in capsys.readouterr().err
+    assert main(["gen", "--episodes", "1", "--out", str(tmp_path / "x"), "--camera-jitter", "0.3"]) == 2
+    assert "camera_jitter must be in [0, 0.1]" in capsys.readouterr().err
+
+
+def test_gen_with_camera_jitter_records_each_episodes_camera(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "jit"
+    argv = ["gen", "--episodes", "2", "--out", str(out), "--tasks", "pick", "--camera-jitter", "0.05", *ARGS]
+    assert main(argv) == 0
+    capsys.readouterr()
+    ds = open_dataset(out)
+    cams = [ds.episode(i).annotation["source"]["camera_models"]["front"] for i in range(2)]  # type: ignore[index]
+    assert all(ds.episode(i).annotation["source"]["camera_jitter"] == 0.05 for i in range(2))  # type: ignore[index]
+    # Each scene's own camera: the recorded poses differ.
+    assert not np.allclose(cams[0]["world_to_camera"], cams[1]["world_to_camera"])
 
 
 def test_killed_run_resumes_to_the_same_dataset(tmp_path: Path) -> None:

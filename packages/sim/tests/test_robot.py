@@ -200,3 +200,45 @@ def test_camera_model_projects_objects_onto_their_pixels(robot: SimRobot) -> Non
     assert not np.allclose(robot.camera("wrist").world_to_camera, w0)
     with pytest.raises(RobotStateError):
         robot.camera("ceiling")
+
+
+def test_camera_jitter_moves_only_the_front_camera_per_seed() -> None:
+    fixed, spec = sample_episode(7, "pick")
+    assert fixed.front_camera == (sc.FRONT_CAMERA_POS, sc.FRONT_CAMERA_TARGET)
+    jittered, spec_j = sample_episode(7, "pick", camera_jitter=0.05)
+    # The layout and the task are the fixed camera's scene for that seed; only the camera moved.
+    assert jittered.objects == fixed.objects and jittered.containers == fixed.containers and spec_j == spec
+    assert jittered.front_camera != fixed.front_camera
+    assert sample_episode(7, "pick", camera_jitter=0.05) == (jittered, spec_j)  # deterministic
+    pos, target = jittered.front_camera
+    assert np.all(np.abs(np.subtract(pos, sc.FRONT_CAMERA_POS)) <= 0.05)
+    assert np.all(np.abs(np.subtract(target[:2], sc.FRONT_CAMERA_TARGET[:2])) <= 0.05) and target[2] == 0.0
+    cams = {sample_episode(s, "pick", camera_jitter=0.05)[0].front_camera for s in range(10)}
+    assert len(cams) == 10
+    for bad in (-0.01, 0.5, float("nan"), "0.05", True):
+        with pytest.raises(ValueError, match="camera_jitter"):
+            sample_episode(7, "pick", camera_jitter=bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="camera_jitter"):
+        SimRobot(image_size=32, camera_jitter=1.0)
+
+
+def test_a_jittered_camera_is_rendered_and_projected_where_it_is(robot: SimRobot) -> None:
+    jit = SimRobot(image_size=96, camera_jitter=0.05)
+    try:
+        a = robot.reset(4, "pick")["images"]["front"]
+        b = jit.reset(4, "pick")["images"]["front"]
+        assert not np.array_equal(a, b)
+        assert np.allclose(
+            jit.object_positions()[jit.task.target], robot.object_positions()[robot.task.target]
+        )
+        cam, seg = jit.camera("front"), jit.segmentation("front")
+        assert not np.allclose(cam.world_to_camera, robot.camera("front").world_to_camera)
+        hits = 0
+        for name, pos in jit.object_positions().items():
+            u, v = cam.project(pos[None])[0]
+            if 0 <= u < 96 and 0 <= v < 96:
+                hits += 1
+                assert seg[int(v), int(u)] == jit.object_geom_id(name), name
+        assert hits >= 3
+    finally:
+        jit.close()
