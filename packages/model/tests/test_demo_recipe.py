@@ -57,6 +57,13 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
     assert c_cfg["dataset"] == str(work / "data-continuation1")
     assert c_cfg["text_grounder"] == str(work / "runs" / "grounder")
     assert json.loads((work / "data-continuation1" / "meta" / "info.json").read_text())["total_episodes"] == 4
+    # The continuation's own camera jitter: in its episodes, and (its data being the demo's last) in
+    # the evaluation; the stages' episodes keep the fixed camera.
+    from pixelvla.data import open_dataset
+
+    assert open_dataset(work / "data-continuation1").episode(0).annotation["source"]["camera_jitter"] == 0.05
+    assert open_dataset(work / "data").episode(0).annotation["source"]["camera_jitter"] == 0.0
+    assert json.loads((work / "eval" / "eval.json").read_text())["config"]["camera_jitter"] == 0.05
     obs = Observation(
         np.full((112, 112, 3), 90, np.uint8), "put the red cube in the box", state=np.zeros(8, np.float32)
     )
@@ -76,6 +83,11 @@ def test_recipe_file_fields_are_checked() -> None:
     assert r.stage2_steps == 10 and r.eval_tasks == ("pick",)
     with pytest.raises(ValueError, match="unknown recipe fields"):
         DemoRecipe.from_json({"stage3_steps": 10})
+    leg = {"tasks": ["place"], "episodes": 4, "steps": 3, "data_seed": 5}
+    assert DemoRecipe.from_json({"continuations": [{**leg, "camera_jitter": 0.05}]}).continuations
+    for bad in ({**leg, "lr": 1.0}, {k: v for k, v in leg.items() if k != "steps"}):
+        with pytest.raises(ValueError, match="a continuation has the fields"):
+            DemoRecipe.from_json({"continuations": [bad]})
 
 
 REPO = Path(__file__).resolve().parents[3]

@@ -34,6 +34,7 @@ from typing import Any
 
 ABLATION_VARIANTS = ("base", "stage1", "stage2_only", "stage1+stage2")
 CONTINUATION_FIELDS = ("tasks", "episodes", "steps", "data_seed")
+CONTINUATION_OPTIONAL = ("camera_jitter",)  # default: the recipe's camera_jitter
 
 
 @dataclass
@@ -44,6 +45,9 @@ class DemoRecipe:
     expert_speed: float = 0.4
     # Pick tasks: the same stages on all four (place included) fail, pick or place (README, issue #15).
     tasks: tuple[str, ...] = ("pick", "pick_ambiguous")
+    # The front camera moved per scene by up to this (m per axis; pixelvla_sim.tasks.sample_front_camera)
+    # in the episodes of the stages (a continuation may set its own); 0: the fixed camera.
+    camera_jitter: float = 0.0
     # Labelled frames of seeded task scenes (the hand at random poses), for the text grounder and
     # the optional vision pretraining.
     vision_scenes: int = 1500
@@ -69,9 +73,11 @@ class DemoRecipe:
     # Stage 2 continued, in order, each from the model before it (the first from the stage 2 above) on
     # its own generated data, always with the text grounder (the container's mask prompt, which
     # placing needs): how the demo learns to place without unlearning to pick. Each entry:
-    # {"tasks": [...], "episodes": N, "steps": N, "data_seed": N}; the data seeds are the episodes',
-    # apart from the evaluation's (>= 1,000,000). Empty: the pick-only demo.
+    # {"tasks": [...], "episodes": N, "steps": N, "data_seed": N} and optionally "camera_jitter"; the
+    # data seeds are the episodes', apart from the evaluation's (>= 1,000,000). Empty: the pick-only demo.
     continuations: tuple[dict[str, Any], ...] = ()
+    # The evaluation's camera jitter; None: that of the demo's last data (the last continuation's).
+    eval_camera_jitter: float | None = None
     seed: int = 0
     eval_tasks: tuple[str, ...] = ("pick", "pick_ambiguous")
     eval_prompt_types: tuple[str, ...] = ("none", "point", "line", "box", "mask")
@@ -106,7 +112,15 @@ class DemoRecipe:
             base_steps=4,
             stage1_steps=4,
             stage2_steps=4,
-            continuations=({"tasks": ["place", "pick"], "episodes": 4, "steps": 3, "data_seed": 5},),
+            continuations=(
+                {
+                    "tasks": ["place", "pick"],
+                    "episodes": 4,
+                    "steps": 3,
+                    "data_seed": 5,
+                    "camera_jitter": 0.05,
+                },
+            ),
             eval_episodes_per_cell=1,
             eval_max_steps=16,
             control_episodes_per_cell=1,
@@ -122,9 +136,14 @@ class DemoRecipe:
         if bad:
             raise ValueError(f"unknown ablation variants {sorted(bad)}; known: {list(ABLATION_VARIANTS)}")
         for c in fields.get("continuations", ()):
-            if not isinstance(c, dict) or set(c) != set(CONTINUATION_FIELDS):
+            if (
+                not isinstance(c, dict)
+                or not set(CONTINUATION_FIELDS) <= set(c)
+                or not set(c) <= {*CONTINUATION_FIELDS, *CONTINUATION_OPTIONAL}
+            ):
                 raise ValueError(
-                    f"a continuation has exactly the fields {list(CONTINUATION_FIELDS)}, got {c!r}"
+                    f"a continuation has the fields {list(CONTINUATION_FIELDS)} and optionally "
+                    f"{list(CONTINUATION_OPTIONAL)}, got {c!r}"
                 )
         fixed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
         return dataclasses.replace(base or cls(), **fixed)
@@ -137,7 +156,14 @@ def _run(argv: list[str], log: Path) -> None:
     subprocess.run(argv, check=True)
 
 
-def _episodes(out: Path, recipe: DemoRecipe, tasks: tuple[str, ...] | list[str], n: int, seed: int) -> Path:
+def _episodes(
+    out: Path,
+    recipe: DemoRecipe,
+    tasks: tuple[str, ...] | list[str],
+    n: int,
+    seed: int,
+    camera_jitter: float = 0.0,
+) -> Path:
     """Expert episodes of `tasks` (skipped where they exist: resumable)."""
     _run(
         [
@@ -153,6 +179,8 @@ def _episodes(out: Path, recipe: DemoRecipe, tasks: tuple[str, ...] | list[str],
             str(seed),
             "--speed",
             str(recipe.expert_speed),
+            "--camera-jitter",
+            str(camera_jitter),
             "--tasks",
             *tasks,
         ],
@@ -256,7 +284,10 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
 
     t0 = time.time()
     work.mkdir(parents=True, exist_ok=True)
-    data = _episodes(work / "data", recipe, recipe.tasks, recipe.episodes, recipe.data_seed)
+    data = _episodes(
+        work / "data", recipe, recipe.tasks, recipe.episodes, recipe.data_seed, recipe.camera_jitter
+    )
+    last_jitter = recipe.camera_jitter
     timings: dict[str, float] = {"data_s": time.time() - t0}
 
     def timed(key: str, fn: Any, *args: Any) -> Any:
@@ -278,6 +309,7 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
     final = s2  # the demo: stage 2, then its continuations
     for i, c in enumerate(recipe.continuations, start=1):
         key, tasks = f"continuation{i}", tuple(c["tasks"])
+        last_jitter = float(c.get("camera_jitter", recipe.camera_jitter))
         more = timed(
             f"data_{key}_s",
             _episodes,
@@ -286,6 +318,7 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
             tasks,
             int(c["episodes"]),
             int(c["data_seed"]),
+            last_jitter,
         )
         final = timed(
             f"{key}_s", _train, "stage2", work, recipe, int(c["steps"]), final, more, None, grounder, key
@@ -296,6 +329,7 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
             "episodes_per_cell": recipe.eval_episodes_per_cell,
             "max_steps": recipe.eval_max_steps,
             "pixel_mask_from": recipe.pixel_mask_from,
+            "camera_jitter": last_jitter if recipe.eval_camera_jitter is None else recipe.eval_camera_jitter,
             **more,
         }
         return EvalConfig(tasks=tasks, prompt_types=types, **fields)
