@@ -480,3 +480,51 @@ def test_grounding_targets_are_the_target_patches_before_the_grasp(dataset, tmp_
     target, valid = b.grounding(list(range(len(ep.actions))))
     assert valid.tolist() == [t < ep.first_close for t in range(len(ep.actions))]
     assert torch.allclose(target[0], torch.from_numpy(ep.target_patches))
+
+
+def test_stray_prompts_hold_still_before_the_grasp(tmp_path):
+    """stray_prompt_p: an example before the first grasp may get the other episode's prompt (it misses
+    this episode's object) and the chunk that holds still; after the grasp, and with p = 0, examples
+    are the ones the plain builder makes."""
+    dataset = tmp_path / "apart"
+    w = LeRobotWriter(
+        dataset,
+        cameras={"front": (48, 48)},
+        state_names=[f"s{i}" for i in range(8)],
+        action_names=ACTION_NAMES,
+    )
+    rng = np.random.default_rng(1)
+    pair = [_episode(rng, 10, 48)]
+    while len(pair) < 2:  # two consecutive draws whose objects (so their prompts) do not touch
+        ep = _episode(rng, 10, 48)
+        apart = not (rle.decode(ep.annotation["mask_rle"]) & rle.decode(pair[0].annotation["mask_rle"])).any()
+        pair = [pair[0], ep] if apart else [ep]
+    for i, ep in enumerate(pair):
+        w.write_episode(i, ep)
+    w.finalize()
+    kw = dict(prompt_types=("box",), pixel_mask_drop=0.0)
+    plain, stray = (
+        _stage2_builder(dataset, tmp_path, **kw),
+        _stage2_builder(dataset, tmp_path, stray_prompt_p=1.0, **kw),
+    )
+    ids = list(range(len(plain)))
+    a, b = plain.batch(ids, 0), stray.batch(ids, 0)
+    hold = stray.hold_chunk(stray.episodes[0].actions, 0)
+    assert np.allclose(stray.normalizer.unnormalize(hold)[:, :6], 0.0)  # no motion, the gripper open
+    swapped = 0
+    for i, (e, t) in enumerate(plain.index):
+        ep, other = plain.episodes[e], plain.episodes[1 - e]
+        same_prompt = torch.equal(a.prompt_features["coords"][i], b.prompt_features["coords"][i])
+        if t >= ep.first_close:
+            assert same_prompt and torch.equal(a.actions[i], b.actions[i])
+            continue
+        swapped += 1
+        theirs = P.featurize([p for p in other.prompts or [] if isinstance(p, P.Box)])["coords"]
+        assert np.allclose(b.prompt_features["coords"][i].numpy(), theirs)
+        assert np.allclose(b.actions[i].numpy(), hold) and not torch.equal(a.actions[i], b.actions[i])
+        assert not same_prompt and bool(b.pixel_mask_valid[i, 0])
+    assert swapped > 0
+    with pytest.raises(TrainConfigError, match="stray_prompt_p"):
+        _cfg(dataset, tmp_path / "x", "base", stray_prompt_p=0.5)
+    with pytest.raises(TrainConfigError, match="stray_prompt_p"):
+        _cfg(dataset, tmp_path / "x", "stage2", init="-", stray_prompt_p=1.5)

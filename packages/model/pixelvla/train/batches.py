@@ -4,7 +4,8 @@ A sample is (episode, frame t): the front-camera frame at t, the robot state at 
 state token), the episode's instruction, the action
 chunk a[t : t + N_c] (past the end: zero arm motion, last gripper command), normalised with the
 dataset's q01/q99, and, in stage 2, one visual prompt type drawn uniformly per example from the
-episode's annotation. Randomness per sample comes from a generator seeded by (seed, epoch, index),
+episode's annotation (with `stray_prompt_p`, sometimes another episode's prompt that misses the
+target, and the chunk that holds still). Randomness per sample comes from a generator seeded by (seed, epoch, index),
 so a resumed run draws exactly what an uninterrupted one would.
 """
 
@@ -34,6 +35,8 @@ CAMERA = "front"
 # The end-effector delta actions our sim records (pixelvla_sim.robot.ACTION_NAMES; pixelvla may not
 # import the sim).
 SIM_ACTION_NAMES = ("dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper")
+# The raster on which a stray prompt (TrainConfig.stray_prompt_p) is checked against the target mask.
+STRAY_CHECK_SIZE = 56
 
 
 @dataclass
@@ -86,6 +89,11 @@ class BatchBuilder:
         # absolute targets (a joint-position dataset such as SO-101's) with the last action, so the
         # robot holds still either way; grippers always keep their last command.
         self.hold_last = dataset.action_names() not in (None, list(SIM_ACTION_NAMES))
+        if cfg.stray_prompt_p > 0 and self.hold_last:
+            raise DatasetError(
+                f"stray_prompt_p holds still with zero end-effector deltas; the dataset {dataset.root} "
+                f"records {dataset.action_names()}"
+            )
         studio = load_studio_annotations(cfg.annotations, self.camera)
         grounder = _load_grounder(cfg.text_grounder) if self.prompted and cfg.text_grounder else None
         self.grounded = grounder is not None
@@ -162,8 +170,10 @@ class BatchBuilder:
             chunk = np.concatenate([chunk, pad])
         return self.normalizer.normalize(chunk)
 
-    def choose_prompts(self, ep: EpisodeData, rng: np.random.Generator) -> tuple[list[P.Prompt], list[Any]]:
-        chosen, masks = self._drawn_prompts(ep, rng)
+    def choose_prompts(
+        self, ep: EpisodeData, rng: np.random.Generator, drawn: tuple[list[P.Prompt], list[Any]] | None = None
+    ) -> tuple[list[P.Prompt], list[Any]]:
+        chosen, masks = drawn if drawn is not None else self._drawn_prompts(ep, rng)
         if not self.grounded:
             return chosen, masks
         # What the policy does at inference with a grounder (pixelvla.policy.Policy.grounding): nothing
@@ -200,6 +210,25 @@ class BatchBuilder:
             masks = [derived] if derived is not None else []
         return chosen, masks
 
+    def stray_prompts(self, e: int, rng: np.random.Generator) -> tuple[list[P.Prompt], list[Any]] | None:
+        """Another episode's drawn prompt (its kind drawn as usual) that misses episode `e`'s target
+        mask, with its pixel masks; None when the draw gives no prompt or one on the target."""
+        ep = self.episodes[e]
+        if len(self.episodes) < 2 or ep.mask_rle is None:
+            return None
+        other = self.episodes[(e + 1 + int(rng.integers(len(self.episodes) - 1))) % len(self.episodes)]
+        chosen, masks = self._drawn_prompts(other, rng)
+        drawn = derive_pixel_mask(chosen, STRAY_CHECK_SIZE)
+        if drawn is None or (drawn & (rle.coverage(ep.mask_rle, STRAY_CHECK_SIZE) > 0)).any():
+            return None
+        return chosen, masks
+
+    def hold_chunk(self, actions: np.ndarray, t: int) -> np.ndarray:
+        """The chunk that holds still: zero end-effector motion, the gripper as commanded at t."""
+        chunk = np.zeros((self.model_config.action.chunk_size, actions.shape[1]), np.float32)
+        chunk[:, self.gripper_dims] = actions[t, self.gripper_dims]
+        return self.normalizer.normalize(chunk)
+
     def batch(self, sample_ids: list[int], epoch: int) -> ModelInputs:
         mc = self.model_config
         images, ids, actions, states, feats, pmasks, pvalid = [], [], [], [], [], [], []
@@ -212,6 +241,11 @@ class BatchBuilder:
             actions.append(self.action_chunk(ep.actions, t))
             states.append(ep.states[t])
             chosen, masks = self.choose_prompts(ep, rng)
+            if self.cfg.stray_prompt_p > 0 and t < ep.first_close and rng.random() < self.cfg.stray_prompt_p:
+                stray = self.stray_prompts(e, rng)
+                if stray is not None:
+                    chosen, masks = self.choose_prompts(ep, rng, stray)
+                    actions[-1] = self.hold_chunk(ep.actions, t)
             feats.append(P.featurize(chosen))
             grid, valid = P.pixel_mask_grid(masks, grid=mc.vision.grid, max_masks=mc.pixel.max_masks)
             pmasks.append(grid)

@@ -65,6 +65,13 @@ class TrainConfig:
     # point gets the mask pixelvla.pixel_encoder.derive_pixel_mask draws from it, a mask prompt is its
     # own); "mask": only mask prompts (the recipe before issue #15).
     pixel_mask_from: PixelMaskFrom = "every"
+    # Stage 2: with this probability an example before the episode's first grasp gets the drawn prompt
+    # of another episode instead of its own (one that misses this episode's target: on this frame it
+    # marks bare table, a container or another object) and, as its target, a chunk that holds still
+    # with the gripper as it is. A prompt on nothing moves nothing, so the policy has to check in the
+    # frame that something is where the prompt points (issue #15's wrong-scene control). End-effector
+    # delta actions only (our sim's); 0: off.
+    stray_prompt_p: float = 0.0
     # Whether the vision towers train. None: the rule -- a fresh base run without `vision_init` trains
     # them (tiny has no pretrained towers), every other run keeps them frozen, as the paper does.
     train_vision: bool | None = None
@@ -102,6 +109,10 @@ class TrainConfig:
                 raise TrainConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not (0.0 <= self.pixel_mask_drop <= 1.0):
             raise TrainConfigError(f"pixel_mask_drop must be in [0, 1], got {self.pixel_mask_drop}")
+        if not (0.0 <= self.stray_prompt_p <= 1.0) or (self.stray_prompt_p > 0 and self.stage != "stage2"):
+            raise TrainConfigError(
+                f"stray_prompt_p must be in [0, 1] and is for stage 2, got {self.stray_prompt_p} in {self.stage}"
+            )
         bad = [t for t in self.prompt_types if t not in PROMPT_TYPES]
         if bad or not self.prompt_types:
             raise TrainConfigError(
