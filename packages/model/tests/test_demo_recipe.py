@@ -56,6 +56,7 @@ def test_quick_recipe_writes_a_servable_demo_with_recipe_eval_and_ablation(tmp_p
     assert c_cfg["init"] == str(work / "runs" / "stage2-from-stage1") and c_cfg["steps"] == 3
     assert c_cfg["dataset"] == str(work / "data-continuation1")
     assert c_cfg["text_grounder"] == str(work / "runs" / "grounder")
+    assert c_cfg["stray_prompt_p"] == 0.25 and s2_cfg["stray_prompt_p"] == 0.0  # that leg's own setting
     assert json.loads((work / "data-continuation1" / "meta" / "info.json").read_text())["total_episodes"] == 4
     # The continuation's own camera jitter: in its episodes, and (its data being the demo's last) in
     # the evaluation; the stages' episodes keep the fixed camera.

@@ -34,7 +34,9 @@ from typing import Any
 
 ABLATION_VARIANTS = ("base", "stage1", "stage2_only", "stage1+stage2")
 CONTINUATION_FIELDS = ("tasks", "episodes", "steps", "data_seed")
-CONTINUATION_OPTIONAL = ("camera_jitter",)  # default: the recipe's camera_jitter
+# camera_jitter: default the recipe's; train: TrainConfig fields of that leg (over stage_overrides'
+# stage2 entry), e.g. {"lr": 5e-4, "stray_prompt_p": 0.25}.
+CONTINUATION_OPTIONAL = ("camera_jitter", "train")
 
 
 @dataclass
@@ -73,7 +75,8 @@ class DemoRecipe:
     # Stage 2 continued, in order, each from the model before it (the first from the stage 2 above) on
     # its own generated data, always with the text grounder (the container's mask prompt, which
     # placing needs): how the demo learns to place without unlearning to pick. Each entry:
-    # {"tasks": [...], "episodes": N, "steps": N, "data_seed": N} and optionally "camera_jitter"; the
+    # {"tasks": [...], "episodes": N, "steps": N, "data_seed": N} and optionally "camera_jitter" and
+    # "train" (that leg's TrainConfig fields); the
     # data seeds are the episodes', apart from the evaluation's (>= 1,000,000). Empty: the pick-only demo.
     continuations: tuple[dict[str, Any], ...] = ()
     # The evaluation's camera jitter; None: that of the demo's last data (the last continuation's).
@@ -119,6 +122,7 @@ class DemoRecipe:
                     "steps": 3,
                     "data_seed": 5,
                     "camera_jitter": 0.05,
+                    "train": {"stray_prompt_p": 0.25},
                 },
             ),
             eval_episodes_per_cell=1,
@@ -140,6 +144,7 @@ class DemoRecipe:
                 not isinstance(c, dict)
                 or not set(CONTINUATION_FIELDS) <= set(c)
                 or not set(c) <= {*CONTINUATION_FIELDS, *CONTINUATION_OPTIONAL}
+                or not isinstance(c.get("train", {}), dict)
             ):
                 raise ValueError(
                     f"a continuation has the fields {list(CONTINUATION_FIELDS)} and optionally "
@@ -238,6 +243,7 @@ def _train(
     vision: Path | None = None,
     grounder: Path | None = None,
     name: str | None = None,
+    leg: dict[str, Any] | None = None,
 ) -> Path:
     run = (
         work
@@ -267,7 +273,12 @@ def _train(
         settings["text_grounder"] = str(grounder)
     if stage == "stage2":
         settings["pixel_mask_from"] = recipe.pixel_mask_from
-    for k, v in {**settings, **recipe.overrides, **recipe.stage_overrides.get(stage, {})}.items():
+    for k, v in {
+        **settings,
+        **recipe.overrides,
+        **recipe.stage_overrides.get(stage, {}),
+        **(leg or {}),
+    }.items():
         argv += ["--set", f"{k}={json.dumps(v)}"]
     if (run / "train_config.json").exists():
         argv = [sys.executable, "-m", "pixelvla.cli", "train", stage, "--run-dir", str(run), "--resume"]
@@ -321,7 +332,18 @@ def run_recipe(recipe: DemoRecipe, out: Path, work: Path, encoder_out: Path | No
             last_jitter,
         )
         final = timed(
-            f"{key}_s", _train, "stage2", work, recipe, int(c["steps"]), final, more, None, grounder, key
+            f"{key}_s",
+            _train,
+            "stage2",
+            work,
+            recipe,
+            int(c["steps"]),
+            final,
+            more,
+            None,
+            grounder,
+            key,
+            c.get("train"),
         )
 
     def eval_cfg(tasks: tuple[str, ...], types: tuple[str, ...], **more: Any) -> EvalConfig:
