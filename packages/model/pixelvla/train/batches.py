@@ -5,8 +5,8 @@ state token), the episode's instruction, the action
 chunk a[t : t + N_c] (past the end: zero arm motion, last gripper command), normalised with the
 dataset's q01/q99, and, in stage 2, one visual prompt type drawn uniformly per example from the
 episode's annotation (with `stray_prompt_p`, sometimes another episode's prompt that misses the
-target, and the chunk that holds still). Randomness per sample comes from a generator seeded by (seed, epoch, index),
-so a resumed run draws exactly what an uninterrupted one would.
+target, and the chunk that holds still). Randomness per sample comes from a generator seeded by
+(seed, epoch, index), so a resumed run draws exactly what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -165,10 +165,15 @@ class BatchBuilder:
             if self.hold_last:
                 pad = np.repeat(actions[-1:], n - len(chunk), axis=0).astype(np.float32)
             else:
-                pad = np.zeros((n - len(chunk), actions.shape[1]), np.float32)
-                pad[:, self.gripper_dims] = actions[-1, self.gripper_dims]
+                pad = self._still(n - len(chunk), actions[-1])
             chunk = np.concatenate([chunk, pad])
         return self.normalizer.normalize(chunk)
+
+    def _still(self, n: int, command: np.ndarray) -> np.ndarray:
+        """n raw end-effector delta actions that hold still: zero motion, the grippers of `command`."""
+        out = np.zeros((n, len(command)), np.float32)
+        out[:, self.gripper_dims] = command[self.gripper_dims]
+        return out
 
     def choose_prompts(
         self, ep: EpisodeData, rng: np.random.Generator, drawn: tuple[list[P.Prompt], list[Any]] | None = None
@@ -225,9 +230,7 @@ class BatchBuilder:
 
     def hold_chunk(self, actions: np.ndarray, t: int) -> np.ndarray:
         """The chunk that holds still: zero end-effector motion, the gripper as commanded at t."""
-        chunk = np.zeros((self.model_config.action.chunk_size, actions.shape[1]), np.float32)
-        chunk[:, self.gripper_dims] = actions[t, self.gripper_dims]
-        return self.normalizer.normalize(chunk)
+        return self.normalizer.normalize(self._still(self.model_config.action.chunk_size, actions[t]))
 
     def batch(self, sample_ids: list[int], epoch: int) -> ModelInputs:
         mc = self.model_config
