@@ -57,8 +57,13 @@ test('an eval of chosen tasks: results as a table and a chart, readable facts, t
   await page.goto('/#/runs');
   const f = form(page);
   await f.locator('select[name=stage]').selectOption('eval');
-  const served = await page.locator('select[name=served-model]').inputValue();
+  // The served model and the eval form arrive with their queries: read and tick only once they have.
+  const servedSelect = page.locator('select[name=served-model]');
+  await expect(servedSelect).not.toHaveValue('');
+  const served = await servedSelect.inputValue();
   await f.locator('select[name=base]').selectOption(served);
+  await expect(f.locator('input[type=checkbox][name="tasks:pick"]')).toBeVisible();
+  await expect(f.locator('input[type=checkbox][name="prompt_types:box"]')).toBeVisible();
   const name = `e2e eval ${Date.now()}`;
   await f.locator('input[name=name]').fill(name);
   // Only the pick task, text-only and box prompts.

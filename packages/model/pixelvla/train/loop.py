@@ -351,6 +351,27 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> R
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         if device.type == "cuda":
             torch.cuda.set_device(device)
+    try:
+        return _train_in_group(cfg, run_dir, config_path, mgr, device, rank, world, resume, progress)
+    finally:
+        if world > 1:
+            # A process group left to the interpreter's exit can abort the process (gloo's worker
+            # threads are torn down after Python: "terminate called without an active exception",
+            # SIGABRT, and torchrun then kills the other rank). Tear it down while Python is alive.
+            dist.destroy_process_group()
+
+
+def _train_in_group(
+    cfg: TrainConfig,
+    run_dir: Path,
+    config_path: Path,
+    mgr: CheckpointManager,
+    device: torch.device,
+    rank: int,
+    world: int,
+    resume: bool,
+    progress: bool,
+) -> RunResult:
     main = rank == 0
     if main and not resume:
         atomic.write_text(config_path, cfg.to_json() + "\n")
