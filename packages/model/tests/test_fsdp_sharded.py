@@ -18,6 +18,7 @@ from pixelvla.checkpoint import load_bundle
 from pixelvla.train.metrics import read_metrics
 from pixelvla.train.parallel import Parallel
 from safetensors.torch import load_file
+from torchrun_worker import torchrun
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +33,16 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _train(
     stage: str, init: Path, run: Path, data: Path, *extra: str, procs: int = 2, batch: int = 2
 ) -> None:
-    argv = [sys.executable, "-m"]
+    args = ["train", stage, "--dataset", str(data), "--init", str(init), "--run-dir", str(run)]
+    args += ["--steps", "2", "--batch-size", str(batch), "--seed", "7", "--quiet"]
+    args += ["--set", "warmup_steps=1", "--set", "tensorboard=false", "--set", "log_every=1", *extra]
     if procs > 1:
-        argv += ["torch.distributed.run", "--standalone", f"--nproc-per-node={procs}", "-m"]
-    argv += ["pixelvla", "train", stage, "--dataset", str(data), "--init", str(init), "--run-dir", str(run)]
-    argv += ["--steps", "2", "--batch-size", str(batch), "--seed", "7", "--quiet"]
-    argv += ["--set", "warmup_steps=1", "--set", "tensorboard=false", "--set", "log_every=1", *extra]
+        torchrun(*args, procs=procs)
+        return
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "pixelvla", *args], capture_output=True, text=True, timeout=600, env=env
+    )
     assert r.returncode == 0, r.stderr[-3000:]
 
 

@@ -4,7 +4,6 @@ resume, cancellation, chaining base -> stage1 -> stage2, and the CLI's typed err
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pixelvla.train.config import TrainConfig, TrainConfigError
 from pixelvla.train.loop import train
 from pixelvla.train.metrics import TRAIN_KEYS, read_metrics
 from safetensors.torch import load_file
+from torchrun_worker import torchrun
 
 ACTION_NAMES = ["dx", "dy", "dz", "droll", "dpitch", "dyaw", "gripper"]
 
@@ -292,11 +292,7 @@ def test_studio_annotations_replace_auto_prompts_in_stage2(tmp_path):
 
 def _torchrun(*train_args: str) -> None:
     """`pixelvla train ...` under torchrun with two CPU processes (gloo)."""
-    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    argv += ["-m", "pixelvla", "train", *train_args, "--quiet"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    torchrun("train", *train_args, "--quiet", timeout=300)
 
 
 def _torchrun_fresh(dataset: Path, run: Path, *args: str, stage: str = "base", steps: int = 2) -> None:

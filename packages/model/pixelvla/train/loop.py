@@ -36,7 +36,7 @@ from .config import TrainConfig, TrainConfigError
 from .grounding import PREFIX as GROUNDING_PREFIX
 from .grounding import GroundingHead, HiddenCapture, grounding_loss
 from .metrics import ACTION_DIMS, MetricsLog
-from .parallel import Parallel, TensorSources, choose, total_norm
+from .parallel import Parallel, TensorSources, choose, process_group, total_norm
 from .sampler import ResumableSampler
 from .schedule import lr_factor
 
@@ -345,20 +345,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> R
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = _device(cfg.device)
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-    try:
+    with process_group(device, world):
         return _train_in_group(cfg, run_dir, config_path, mgr, device, rank, world, resume, progress)
-    finally:
-        if world > 1:
-            # A process group left to the interpreter's exit can abort the process (gloo's worker
-            # threads are torn down after Python: "terminate called without an active exception",
-            # SIGABRT, and torchrun then kills the other rank). Tear it down while Python is alive.
-            dist.destroy_process_group()
 
 
 def _train_in_group(
