@@ -346,33 +346,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> R
     rank = int(os.environ.get("RANK", "0"))
     device = _device(cfg.device)
     with process_group(device, world):
-        return _train_in_group(cfg, run_dir, config_path, mgr, device, rank, world, resume, progress)
+        main = rank == 0
+        if main and not resume:
+            atomic.write_text(config_path, cfg.to_json() + "\n")
 
-
-def _train_in_group(
-    cfg: TrainConfig,
-    run_dir: Path,
-    config_path: Path,
-    mgr: CheckpointManager,
-    device: torch.device,
-    rank: int,
-    world: int,
-    resume: bool,
-    progress: bool,
-) -> RunResult:
-    main = rank == 0
-    if main and not resume:
-        atomic.write_text(config_path, cfg.to_json() + "\n")
-
-    metrics = MetricsLog(run_dir, tensorboard=cfg.tensorboard, enabled=main)
-    try:
-        return _train(cfg, run_dir, mgr, metrics, device, rank, world, resume, progress and main)
-    except BaseException as exc:
-        if not isinstance(exc, KeyboardInterrupt | SystemExit):
-            metrics.event("failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    finally:
-        metrics.close()
+        metrics = MetricsLog(run_dir, tensorboard=cfg.tensorboard, enabled=main)
+        try:
+            return _train(cfg, run_dir, mgr, metrics, device, rank, world, resume, progress and main)
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt | SystemExit):
+                metrics.event("failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            metrics.close()
 
 
 def _train(
