@@ -148,6 +148,18 @@ def test_resume_reaches_the_same_weights(dataset, tmp_path):
     assert "resume" in events and events[-1] == "done"
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_it_warns(dataset, tmp_path, monkeypatch, caplog, native):
+    import pixelvla.train.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+    with caplog.at_level("WARNING", logger="pixelvla.train"):
+        train(_cfg(dataset, tmp_path / "r", steps=1, precision="bf16"), progress=False)
+        train(_cfg(dataset, tmp_path / "fp32", steps=1), progress=False)  # auto: fp32 on CPU
+    warned = [r for r in caplog.records if "without native bf16" in r.getMessage()]
+    assert len(warned) == (0 if native else 1)
+
+
 def test_fresh_run_refuses_a_used_folder_and_bad_configs(dataset, tmp_path):
     train(_cfg(dataset, tmp_path / "r", steps=2), progress=False)
     with pytest.raises(TrainConfigError, match="already holds checkpoints"):
