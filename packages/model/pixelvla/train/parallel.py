@@ -59,8 +59,9 @@ _meshes: list[Any] = []
 def process_group(device: torch.device, world: int) -> Iterator[None]:
     """The run's process group under torchrun (gloo on CPU, NCCL on CUDA), destroyed for real on the
     way out. `destroy_process_group` alone drops only torch's own references, while FSDP's
-    parameter groups and DDP's reducer hold the group in reference cycles, and a device mesh holds
-    it in `_pg_registry` for as long as DTensor's sharding caches hold the mesh (the whole process).
+    parameter groups hold the group in reference cycles (so may a wrapper such as DDP), and a
+    device mesh holds it in `_pg_registry` for as long as DTensor's sharding caches hold the mesh
+    (the whole process).
     A group that outlives Python's teardown aborts it: gloo's threads go after the interpreter,
     "terminate called without an active exception", SIGABRT, and torchrun kills the other rank, so
     a finished run fails. Measured: with only `destroy_process_group`, the worker still held 3 gloo
