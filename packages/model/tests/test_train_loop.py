@@ -148,16 +148,19 @@ def test_resume_reaches_the_same_weights(dataset, tmp_path):
     assert "resume" in events and events[-1] == "done"
 
 
-@pytest.mark.parametrize("native", [False, True])
-def test_bf16_on_a_cpu_without_it_warns(dataset, tmp_path, monkeypatch, caplog, native):
+def test_bf16_on_a_cpu_without_it_warns(dataset, tmp_path, monkeypatch, caplog):
     import pixelvla.train.loop as loop
 
-    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
-    with caplog.at_level("WARNING", logger="pixelvla.train"):
-        train(_cfg(dataset, tmp_path / "r", steps=1, precision="bf16"), progress=False)
-        train(_cfg(dataset, tmp_path / "fp32", steps=1), progress=False)  # auto: fp32 on CPU
-    warned = [r for r in caplog.records if "without native bf16" in r.getMessage()]
-    assert len(warned) == (0 if native else 1)
+    def warnings(native: bool, name: str, **kw) -> int:
+        monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: native)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="pixelvla.train"):
+            train(_cfg(dataset, tmp_path / name, steps=1, **kw), progress=False)
+        return sum("without native bf16" in r.getMessage() for r in caplog.records)
+
+    assert warnings(False, "emulated", precision="bf16") == 1
+    assert warnings(False, "auto") == 0  # auto: fp32 on CPU
+    assert warnings(True, "native", precision="bf16") == 0
 
 
 def test_fresh_run_refuses_a_used_folder_and_bad_configs(dataset, tmp_path):
